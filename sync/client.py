@@ -1,0 +1,240 @@
+"""The client state machine: a shadow of the server, plus local changes in flight.
+
+A client holds three things (the model of Jupiter, Google Wave and ShareDB):
+
+* the *shadow*: the text at ``rev``, the newest server revision it has folded in;
+* at most one *in-flight* edit, sent and not yet acknowledged, as an operation on the shadow;
+* a *buffer* of later local changes, as one operation on shadow + in-flight.
+
+The local text is always shadow + in-flight + buffer. A remote revision is folded into the
+shadow exactly, and in-flight and buffer are transformed over it the way the server will
+transform them, so the invariant holds and every copy ends equal to the server's.
+
+It does no I/O: :meth:`SyncClient.receive` takes a server message and returns the messages to
+send, and the caller moves them (WebSocket, XMPP, a test's simulated network).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from sync import merge, ops, patches
+from sync.errors import ChecksumMismatch, PatchRejected, ProtocolViolation, StaleRevision
+from sync.fold import fold
+from sync.ops import Insert, Op
+from sync.protocol import (
+    ClientMessage,
+    Edit,
+    EditError,
+    OpId,
+    Resync,
+    Revision,
+    ServerMessage,
+    Snapshot,
+    Synced,
+    validate_client_id,
+)
+from sync.text import checksum, validate_text
+
+
+class ClientState(Enum):
+    OFFLINE = "offline"  # no connection; local edits accumulate in the buffer
+    SYNCING = "syncing"  # asked for a catch-up and waiting for its end
+    READY = "ready"  # caught up; edits flow
+
+
+@dataclass(slots=True)
+class InFlight:
+    op_id: OpId
+    op: Op  # on the current shadow
+    sent: bool  # sent on the current connection
+
+
+class SyncClient:
+    def __init__(self, client_id: str, *, text: str = "", rev: int = 0, seq: int = 0) -> None:
+        validate_client_id(client_id)
+        validate_text(text)
+        self.client_id = client_id
+        self.shadow = text
+        self.rev = rev
+        self.text = text
+        self.state = ClientState.OFFLINE
+        self.rejected: list[EditError] = []
+        self._seq = seq
+        self._inflight: InFlight | None = None
+        self._buffer: Op = ops.identity(len(text))
+
+    # -- local side ---------------------------------------------------------------------
+
+    @property
+    def has_unconfirmed(self) -> bool:
+        """True while some local change is not yet acknowledged by the server."""
+        return self._inflight is not None or not ops.is_noop(self._buffer)
+
+    @property
+    def unconfirmed_count(self) -> int:
+        return (self._inflight is not None) + (not ops.is_noop(self._buffer))
+
+    def edit(self, op: Op) -> None:
+        """Apply a local change, an operation on the current local text."""
+        for component in op:
+            if isinstance(component, Insert):
+                validate_text(component.text, what="inserted text")
+        self.text = ops.apply(self.text, op)
+        self._buffer = ops.compose(self._buffer, op)
+
+    def replace(self, position: int, delete_count: int, insert: str) -> Op:
+        """Replace ``delete_count`` characters at ``position`` with ``insert``."""
+        deleted = self.text[position : position + delete_count]
+        if len(deleted) != delete_count:
+            raise ValueError(f"range {position}+{delete_count} outside the text ({len(self.text)})")
+        op = ops.replace(len(self.text), position, deleted, insert)
+        self.edit(op)
+        return op
+
+    def set_text(self, new_text: str) -> Op:
+        """Make the local text ``new_text``, finding the change by diffing."""
+        validate_text(new_text)
+        op = merge.changes_between(self.text, new_text)
+        self.edit(op)
+        return op
+
+    # -- network side -------------------------------------------------------------------
+
+    def connect(self) -> list[ClientMessage]:
+        """A connection is open: ask for what was missed."""
+        return self._request_catch_up()
+
+    def disconnect(self) -> None:
+        self.state = ClientState.OFFLINE
+
+    def resend(self) -> list[ClientMessage]:
+        """What to send again when an answer is overdue (the caller keeps the clock)."""
+        if self.state is ClientState.SYNCING:
+            return [Resync(self.client_id, self.rev)]
+        if self.state is ClientState.READY and self._inflight is not None:
+            self._inflight.sent = False
+            return self.flush()
+        return []
+
+    def flush(self) -> list[ClientMessage]:
+        """Send the in-flight edit if it is unsent, else start one from the buffer."""
+        if self.state is not ClientState.READY:
+            return []
+        if self._inflight is None:
+            if ops.is_noop(self._buffer):
+                return []
+            self._seq += 1
+            self._inflight = InFlight(OpId(self.client_id, self._seq), self._buffer, False)
+            self._buffer = ops.identity(len(self.text))
+        inflight = self._inflight
+        if inflight.sent:
+            return []
+        inflight.sent = True
+        patch = patches.patch_text(self.shadow, inflight.op)
+        return [Edit(self.rev, inflight.op_id, patch)]
+
+    def receive(self, message: ServerMessage) -> list[ClientMessage]:
+        """Handle one server message; returns what to send in reply."""
+        if self.state is ClientState.OFFLINE:
+            return []  # a straggler from a closed connection
+        if isinstance(message, Revision):
+            return self._on_revision(message)
+        if isinstance(message, Synced):
+            if message.rev > self.rev:
+                return self._request_catch_up()
+            if message.rev == self.rev and self.state is ClientState.SYNCING:
+                self.state = ClientState.READY
+            return self.flush()
+        if isinstance(message, Snapshot):
+            return self._on_snapshot(message)
+        if isinstance(message, EditError):
+            return self._on_error(message)
+        raise ProtocolViolation(f"a client cannot handle {type(message).__name__}")
+
+    def _request_catch_up(self, *, full: bool = False) -> list[ClientMessage]:
+        self.state = ClientState.SYNCING
+        if self._inflight is not None:
+            # Send it again once caught up; the server acknowledges a duplicate again.
+            self._inflight.sent = False
+        return [Resync(self.client_id, self.rev, full)]
+
+    def _on_revision(self, revision: Revision) -> list[ClientMessage]:
+        if revision.rev <= self.rev:
+            return []  # already folded in (a duplicate, or an old acknowledgement)
+        if revision.rev > self.rev + 1:
+            return self._request_catch_up()  # a gap: never skip a revision
+        try:
+            new_shadow, remote = fold(self.shadow, revision)
+        except (PatchRejected, ChecksumMismatch):
+            # Our shadow has drifted from the server's: replaying cannot repair it. Ask for
+            # a snapshot; merging onto it keeps our unconfirmed edits.
+            return self._request_catch_up(full=True)
+        inflight = self._inflight
+        if inflight is not None and revision.op_id == inflight.op_id:
+            self._on_ack(remote, new_shadow, revision.rev)
+        else:
+            self._on_remote(remote, new_shadow, revision.rev)
+        return self.flush()
+
+    def _on_ack(self, server_op: Op, new_shadow: str, rev: int) -> None:
+        inflight = self._inflight
+        assert inflight is not None
+        self._inflight = None
+        self.shadow, self.rev = new_shadow, rev
+        if server_op == inflight.op:
+            return
+        # The server placed our edit differently (fuzzily). Move the buffer from
+        # "shadow + ours" to "shadow + what the server did" and rebuild the local text.
+        correction = ops.compose(ops.invert(inflight.op), server_op)
+        self._buffer = ops.transform(self._buffer, correction)
+        self.text = ops.apply(self.shadow, self._buffer)
+
+    def _on_remote(self, remote: Op, new_shadow: str, rev: int) -> None:
+        self.shadow, self.rev = new_shadow, rev
+        # The server sequenced ``remote`` before anything of ours, so it goes first at
+        # equal positions, both in our rebased edits and in its own rebased form.
+        if self._inflight is not None:
+            inflight_op = self._inflight.op
+            self._inflight.op = ops.transform(inflight_op, remote)
+            remote = ops.transform(remote, inflight_op, other_first=False)
+        buffer = self._buffer
+        self._buffer = ops.transform(buffer, remote)
+        remote = ops.transform(remote, buffer, other_first=False)
+        self.text = ops.apply(self.text, remote)
+
+    def _on_snapshot(self, snapshot: Snapshot) -> list[ClientMessage]:
+        if checksum(snapshot.text) != snapshot.checksum:
+            raise ChecksumMismatch(f"snapshot at revision {snapshot.rev} fails its checksum")
+        # What the server has not seen of ours: the buffer, plus the in-flight edit unless
+        # the snapshot already contains it.
+        base, changes = self.shadow, self._buffer
+        inflight = self._inflight
+        if inflight is not None:
+            if inflight.op_id.seq <= snapshot.last_seq:
+                base = ops.apply(self.shadow, inflight.op)
+            else:
+                changes = ops.compose(inflight.op, self._buffer)
+        merged = merge.merge_onto(base, changes, snapshot.text)
+        self.shadow, self.rev = snapshot.text, snapshot.rev
+        self._inflight = None
+        self._seq = max(self._seq, snapshot.last_seq)
+        self._buffer = merge.changes_between(snapshot.text, merged)
+        self.text = merged
+        self.state = ClientState.READY
+        return self.flush()
+
+    def _on_error(self, error: EditError) -> list[ClientMessage]:
+        inflight = self._inflight
+        if inflight is None or error.op_id != inflight.op_id:
+            return []  # about an edit already settled
+        if error.code == StaleRevision.code:
+            # Not refused, just too old to rebase: catch up (a snapshot) and merge it.
+            return self._request_catch_up()
+        self.rejected.append(error)
+        self._inflight = None
+        # Take the refused edit out of the local text; later typing stays.
+        self._buffer = ops.transform(self._buffer, ops.invert(inflight.op))
+        self.text = ops.apply(self.shadow, self._buffer)
+        return self.flush()

@@ -1,0 +1,342 @@
+"""diff-match-patch patches in text form, with positions in code points.
+
+The wire form of every revision is the text that diff-match-patch's ``patch_toText`` emits:
+hunks with a ``@@ -a,b +c,d @@`` header and ``%xx``-escaped UTF-8 lines. This module reads and
+writes that form itself rather than through a port, because the ports disagree on units
+(JavaScript counts UTF-16) and the Python port decodes invalid UTF-8 silently. Our reader is
+strict: bad escapes, bad UTF-8, lone surrogates and XML-forbidden characters are errors.
+
+Hunks use diff-match-patch's *rolling* coordinates: each hunk's start is a position in the text
+as left by the hunks before it. :func:`make_patch` reproduces ``patch_make(text, diffs)``
+exactly, and :func:`op_from_patch` turns hunks back into an exact operation.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from diff_match_patch import diff_match_patch, patch_obj
+
+from sync import ops
+from sync.errors import MalformedPatch, PatchRejected
+from sync.ops import DIFF_DELETE, DIFF_EQUAL, DIFF_INSERT, Diff, Op
+from sync.text import validate_text
+
+PATCH_MARGIN = 4  # diff-match-patch's Patch_Margin
+MATCH_MAX_BITS = 32  # diff-match-patch's Match_MaxBits
+
+# The characters diff-match-patch leaves unescaped (the same set as JavaScript's encodeURI,
+# plus the space).
+_SAFE = "!~*'();/?:@&=+$,# "
+_HEADER = re.compile(r"@@ -(\d+),?(\d*) \+(\d+),?(\d*) @@")
+
+
+@dataclass(slots=True)
+class Hunk:
+    start1: int = 0
+    length1: int = 0
+    start2: int = 0
+    length2: int = 0
+    diffs: list[Diff] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextCheck:
+    """Context text a patch expects: at ``position`` of its base text, or (``in_result``) of
+    the patched text, for context that overlaps what an earlier hunk of the patch wrote."""
+
+    position: int
+    text: str
+    in_result: bool = False
+
+
+def _coords(start: int, length: int) -> str:
+    if length == 0:
+        return f"{start},0"
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1},{length}"
+
+
+def format_patch(hunks: Sequence[Hunk]) -> str:
+    """The ``patch_toText`` form of ``hunks``."""
+    out: list[str] = []
+    for hunk in hunks:
+        out.append(
+            f"@@ -{_coords(hunk.start1, hunk.length1)} +{_coords(hunk.start2, hunk.length2)} @@\n"
+        )
+        for kind, text in hunk.diffs:
+            sign = "+" if kind == DIFF_INSERT else "-" if kind == DIFF_DELETE else " "
+            out.append(sign + urllib.parse.quote(text.encode("utf-8"), _SAFE) + "\n")
+    return "".join(out)
+
+
+def _decode_line(line: str, number: int) -> str:
+    if "%" in line and re.search(r"%(?![0-9A-Fa-f]{2})", line):
+        raise MalformedPatch(f"patch line {number}: '%' not followed by two hex digits")
+    try:
+        text = urllib.parse.unquote_to_bytes(line).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPatch(
+            f"patch line {number}: escaped bytes are not UTF-8 ({exc.reason})"
+        ) from exc
+    validate_text(text, what=f"patch line {number}")
+    return text
+
+
+def _parse_coords(start: str, length: str) -> tuple[int, int]:
+    if length == "":
+        return int(start) - 1, 1
+    if length == "0":
+        return int(start), 0
+    return int(start) - 1, int(length)
+
+
+def parse_patch(text: str) -> list[Hunk]:
+    """Read ``patch_toText`` output strictly (see the module docstring)."""
+    hunks: list[Hunk] = []
+    if not text:
+        return hunks
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    hunk: Hunk | None = None
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("@@"):
+            match = _HEADER.fullmatch(line)
+            if match is None:
+                raise MalformedPatch(f"patch line {number}: bad hunk header {line[:80]!r}")
+            start1, length1 = _parse_coords(match.group(1), match.group(2))
+            start2, length2 = _parse_coords(match.group(3), match.group(4))
+            if start1 < 0 or start2 < 0:
+                raise MalformedPatch(f"patch line {number}: positions start at 1")
+            hunk = Hunk(start1, length1, start2, length2, [])
+            hunks.append(hunk)
+            continue
+        if hunk is None:
+            raise MalformedPatch(f"patch line {number}: text before the first '@@' header")
+        if not line:
+            raise MalformedPatch(f"patch line {number}: empty line inside a hunk")
+        sign, body = line[0], line[1:]
+        kinds = {"+": DIFF_INSERT, "-": DIFF_DELETE, " ": DIFF_EQUAL}
+        if sign not in kinds:
+            raise MalformedPatch(f"patch line {number}: unknown line kind {sign!r}")
+        hunk.diffs.append((kinds[sign], _decode_line(body, number)))
+    for index, hunk in enumerate(hunks):
+        length1 = sum(len(t) for k, t in hunk.diffs if k != DIFF_INSERT)
+        length2 = sum(len(t) for k, t in hunk.diffs if k != DIFF_DELETE)
+        if (length1, length2) != (hunk.length1, hunk.length2):
+            raise MalformedPatch(
+                f"hunk {index + 1}: header says {hunk.length1}/{hunk.length2} characters "
+                f"but its lines hold {length1}/{length2}"
+            )
+    return hunks
+
+
+def _add_context(hunk: Hunk, text: str) -> None:
+    """diff-match-patch's ``patch_addContext``: grow context until unique, then pad."""
+    if not text:
+        return
+    start, length = hunk.start2, hunk.length1
+    pattern = text[start : start + length]
+    padding = 0
+    limit = MATCH_MAX_BITS - PATCH_MARGIN - PATCH_MARGIN
+    while text.find(pattern) != text.rfind(pattern) and len(pattern) < limit:
+        padding += PATCH_MARGIN
+        pattern = text[max(0, start - padding) : start + length + padding]
+    padding += PATCH_MARGIN
+    prefix = text[max(0, start - padding) : start]
+    if prefix:
+        hunk.diffs.insert(0, (DIFF_EQUAL, prefix))
+    suffix = text[start + length : start + length + padding]
+    if suffix:
+        hunk.diffs.append((DIFF_EQUAL, suffix))
+    hunk.start1 -= len(prefix)
+    hunk.start2 -= len(prefix)
+    hunk.length1 += len(prefix) + len(suffix)
+    hunk.length2 += len(prefix) + len(suffix)
+
+
+def make_patch(text: str, op: Op) -> list[Hunk]:
+    """The hunks ``patch_make(text, diffs)`` builds for ``op`` applied to ``text``.
+
+    Only the text around each change is copied per hunk, except for the uniqueness search
+    that decides how much context a hunk carries, which diff-match-patch runs over the whole
+    text (a fast C-level scan, not a diff).
+    """
+    diffs = ops.to_diffs(text, op)
+    hunks: list[Hunk] = []
+    if not diffs:
+        return hunks
+    hunk = Hunk()
+    count1 = count2 = 0
+    # ``current`` is the text with every finished hunk applied (diff-match-patch's
+    # ``prepatch_text``); ``edits`` holds this hunk's changes, applied when it ends.
+    current = text
+    edits: list[tuple[int, str, str]] = []  # (position in current, deleted, inserted)
+    last = len(diffs) - 1
+    for index, (kind, data) in enumerate(diffs):
+        if not hunk.diffs and kind != DIFF_EQUAL:
+            hunk.start1, hunk.start2 = count1, count2
+        if kind == DIFF_INSERT:
+            hunk.diffs.append((kind, data))
+            hunk.length2 += len(data)
+            edits.append((count2, "", data))
+        elif kind == DIFF_DELETE:
+            hunk.length1 += len(data)
+            hunk.diffs.append((kind, data))
+            edits.append((count2, data, ""))
+        elif len(data) <= 2 * PATCH_MARGIN and hunk.diffs and index != last:
+            hunk.diffs.append((kind, data))
+            hunk.length1 += len(data)
+            hunk.length2 += len(data)
+        if kind == DIFF_EQUAL and len(data) >= 2 * PATCH_MARGIN and hunk.diffs:
+            _add_context(hunk, current)
+            hunks.append(hunk)
+            hunk = Hunk()
+            current = _apply_edits(current, edits)
+            edits = []
+            count1 = count2
+        if kind != DIFF_INSERT:
+            count1 += len(data)
+        if kind != DIFF_DELETE:
+            count2 += len(data)
+    if hunk.diffs:
+        _add_context(hunk, current)
+        hunks.append(hunk)
+    return hunks
+
+
+def _apply_edits(text: str, edits: list[tuple[int, str, str]]) -> str:
+    """Apply a finished hunk's edits, given at positions in the text as it grows."""
+    pieces: list[str] = []
+    old = 0  # index into ``text``
+    shift = 0  # how far positions in the growing text are ahead of ``text``
+    for position, deleted, inserted in edits:
+        at = position - shift
+        pieces.append(text[old:at])
+        pieces.append(inserted)
+        old = at + len(deleted)
+        shift += len(inserted) - len(deleted)
+    pieces.append(text[old:])
+    return "".join(pieces)
+
+
+def patch_text(text: str, op: Op) -> str:
+    """The wire form of ``op`` applied to ``text``."""
+    return format_patch(make_patch(text, op))
+
+
+def op_from_patch(hunks: Sequence[Hunk], base_length: int) -> tuple[Op, list[ContextCheck]]:
+    """The operation a patch performs on a text of ``base_length``, and the context it expects.
+
+    Hunks apply one after another (rolling coordinates), and diff-match-patch lets their
+    context overlap: a hunk's trailing context may cover text the next hunk changes, and a
+    hunk's leading context may cover text the previous hunk wrote. So context before the
+    previous hunk's last change is checked against the result (where it stays put), and all
+    other context against the base. Raises :class:`PatchRejected` if hunks change the same
+    text, run backwards or reach past the end.
+    """
+    builder = ops.OpBuilder()
+    checks: list[ContextCheck] = []
+    done = 0  # rolling position just after the previous hunk's last change
+    built = 0  # base position up to which the operation is built
+    shift = 0  # net length change of the changes so far
+    for index, hunk in enumerate(hunks):
+        kinds = [kind for kind, _ in hunk.diffs]
+        changed = [i for i, kind in enumerate(kinds) if kind != DIFF_EQUAL]
+        first = changed[0] if changed else len(kinds)
+        last = changed[-1] if changed else len(kinds)
+        position = hunk.start2
+        for i, (kind, data) in enumerate(hunk.diffs):
+            if i == first:
+                if position < done:
+                    raise PatchRejected(
+                        f"hunk {index + 1} changes text that hunk {index} already changed"
+                    )
+                builder.retain(position - shift - built)
+                built = position - shift
+            if kind == DIFF_EQUAL:
+                settled = max(0, min(len(data), done - position)) if i < first else 0
+                if settled:
+                    checks.append(ContextCheck(position, data[:settled], in_result=True))
+                if settled < len(data):
+                    checks.append(ContextCheck(position + settled - shift, data[settled:]))
+                if first < i < last:
+                    builder.retain(len(data))
+                    built += len(data)
+                position += len(data)
+            elif kind == DIFF_DELETE:
+                builder.delete(data)
+                built += len(data)
+                shift -= len(data)
+            else:
+                builder.insert(data)
+                position += len(data)
+                shift += len(data)
+            if position - shift > base_length:
+                raise PatchRejected(
+                    f"hunk {index + 1} reaches {position - shift}, "
+                    f"past the end of the text ({base_length})"
+                )
+            if i == last:
+                done = position
+    builder.retain(base_length - built)
+    return builder.build(), checks
+
+
+def verify_context(
+    text: str, checks: Sequence[ContextCheck], *, result: bool = False
+) -> int | None:
+    """Index of the first check ``text`` fails, or None.
+
+    ``text`` is the base text, or with ``result=True`` the patched text (for overlaps).
+    """
+    for index, check in enumerate(checks):
+        if check.in_result != result:
+            continue
+        if text[check.position : check.position + len(check.text)] != check.text:
+            return index
+    return None
+
+
+def apply_patch(text: str, hunks: Sequence[Hunk]) -> tuple[str, Op]:
+    """Apply a patch that must fit ``text`` exactly; returns the new text and the operation."""
+    op, checks = op_from_patch(hunks, len(text))
+    failed = verify_context(text, checks)
+    if failed is None:
+        new_text = ops.apply(text, op)  # also checks every deletion
+        failed = verify_context(new_text, checks, result=True)
+        if failed is None:
+            return new_text, op
+    raise PatchRejected(f"the patch's context does not match the text (check {failed + 1})")
+
+
+def _to_dmp(hunks: Sequence[Hunk], starts: Sequence[int] | None) -> list[patch_obj]:
+    converted = []
+    for index, hunk in enumerate(hunks):
+        p = patch_obj()
+        p.diffs = list(hunk.diffs)
+        p.start1 = starts[index] if starts is not None else hunk.start1
+        p.start2 = starts[index] if starts is not None else hunk.start2
+        p.length1, p.length2 = hunk.length1, hunk.length2
+        converted.append(p)
+    return converted
+
+
+def fuzzy_apply(
+    text: str, hunks: Sequence[Hunk], expected_starts: Sequence[int] | None = None
+) -> tuple[str, list[bool]]:
+    """diff-match-patch's ``patch_apply``: place each hunk near where it is expected.
+
+    ``expected_starts`` overrides each hunk's start (rolling coordinates), for a patch whose
+    positions were mapped through later revisions first. Returns the new text and, per hunk,
+    whether it was placed.
+    """
+    dmp = diff_match_patch()
+    dmp.Match_Distance = 5000
+    new_text, placed = dmp.patch_apply(_to_dmp(hunks, expected_starts), text)
+    return new_text, [bool(p) for p in placed]

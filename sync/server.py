@@ -1,0 +1,234 @@
+"""The sequencer: the one place where edits get revision numbers.
+
+A :class:`Sequencer` holds a document's head text, the most recent revisions (as patches and
+as operations) and, per client, the newest operation it applied. It does no I/O: ``app/``
+loads it from storage, persists what :meth:`Sequencer.submit` returns before acknowledging it,
+and feeds it revisions sequenced by other processes with :meth:`Sequencer.ingest`.
+
+How an edit made on revision ``base`` becomes revision ``head + 1``:
+
+1. An operation id already applied is acknowledged again with its revision, never reapplied.
+2. ``base == head``: the patch must fit the head exactly (context and deletions).
+3. ``base < head`` and the revisions since are kept: the patch becomes an operation on the
+   text at ``base``, is transformed over each later revision in order (earlier revisions'
+   inserts go first at equal positions), and applied. Deleted text is checked on the way.
+4. If the patch does not fit (its deletions or context differ from the text at ``base``),
+   diff-match-patch's fuzzy ``patch_apply`` places the hunks, starting from positions mapped
+   through the later revisions. If any hunk cannot be placed the edit is refused as a whole,
+   naming the hunks; a half-applied edit would leave its author's copy wrong.
+5. An edit older than the kept history is refused as stale: its author resyncs (gets a
+   snapshot) and merges its edits onto it (see ``sync.merge``), then sends them again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from diff_match_patch import diff_match_patch
+
+from sync import ops, patches
+from sync.errors import (
+    DocumentTooLarge,
+    FutureRevision,
+    PatchRejected,
+    StaleRevision,
+)
+from sync.fold import fold
+from sync.ops import Op
+from sync.protocol import Edit, OpId, Revision, Snapshot
+from sync.text import checksum, checksum_length, validate_text
+
+
+class Placement(Enum):
+    EXACT = "exact"  # fitted the head, or rebased by transformation
+    FUZZY = "fuzzy"  # placed by diff-match-patch's fuzzy matching
+    DUPLICATE = "duplicate"  # already applied; this is the earlier revision again
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    revision: Revision
+    placement: Placement
+
+
+class Sequencer:
+    """One document's sequencer state. Not thread-safe: one caller at a time."""
+
+    def __init__(
+        self,
+        text: str = "",
+        rev: int = 0,
+        *,
+        history: Iterable[Revision] = (),
+        client_seqs: dict[str, tuple[int, int]] | None = None,
+        history_limit: int = 1000,
+        max_length: int | None = None,
+    ) -> None:
+        """``history`` is the newest revisions, oldest first, ending at ``rev``;
+        ``client_seqs`` maps a client id to (its newest applied seq, that revision)."""
+        if history_limit < 1:
+            raise ValueError("history_limit must be at least 1")
+        validate_text(text)
+        self.text = text
+        self.rev = rev
+        self.checksum = checksum(text)
+        self.max_length = max_length
+        self._revisions: deque[Revision] = deque(maxlen=history_limit)
+        self._ops: deque[Op] = deque(maxlen=history_limit)
+        self._clients: dict[str, tuple[int, int]] = dict(client_seqs or {})
+        self._load_history(list(history))
+
+    def _load_history(self, history: list[Revision]) -> None:
+        if history and history[-1].rev != self.rev:
+            raise ValueError(f"history ends at {history[-1].rev}, the text is at {self.rev}")
+        for revision in history:
+            # A stored revision is trusted; its base length is its result's length minus
+            # what the patch added.
+            hunks = patches.parse_patch(revision.patch)
+            growth = sum(h.length2 - h.length1 for h in hunks)
+            op, _ = patches.op_from_patch(hunks, checksum_length(revision.checksum) - growth)
+            self._remember(revision, op)
+
+    @property
+    def oldest_base(self) -> int:
+        """The oldest revision an edit can be based on and still be rebased exactly."""
+        return self.rev - len(self._revisions)
+
+    def last_seq(self, client: str) -> int:
+        return self._clients.get(client, (0, 0))[0]
+
+    def revision(self, rev: int) -> Revision | None:
+        index = rev - self.oldest_base - 1
+        if 0 <= index < len(self._revisions):
+            return self._revisions[index]
+        return None
+
+    def catch_up(
+        self, since: int, client: str | None = None, *, full: bool = False
+    ) -> list[Revision] | Snapshot:
+        """What a client at ``since`` needs: the revisions after it, or else a snapshot."""
+        if since > self.rev:
+            raise FutureRevision(f"revision {since} does not exist yet (the head is {self.rev})")
+        if since >= self.oldest_base and not full:
+            return list(self._revisions)[since - self.oldest_base :]
+        return self.snapshot(client)
+
+    def snapshot(self, client: str | None = None) -> Snapshot:
+        return Snapshot(self.rev, self.text, self.checksum, self.last_seq(client) if client else 0)
+
+    def submit(self, edit: Edit, author: str) -> Outcome:
+        """Sequence ``edit``, or raise a :class:`~sync.errors.SyncError` saying why not."""
+        duplicate = self._duplicate_of(edit.op_id)
+        if duplicate is not None:
+            return Outcome(duplicate, Placement.DUPLICATE)
+        if edit.base > self.rev:
+            raise FutureRevision(
+                f"edit {edit.op_id} is based on revision {edit.base}, "
+                f"but the head is revision {self.rev}"
+            )
+        if edit.base < self.oldest_base:
+            raise StaleRevision(
+                f"edit {edit.op_id} is based on revision {edit.base}, older than the history "
+                f"kept here (from {self.oldest_base}); resync and send it again"
+            )
+        hunks = patches.parse_patch(edit.patch)
+        placement = Placement.EXACT
+        try:
+            op = self._rebase_exactly(edit.base, hunks)
+        except PatchRejected:
+            op = self._place_fuzzily(edit, hunks)
+            placement = Placement.FUZZY
+        new_text = ops.apply(self.text, op)
+        if self.max_length is not None and len(new_text) > self.max_length:
+            raise DocumentTooLarge(
+                f"the edit would make the document {len(new_text)} characters long; "
+                f"the limit is {self.max_length}"
+            )
+        revision = Revision(
+            rev=self.rev + 1,
+            base=edit.base,
+            author=author,
+            op_id=edit.op_id,
+            patch=patches.patch_text(self.text, op),
+            checksum=checksum(new_text),
+        )
+        self._advance(revision, op, new_text)
+        return Outcome(revision, placement)
+
+    def ingest(self, revision: Revision) -> None:
+        """Fold in a revision another process sequenced (it must be the next one)."""
+        if revision.rev != self.rev + 1:
+            raise StaleRevision(f"revision {revision.rev} does not follow the head {self.rev}")
+        new_text, op = fold(self.text, revision)
+        self._advance(revision, op, new_text)
+
+    def _duplicate_of(self, op_id: OpId) -> Revision | None:
+        last_seq, last_rev = self._clients.get(op_id.client, (0, 0))
+        if op_id.seq > last_seq:
+            return None
+        if op_id.seq == last_seq:
+            found = self.revision(last_rev)
+            if found is not None:
+                return found
+        else:
+            for revision in reversed(self._revisions):
+                if revision.op_id == op_id:
+                    return revision
+        raise StaleRevision(
+            f"edit {op_id} was already applied, before the history kept here; resync"
+        )
+
+    def _rebase_exactly(self, base: int, hunks: list[patches.Hunk]) -> Op:
+        if base == self.rev:
+            return patches.apply_patch(self.text, hunks)[1]
+        later = list(self._ops)[base - self.oldest_base :]
+        op, _ = patches.op_from_patch(hunks, ops.base_length(later[0]))
+        for other in later:
+            op = ops.transform(op, other)
+        # Applying checks that what the edit deletes is still the text it named.
+        ops.apply(self.text, op)
+        return op
+
+    def _place_fuzzily(self, edit: Edit, hunks: list[patches.Hunk]) -> Op:
+        starts = self._mapped_starts(edit.base, hunks)
+        new_text, placed = patches.fuzzy_apply(self.text, hunks, starts)
+        unplaced = [index + 1 for index, ok in enumerate(placed) if not ok]
+        if unplaced:
+            raise PatchRejected(
+                f"edit {edit.op_id}: hunk(s) {', '.join(map(str, unplaced))} of "
+                f"{len(hunks)} match nothing in revision {self.rev}; resync and edit again",
+                unplaced_hunks=unplaced,
+            )
+        validate_text(new_text)
+        dmp = diff_match_patch()
+        dmp.Diff_Timeout = 0.5
+        return ops.from_diffs(dmp.diff_main(self.text, new_text, False))
+
+    def _mapped_starts(self, base: int, hunks: list[patches.Hunk]) -> list[int]:
+        """Each hunk's expected start in the head, in rolling coordinates."""
+        later = list(self._ops)[base - self.oldest_base :]
+        starts: list[int] = []
+        shift = 0
+        for hunk in hunks:
+            position = hunk.start2 - shift  # in the text at ``base``
+            for other in later:
+                position = ops.transform_position(position, other)
+            starts.append(position + shift)
+            shift += hunk.length2 - hunk.length1
+        return starts
+
+    def _advance(self, revision: Revision, op: Op, new_text: str) -> None:
+        self.text = new_text
+        self.rev = revision.rev
+        self.checksum = revision.checksum
+        self._remember(revision, op)
+
+    def _remember(self, revision: Revision, op: Op) -> None:
+        self._revisions.append(revision)
+        self._ops.append(op)
+        client, seq = revision.op_id.client, revision.op_id.seq
+        if seq > self._clients.get(client, (0, 0))[0]:
+            self._clients[client] = (seq, revision.rev)
