@@ -239,7 +239,7 @@ def compose(first: Op, second: Op) -> Op:
             out.add(pb)  # retain-retain keeps, retain-delete deletes
         elif isinstance(pb, Retain):
             out.add(pa)  # inserted, then kept
-        elif pa.text != pb.text:  # type: ignore[union-attr]
+        elif pa.text != pb.text:
             raise PatchRejected("the second operation deletes text the first did not insert")
         # else: inserted, then deleted; nothing remains
 
