@@ -284,7 +284,8 @@ def transform(op: Op, other: Op, *, other_first: bool = True) -> Op:
 def transform_position(position: int, op: Op, *, stick_left: bool = False) -> int:
     """Where ``position`` in ``op``'s base text ends up in its result (for cursors).
 
-    A position at which ``op`` inserts moves after the insert unless ``stick_left``.
+    A position inside a deleted range collapses to where the range was. Text inserted exactly
+    at the position pushes it right, unless ``stick_left``.
     """
     old = new = 0
     for c in op:
@@ -292,13 +293,21 @@ def transform_position(position: int, op: Op, *, stick_left: bool = False) -> in
             if old < position or (old == position and not stick_left):
                 new += len(c.text)
             continue
-        if old >= position:
+        if old > position or (old == position and isinstance(c, Retain)):
             break
         span = length_of(c)
         if isinstance(c, Retain):
-            new += min(span, position - old)
-        old += span
-    return new + max(0, position - old)
+            step = min(span, position - old)
+            new += step
+            old += step
+            if step < span:
+                break
+        else:
+            # Deleted text occupies no room in the result; a position inside it is
+            # equivalent to the end of the deletion.
+            position = max(position, old + span)
+            old += span
+    return new
 
 
 def from_diffs(diffs: Sequence[Diff]) -> Op:

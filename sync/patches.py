@@ -337,6 +337,9 @@ def fuzzy_apply(
     whether it was placed.
     """
     dmp = diff_match_patch()
+    # Stricter than the port's defaults (0.5): a loose match edits the wrong words, and a
+    # refusal is reported, while a misplaced edit is silent.
+    dmp.Match_Threshold = 0.35
     dmp.Match_Distance = 5000
     new_text, placed = dmp.patch_apply(_to_dmp(hunks, expected_starts), text)
     return new_text, [bool(p) for p in placed]

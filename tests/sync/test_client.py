@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import pytest
+
+from sync import ops
+from sync.client import ClientState, SyncClient
+from sync.errors import InvalidText
+from sync.protocol import ClientMessage, Edit, EditError, OpId, Resync, Revision, Synced
+from sync.server import Placement, Sequencer
+from tests.sync.helpers import edit_on
+
+BASE = "hello world"
+
+
+def connected(client_id: str, server: Sequencer) -> SyncClient:
+    client = SyncClient(client_id, text=server.text, rev=server.rev)
+    [resync] = client.connect()
+    assert isinstance(resync, Resync)
+    for revision in server.catch_up(resync.since):  # type: ignore[union-attr]
+        client.receive(revision)
+    assert client.receive(Synced(server.rev)) == []
+    assert client.state is ClientState.READY
+    return client
+
+
+def submit(server: Sequencer, message: ClientMessage, author: str = "x") -> Revision:
+    assert isinstance(message, Edit)
+    return server.submit(message, author).revision
+
+
+def test_local_edit_is_sent_and_acknowledged() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    client.replace(5, 0, ",")
+    [edit] = client.flush()
+    assert isinstance(edit, Edit)
+    assert (edit.base, edit.op_id) == (0, OpId("c", 1))
+    assert client.has_unconfirmed
+    revision = submit(server, edit)
+    assert client.receive(revision) == []
+    assert not client.has_unconfirmed
+    assert client.text == client.shadow == server.text == "hello, world"
+    assert client.rev == 1
+
+
+def test_only_one_edit_in_flight_the_rest_buffered() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    client.replace(0, 0, "a")
+    [first] = client.flush()
+    client.replace(1, 0, "b")
+    client.replace(2, 0, "c")
+    assert client.flush() == []
+    assert client.unconfirmed_count == 2
+    [second] = client.receive(submit(server, first))
+    assert isinstance(second, Edit) and second.op_id.seq == 2 and second.base == 1
+    client.receive(submit(server, second))
+    assert client.text == server.text == "abc" + BASE
+
+
+def test_remote_revision_is_rebased_under_pending_edits() -> None:
+    server = Sequencer(BASE)
+    alice, bob = connected("alice", server), connected("bob", server)
+    alice.replace(0, 0, "A")
+    [alice_edit] = alice.flush()
+    alice.replace(1, 0, "a")  # buffered
+    bob.replace(11, 0, "!")
+    [bob_edit] = bob.flush()
+    bob_revision = submit(server, bob_edit)
+    alice.receive(bob_revision)
+    assert alice.text == "Aahello world!"
+    alice_revision = submit(server, alice_edit)
+    for message in alice.receive(alice_revision):
+        alice.receive(submit(server, message))
+    bob.receive(bob_revision)
+    for revision in server.catch_up(1):  # type: ignore[union-attr]
+        bob.receive(revision)
+    assert alice.text == bob.text == server.text == "Aahello world!"
+
+
+def test_same_spot_inserts_agree_with_the_server_order() -> None:
+    server = Sequencer(BASE)
+    alice, bob = connected("alice", server), connected("bob", server)
+    alice.replace(5, 0, "A")
+    bob.replace(5, 0, "B")
+    [a], [b] = alice.flush(), bob.flush()
+    ra, rb = submit(server, b), submit(server, a)  # bob's arrives first
+    for client in (alice, bob):
+        client.receive(ra)
+        client.receive(rb)
+    assert alice.text == bob.text == server.text == "helloBA world"
+
+
+def test_duplicates_are_ignored_and_gaps_trigger_a_catch_up() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    other = connected("o", server)
+    other.replace(0, 0, "1")
+    r1 = submit(server, other.flush()[0])
+    other.receive(r1)
+    other.replace(0, 0, "2")
+    r2 = submit(server, other.flush()[0])
+    assert client.receive(r2) == [Resync("c", 0)]
+    assert client.state is ClientState.SYNCING
+    client.receive(r1)
+    client.receive(r2)
+    client.receive(r1)  # a duplicate
+    client.receive(Synced(2))
+    assert client.state is ClientState.READY
+    assert client.text == server.text == "21" + BASE
+
+
+def test_reconnect_resends_the_unacknowledged_edit_with_the_same_id() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    client.replace(0, 0, "x")
+    [edit] = client.flush()
+    client.disconnect()
+    client.replace(1, 0, "y")  # typing offline
+    assert client.receive(Synced(0)) == []  # stragglers of the old connection are ignored
+    [resync] = client.connect()
+    assert resync == Resync("c", 0)
+    [again] = client.receive(Synced(0))
+    assert isinstance(again, Edit) and again.op_id == edit.op_id and again.patch == edit.patch
+    [second] = client.receive(submit(server, again))
+    client.receive(submit(server, second))
+    assert client.text == server.text == "xy" + BASE
+
+
+def test_reconnect_after_a_lost_acknowledgement_does_not_apply_twice() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    client.replace(0, 0, "x")
+    [edit] = client.flush()
+    submit(server, edit)  # applied, but the acknowledgement is lost
+    client.disconnect()
+    client.connect()
+    for revision in server.catch_up(0):  # type: ignore[union-attr]
+        assert client.receive(revision) == []
+    assert client.receive(Synced(1)) == []
+    assert not client.has_unconfirmed
+    assert client.text == server.text == "x" + BASE
+    # Even if it were sent again, the server would acknowledge it once.
+    assert server.submit(edit, "c").placement is Placement.DUPLICATE
+
+
+def test_snapshot_merges_unconfirmed_edits() -> None:
+    server = Sequencer("line one\nline two\nline three\n", history_limit=1)
+    client = connected("c", server)
+    client.replace(0, 0, "> ")
+    [edit] = client.flush()
+    client.disconnect()
+    client.replace(len(client.text), 0, "line four\n")
+    text = server.text
+    for seq in (1, 2):
+        server.submit(edit_on(text, server.rev, "o", seq, len(text), 0, f"other {seq}\n"), "o")
+        text = server.text
+    client.connect()
+    snapshot = server.catch_up(0, "c")
+    replies = client.receive(snapshot)  # type: ignore[arg-type]
+    # Placed by matching its context: right after the line it was typed after.
+    assert client.text == "> line one\nline two\nline three\nline four\nother 1\nother 2\n"
+    assert client.rev == 2
+    for reply in replies:
+        assert isinstance(reply, Edit) and reply.op_id.seq == 2  # a fresh id: not edit's
+        client.receive(submit(server, reply))
+    assert edit.op_id.seq == 1
+    assert client.text == server.text
+
+
+def test_snapshot_that_contains_the_in_flight_edit_does_not_duplicate_it() -> None:
+    server = Sequencer(BASE, history_limit=1)
+    client = connected("c", server)
+    client.replace(0, 0, "x")
+    submit(server, client.flush()[0])
+    server.submit(edit_on(server.text, 1, "o", 1, 0, 0, "o"), "o")
+    client.disconnect()
+    client.connect()
+    assert client.receive(server.catch_up(0, "c")) == []  # type: ignore[arg-type]
+    assert client.text == server.text == "ox" + BASE
+    assert not client.has_unconfirmed
+
+
+def test_refused_edit_is_taken_out_and_later_typing_kept() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    client.replace(0, 0, "BIG")
+    [edit] = client.flush()
+    client.replace(len(client.text), 0, "!")
+    assert isinstance(edit, Edit)
+    [resent] = client.receive(EditError(edit.op_id, "document-too-large", "too big"))
+    assert client.text == BASE + "!"
+    assert [e.code for e in client.rejected] == ["document-too-large"]
+    client.receive(submit(server, resent))
+    assert client.text == server.text == BASE + "!"
+
+
+def test_stale_edit_error_leads_to_a_catch_up_not_a_loss() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    client.replace(0, 0, "x")
+    [edit] = client.flush()
+    assert isinstance(edit, Edit)
+    assert client.receive(EditError(edit.op_id, "stale-revision", "resync")) == [Resync("c", 0)]
+    assert client.rejected == []
+    assert client.text == "x" + BASE
+
+
+def test_error_about_another_edit_is_ignored() -> None:
+    client = connected("c", Sequencer(BASE))
+    assert client.receive(EditError(OpId("c", 9), "patch-rejected", "no")) == []
+    assert client.rejected == []
+
+
+def test_corrupt_revision_asks_for_a_snapshot() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    revision = server.submit(edit_on(BASE, 0, "o", 1, 0, 0, "x"), "o").revision
+    bad = Revision(1, 0, "o", revision.op_id, revision.patch, "12:00000000")
+    assert client.receive(bad) == [Resync("c", 0, full=True)]
+    assert client.rev == 0
+
+
+def test_fuzzy_acknowledgement_corrects_the_local_text() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    client.replace(0, 5, "HELLO")
+    [edit] = client.flush()
+    client.replace(len(client.text), 0, "?")
+    assert isinstance(edit, Edit)
+    # Pretend the server placed the edit differently (as a fuzzy placement may).
+    other = Sequencer(BASE)
+    different = other.submit(edit_on(BASE, 0, "c", 1, 6, 5, "WORLD"), "c").revision
+    client.receive(different)
+    assert client.shadow == "hello WORLD"
+    assert client.text == "hello WORLD?"
+
+
+def test_local_edits_are_validated() -> None:
+    client = SyncClient("c", text=BASE)
+    with pytest.raises(InvalidText):
+        client.replace(0, 0, "\x00")
+    with pytest.raises(InvalidText):
+        client.set_text("\ud800")
+    with pytest.raises(ValueError, match="outside the text"):
+        client.replace(20, 1, "")
+    assert client.text == BASE
+
+
+def test_set_text_finds_the_change() -> None:
+    client = SyncClient("c", text=BASE)
+    op = client.set_text("hello brave world")
+    assert op == ops.replace(11, 6, "", "brave ")
+
+
+def test_resend_after_timeouts() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    assert client.resend() == []
+    client.replace(0, 0, "x")
+    [edit] = client.flush()
+    assert client.resend() == [edit]
+    client.disconnect()
+    assert client.resend() == []
+    client.connect()
+    assert client.resend() == [Resync("c", 0)]

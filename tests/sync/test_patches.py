@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+from diff_match_patch import diff_match_patch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sync import ops, patches
+from sync.errors import InvalidText, MalformedPatch, PatchRejected
+
+ALPHABET = "ab c\n😀é字\r"
+dmp = diff_match_patch()
+
+
+def op_between(a: str, b: str) -> ops.Op:
+    return ops.from_diffs(dmp.diff_main(a, b))
+
+
+pairs = st.tuples(st.text(alphabet=ALPHABET, max_size=80), st.text(alphabet=ALPHABET, max_size=80))
+
+
+@given(pairs)
+def test_make_patch_equals_diff_match_patch(pair: tuple[str, str]) -> None:
+    a, b = pair
+    op = op_between(a, b)
+    ours = patches.patch_text(a, op)
+    assert ours == dmp.patch_toText(dmp.patch_make(a, ops.to_diffs(a, op)))
+
+
+@given(pairs)
+def test_parse_and_apply_round_trip_exactly(pair: tuple[str, str]) -> None:
+    a, b = pair
+    op = op_between(a, b)
+    hunks = patches.parse_patch(patches.patch_text(a, op))
+    new_text, parsed_op = patches.apply_patch(a, hunks)
+    assert new_text == b
+    assert parsed_op == op
+
+
+@given(pairs)
+def test_diff_match_patch_applies_our_patches(pair: tuple[str, str]) -> None:
+    # A bot with the Python port and an exact copy gets the exact result.
+    a, b = pair
+    text = patches.patch_text(a, op_between(a, b))
+    new_text, placed = dmp.patch_apply(dmp.patch_fromText(text), a)
+    assert new_text == b
+    assert all(placed)
+
+
+def test_units_are_code_points() -> None:
+    text = patches.patch_text("a😀b", op_between("a😀b", "a😁b"))
+    assert text == "@@ -1,3 +1,3 @@\n a\n-%F0%9F%98%80\n+%F0%9F%98%81\n b\n"
+
+
+def test_escaping_matches_encode_uri() -> None:
+    text = patches.patch_text("", (ops.Insert('a b#%+&<>"\n]]>'),))
+    assert text == "@@ -0,0 +1,14 @@\n+a b#%25+&%3C%3E%22%0A%5D%5D%3E\n"
+
+
+def test_rolling_context_overlap_is_understood() -> None:
+    # Changes close together make diff-match-patch give hunks overlapping context.
+    rng = random.Random(7)
+    for _ in range(500):
+        base = "".join(rng.choice("xy") for _ in range(60))
+        new = list(base)
+        for position in sorted(rng.sample(range(60), 6), reverse=True):
+            new[position] = "Z"
+        target = "".join(new)
+        hunks = patches.make_patch(base, op_between(base, target))
+        assert patches.apply_patch(base, hunks)[0] == target
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("garbage", "text before the first '@@' header"),
+        ("@@ -1 +1 @@\n?x\n", "unknown line kind"),
+        ("@@ bad @@\n", "bad hunk header"),
+        ("@@ -1,2 +1,2 @@\n ab\n\n", "empty line inside a hunk"),
+        ("@@ -1,3 +1,3 @@\n ab\n", "header says 3/3 characters but its lines hold 2/2"),
+        ("@@ -0,0 +1 @@\n+%FF\n", "not UTF-8"),
+        ("@@ -0,0 +1 @@\n+%ED%A0%80\n", "not UTF-8"),
+        ("@@ -0,0 +1 @@\n+%4\n", "'%' not followed by two hex digits"),
+    ],
+)
+def test_malformed_patches_are_named(text: str, message: str) -> None:
+    with pytest.raises(MalformedPatch, match=message):
+        patches.parse_patch(text)
+
+
+def test_forbidden_characters_in_patches_are_refused() -> None:
+    with pytest.raises(InvalidText, match="U\\+0001"):
+        patches.parse_patch("@@ -0,0 +1 @@\n+%01\n")
+
+
+def test_patch_past_the_end_is_rejected() -> None:
+    hunks = patches.parse_patch("@@ -5,2 +5,2 @@\n ab\n")
+    with pytest.raises(PatchRejected, match="past the end of the text"):
+        patches.op_from_patch(hunks, 3)
+
+
+def test_hunks_out_of_order_are_rejected() -> None:
+    hunks = patches.parse_patch("@@ -3 +3,2 @@\n c\n+x\n@@ -1 +1,2 @@\n a\n+y\n")
+    with pytest.raises(PatchRejected, match="already changed|starts before"):
+        patches.op_from_patch(hunks, 5)
+
+
+def test_context_mismatch_is_rejected() -> None:
+    hunks = patches.make_patch("hello world", op_between("hello world", "hello there world"))
+    with pytest.raises(PatchRejected, match="context does not match"):
+        patches.apply_patch("jello world", hunks)
+
+
+def test_empty_patch_is_the_identity() -> None:
+    assert patches.parse_patch("") == []
+    assert patches.apply_patch("abc", []) == ("abc", (ops.Retain(3),))
+
+
+def test_fuzzy_apply_places_shifted_hunks() -> None:
+    base = "The quick brown fox jumps over the lazy dog."
+    hunks = patches.make_patch(base, op_between(base, base.replace("lazy", "sleepy")))
+    moved = "Prefix added by someone else. " + base
+    new_text, placed = patches.fuzzy_apply(moved, hunks)
+    assert placed == [True]
+    assert new_text == "Prefix added by someone else. " + base.replace("lazy", "sleepy")
+    _, placed = patches.fuzzy_apply("0123456789 0123456789 0123456789 0123456789", hunks)
+    assert placed == [False]
