@@ -111,7 +111,7 @@ def test_transform_converges_both_ways(case: tuple[str, ops.Op, ops.Op]) -> None
 
 @given(two_concurrent())
 def test_transform_keeps_every_insert(case: tuple[str, ops.Op, ops.Op]) -> None:
-    base, a, b = case
+    _, a, b = case
     transformed = ops.transform(a, b)
     inserted = "".join(c.text for c in a if isinstance(c, Insert))
     assert "".join(c.text for c in transformed if isinstance(c, Insert)) == inserted

@@ -103,7 +103,7 @@ def test_patch_past_the_end_is_rejected() -> None:
 
 def test_hunks_out_of_order_are_rejected() -> None:
     hunks = patches.parse_patch("@@ -3 +3,2 @@\n c\n+x\n@@ -1 +1,2 @@\n a\n+y\n")
-    with pytest.raises(PatchRejected, match="already changed|starts before"):
+    with pytest.raises(PatchRejected, match=r"already changed|starts before"):
         patches.op_from_patch(hunks, 5)
 
 
