@@ -50,8 +50,13 @@ class Placement(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """What became of an edit. Until :meth:`Sequencer.accept` takes it, a proposed outcome
+    changes nothing, so a caller can persist first and accept only what was committed."""
+
     revision: Revision
     placement: Placement
+    op: Op = ()
+    text: str = ""  # the text at ``revision.rev`` (empty for duplicates)
 
 
 class Sequencer:
@@ -121,6 +126,20 @@ class Sequencer:
 
     def submit(self, edit: Edit, author: str) -> Outcome:
         """Sequence ``edit``, or raise a :class:`~sync.errors.SyncError` saying why not."""
+        return self.accept(self.propose(edit, author))
+
+    def accept(self, outcome: Outcome) -> Outcome:
+        """Make a proposed outcome the new head (duplicates change nothing)."""
+        if outcome.placement is not Placement.DUPLICATE:
+            if outcome.revision.rev != self.rev + 1:
+                raise StaleRevision(
+                    f"revision {outcome.revision.rev} was proposed on another head than {self.rev}"
+                )
+            self._advance(outcome.revision, outcome.op, outcome.text)
+        return outcome
+
+    def propose(self, edit: Edit, author: str) -> Outcome:
+        """What sequencing ``edit`` now would produce, without changing anything."""
         duplicate = self._duplicate_of(edit.op_id)
         if duplicate is not None:
             return Outcome(duplicate, Placement.DUPLICATE)
@@ -155,8 +174,7 @@ class Sequencer:
             patch=patches.patch_text(self.text, op),
             checksum=checksum(new_text),
         )
-        self._advance(revision, op, new_text)
-        return Outcome(revision, placement)
+        return Outcome(revision, placement, op, new_text)
 
     def ingest(self, revision: Revision) -> None:
         """Fold in a revision another process sequenced (it must be the next one)."""
