@@ -1,0 +1,348 @@
+/**
+ * The client state machine: a shadow of the server, plus local changes in flight. The twin of
+ * sync/client.py, with the same states, methods and semantics.
+ *
+ * A client holds three things (the model of Jupiter, Google Wave and ShareDB):
+ *
+ * - the *shadow*: the text at `rev`, the newest server revision it has folded in;
+ * - at most one *in-flight* edit, sent and not yet acknowledged, as an operation on the shadow;
+ * - a *buffer* of later local changes, as one operation on shadow + in-flight.
+ *
+ * The local text is always shadow + in-flight + buffer. A remote revision is folded into the
+ * shadow exactly, and in-flight and buffer are transformed over it the way the server will
+ * transform them, so the invariant holds and every copy ends equal to the server's.
+ *
+ * It does no I/O: {@link SyncClient#receive} takes a server message (as returned by
+ * `fromWire`) and returns the messages to send, and the caller moves them. Positions are code
+ * points, except in {@link SyncClient#replaceRange}, which takes an editor's UTF-16 offsets.
+ * @module
+ */
+
+import { ChecksumMismatch, PatchRejected, ProtocolViolation, StaleRevision } from "./errors.js";
+import { fold } from "./fold.js";
+import { changesBetween, mergeOnto } from "./merge.js";
+import * as ops from "./ops.js";
+import { patchText } from "./patches.js";
+import { edit, resync, validateClientId } from "./protocol.js";
+import { advance, checksum, codepointLength, utf16ToCodepoint, validateText } from "./text.js";
+
+/** @typedef {import("./protocol.js").ClientMessage} ClientMessage */
+/** @typedef {import("./protocol.js").ServerMessage} ServerMessage */
+/** @typedef {import("./protocol.js").EditError} EditError */
+/** @typedef {import("./protocol.js").Revision} Revision */
+/** @typedef {import("./protocol.js").Snapshot} Snapshot */
+
+export const ClientState = Object.freeze({
+  OFFLINE: "offline", // no connection; local edits accumulate in the buffer
+  SYNCING: "syncing", // asked for a catch-up and waiting for its end
+  READY: "ready", // caught up; edits flow
+});
+/** @typedef {(typeof ClientState)[keyof typeof ClientState]} ClientStateValue */
+
+/** @typedef {{seq: number, op: ops.Op, sent: boolean}} InFlight  `op` is on the current shadow */
+
+export class SyncClient {
+  /** @type {InFlight | null} */
+  #inflight = null;
+  /** @type {ops.Op} */
+  #buffer;
+  #seq;
+
+  /**
+   * @param {string} clientId
+   * @param {{text?: string, rev?: number, seq?: number}} [options]  where a client starts:
+   *   the text at `rev`, and the last operation sequence number it used
+   */
+  constructor(clientId, { text = "", rev = 0, seq = 0 } = {}) {
+    validateClientId(clientId);
+    validateText(text);
+    this.clientId = clientId;
+    /** The text at `rev`, as the server has it. */
+    this.shadow = text;
+    this.rev = rev;
+    /** The local text: the shadow plus every unconfirmed local change. */
+    this.text = text;
+    /** @type {ClientStateValue} */
+    this.state = ClientState.OFFLINE;
+    /** Edits the server refused, for the page to tell its user about. @type {EditError[]} */
+    this.rejected = [];
+    this.#seq = seq;
+    this.#buffer = ops.identity(codepointLength(text));
+  }
+
+  // -- local side --------------------------------------------------------------------------
+
+  /** True while some local change is not yet acknowledged by the server. */
+  get hasUnconfirmed() {
+    return this.#inflight !== null || !ops.isNoop(this.#buffer);
+  }
+
+  get unconfirmedCount() {
+    return Number(this.#inflight !== null) + Number(!ops.isNoop(this.#buffer));
+  }
+
+  /**
+   * Apply a local change, an operation on the current local text.
+   * @param {ops.Op} op
+   */
+  edit(op) {
+    for (const component of op) {
+      if (ops.isInsert(component)) validateText(component.insert, { what: "inserted text" });
+    }
+    this.text = ops.apply(this.text, op);
+    this.#buffer = ops.compose(this.#buffer, op);
+  }
+
+  /**
+   * Replace `deleteCount` characters at `position` with `insert` (code points).
+   * @param {number} position
+   * @param {number} deleteCount
+   * @param {string} insert
+   * @returns {ops.Op}
+   */
+  replace(position, deleteCount, insert) {
+    const start = Number.isInteger(position) && position >= 0 ? advance(this.text, 0, position) : -1;
+    const end =
+      start >= 0 && Number.isInteger(deleteCount) && deleteCount >= 0
+        ? advance(this.text, start, deleteCount)
+        : -1;
+    if (end < 0) {
+      throw new RangeError(
+        `range ${position}+${deleteCount} outside the text (${codepointLength(this.text)})`,
+      );
+    }
+    const op = ops.replace(
+      codepointLength(this.text),
+      position,
+      this.text.slice(start, end),
+      insert,
+    );
+    this.edit(op);
+    return op;
+  }
+
+  /**
+   * Replace the UTF-16 range `from..to` with `insert`: what an editor such as CodeMirror
+   * reports. Throws RangeError for an offset that splits a surrogate pair.
+   * @param {number} from
+   * @param {number} to
+   * @param {string} insert
+   * @returns {ops.Op}
+   */
+  replaceRange(from, to, insert) {
+    if (to < from) throw new RangeError(`range ${from}..${to} ends before it starts`);
+    const start = utf16ToCodepoint(this.text, from);
+    return this.replace(start, utf16ToCodepoint(this.text, to) - start, insert);
+  }
+
+  /**
+   * Make the local text `newText`, finding the change by diffing.
+   * @param {string} newText
+   * @returns {ops.Op}
+   */
+  setText(newText) {
+    validateText(newText);
+    const op = changesBetween(this.text, newText);
+    this.edit(op);
+    return op;
+  }
+
+  // -- network side ------------------------------------------------------------------------
+
+  /**
+   * A connection is open: ask for what was missed.
+   * @returns {ClientMessage[]}
+   */
+  connect() {
+    return this.#requestCatchUp();
+  }
+
+  disconnect() {
+    this.state = ClientState.OFFLINE;
+  }
+
+  /**
+   * What to send again when an answer is overdue (the caller keeps the clock).
+   * @returns {ClientMessage[]}
+   */
+  resend() {
+    if (this.state === ClientState.SYNCING) return [resync(this.clientId, this.rev)];
+    if (this.state === ClientState.READY && this.#inflight !== null) {
+      this.#inflight.sent = false;
+      return this.flush();
+    }
+    return [];
+  }
+
+  /**
+   * Send the in-flight edit if it is unsent, else start one from the buffer.
+   * @returns {ClientMessage[]}
+   */
+  flush() {
+    if (this.state !== ClientState.READY) return [];
+    if (this.#inflight === null) {
+      if (ops.isNoop(this.#buffer)) return [];
+      this.#seq += 1;
+      this.#inflight = { seq: this.#seq, op: this.#buffer, sent: false };
+      this.#buffer = ops.identity(codepointLength(this.text));
+    }
+    const inflight = this.#inflight;
+    if (inflight.sent) return [];
+    inflight.sent = true;
+    return [edit(this.rev, this.clientId, inflight.seq, patchText(this.shadow, inflight.op))];
+  }
+
+  /**
+   * Handle one server message; returns what to send in reply.
+   * @param {ServerMessage} message
+   * @returns {ClientMessage[]}
+   */
+  receive(message) {
+    if (this.state === ClientState.OFFLINE) return []; // a straggler from a closed connection
+    switch (message.type) {
+      case "revision":
+        return this.#onRevision(message);
+      case "synced":
+        if (message.rev > this.rev) return this.#requestCatchUp();
+        if (message.rev === this.rev && this.state === ClientState.SYNCING) {
+          this.state = ClientState.READY;
+        }
+        return this.flush();
+      case "snapshot":
+        return this.#onSnapshot(message);
+      case "error":
+        return this.#onError(message);
+      default:
+        throw new ProtocolViolation(
+          `a client cannot handle '${/** @type {{type: unknown}} */ (message).type}' messages`,
+        );
+    }
+  }
+
+  /**
+   * @param {{full?: boolean}} [options]
+   * @returns {ClientMessage[]}
+   */
+  #requestCatchUp({ full = false } = {}) {
+    this.state = ClientState.SYNCING;
+    // Send it again once caught up; the server acknowledges a duplicate again.
+    if (this.#inflight !== null) this.#inflight.sent = false;
+    return [resync(this.clientId, this.rev, full)];
+  }
+
+  /**
+   * @param {Revision} revision
+   * @returns {ClientMessage[]}
+   */
+  #onRevision(revision) {
+    if (revision.rev <= this.rev) return []; // already folded in (a duplicate, or an old ack)
+    if (revision.rev > this.rev + 1) return this.#requestCatchUp(); // a gap: never skip one
+    let folded;
+    try {
+      folded = fold(this.shadow, revision);
+    } catch (error) {
+      // Our shadow has drifted from the server's: replaying cannot repair it. Ask for a
+      // snapshot; merging onto it keeps our unconfirmed edits.
+      if (error instanceof PatchRejected || error instanceof ChecksumMismatch) {
+        return this.#requestCatchUp({ full: true });
+      }
+      throw error;
+    }
+    const inflight = this.#inflight;
+    if (inflight !== null && revision.client === this.clientId && revision.seq === inflight.seq) {
+      this.#onAck(folded.op, folded.text, revision.rev);
+    } else {
+      this.#onRemote(folded.op, folded.text, revision.rev);
+    }
+    return this.flush();
+  }
+
+  /**
+   * @param {ops.Op} serverOp
+   * @param {string} newShadow
+   * @param {number} rev
+   */
+  #onAck(serverOp, newShadow, rev) {
+    const inflight = /** @type {InFlight} */ (this.#inflight);
+    this.#inflight = null;
+    this.shadow = newShadow;
+    this.rev = rev;
+    if (ops.equals(serverOp, inflight.op)) return;
+    // The server placed our edit differently (fuzzily). Move the buffer from
+    // "shadow + ours" to "shadow + what the server did" and rebuild the local text.
+    const correction = ops.compose(ops.invert(inflight.op), serverOp);
+    this.#buffer = ops.transform(this.#buffer, correction);
+    this.text = ops.apply(this.shadow, this.#buffer);
+  }
+
+  /**
+   * @param {ops.Op} remote
+   * @param {string} newShadow
+   * @param {number} rev
+   */
+  #onRemote(remote, newShadow, rev) {
+    this.shadow = newShadow;
+    this.rev = rev;
+    // The server sequenced `remote` before anything of ours, so it goes first at equal
+    // positions, both in our rebased edits and in its own rebased form.
+    let rebased = remote;
+    if (this.#inflight !== null) {
+      const inflightOp = this.#inflight.op;
+      this.#inflight.op = ops.transform(inflightOp, rebased);
+      rebased = ops.transform(rebased, inflightOp, { otherFirst: false });
+    }
+    const buffer = this.#buffer;
+    this.#buffer = ops.transform(buffer, rebased);
+    rebased = ops.transform(rebased, buffer, { otherFirst: false });
+    this.text = ops.apply(this.text, rebased);
+  }
+
+  /**
+   * @param {Snapshot} snapshot
+   * @returns {ClientMessage[]}
+   */
+  #onSnapshot(snapshot) {
+    if (checksum(snapshot.text) !== snapshot.checksum) {
+      throw new ChecksumMismatch(`snapshot at revision ${snapshot.rev} fails its checksum`);
+    }
+    // What the server has not seen of ours: the buffer, plus the in-flight edit unless the
+    // snapshot already contains it.
+    let base = this.shadow;
+    let changes = this.#buffer;
+    const inflight = this.#inflight;
+    if (inflight !== null) {
+      if (inflight.seq <= snapshot.last_seq) base = ops.apply(this.shadow, inflight.op);
+      else changes = ops.compose(inflight.op, this.#buffer);
+    }
+    const merged = mergeOnto(base, changes, snapshot.text);
+    this.shadow = snapshot.text;
+    this.rev = snapshot.rev;
+    this.#inflight = null;
+    this.#seq = Math.max(this.#seq, snapshot.last_seq);
+    this.#buffer = changesBetween(snapshot.text, merged);
+    this.text = merged;
+    this.state = ClientState.READY;
+    return this.flush();
+  }
+
+  /**
+   * @param {EditError} error
+   * @returns {ClientMessage[]}
+   */
+  #onError(error) {
+    const inflight = this.#inflight;
+    if (inflight === null || error.client !== this.clientId || error.seq !== inflight.seq) {
+      return []; // about an edit already settled
+    }
+    if (error.code === StaleRevision.code) {
+      // Not refused, just too old to rebase: catch up (a snapshot) and merge it.
+      return this.#requestCatchUp();
+    }
+    this.rejected.push(error);
+    this.#inflight = null;
+    // Take the refused edit out of the local text; later typing stays.
+    this.#buffer = ops.transform(this.#buffer, ops.invert(inflight.op));
+    this.text = ops.apply(this.shadow, this.#buffer);
+    return this.flush();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Carrying local changes onto a text whose history in between is unknown, and finding the
+ * change between two texts by diffing. The twin of sync/merge.py.
+ *
+ * A client that was away too long gets a snapshot instead of the revisions it missed, so its
+ * unconfirmed changes cannot be rebased exactly. They are placed with diff-match-patch's fuzzy
+ * matching instead. A hunk that matches nothing keeps its inserted text (at the position it was
+ * expected), but not its deletions: deleting text nobody can find is how words get lost.
+ *
+ * The JavaScript diff-match-patch works in UTF-16 units and the Python one in code points. So
+ * that both see the same sequence, texts are first *narrowed*: every astral character becomes
+ * a private-use character that none of the texts contain, and is turned back afterwards. Then
+ * diffs match Python's exactly (`diff_main` compares characters only), no result can hold half
+ * of a surrogate pair, and positions are code points. Fuzzy placement can still differ from
+ * Python's in rare cases (the two ports score word boundaries differently outside ASCII); that
+ * is acceptable because a merge is local to one client, and what it produces is sent as an
+ * ordinary exact edit.
+ * @module
+ */
+
+import { diff_match_patch } from "@dmsnell/diff-match-patch";
+import * as ops from "./ops.js";
+import { DIFF_INSERT } from "./ops.js";
+import { makePatch } from "./patches.js";
+import { codepointLength, codepointToUtf16 } from "./text.js";
+
+const PAIR = /[\ud800-\udbff][\udc00-\udfff]/g;
+const PRIVATE_USE = /[\ue000-\uf8ff]/g;
+const PRIVATE_USE_END = 0xf8ff;
+
+/** @typedef {{encode: (text: string) => string, decode: (text: string) => string}} Narrowing */
+
+/**
+ * A two-way mapping that makes every code point of `texts` one UTF-16 unit, or null when the
+ * texts use more distinct astral characters than there are free private-use characters
+ * (6400 less those the texts use themselves).
+ * @param {readonly string[]} texts
+ * @returns {Narrowing | null}
+ */
+function narrowing(texts) {
+  /** @type {Map<string, string>} */
+  const narrow = new Map();
+  /** @type {Set<string>} */
+  const taken = new Set();
+  for (const text of texts) {
+    for (const [pair] of text.matchAll(PAIR)) narrow.set(pair, "");
+    for (const [unit] of text.matchAll(PRIVATE_USE)) taken.add(unit);
+  }
+  if (narrow.size === 0) return { encode: (text) => text, decode: (text) => text };
+  /** @type {Map<string, string>} */
+  const wide = new Map();
+  let next = 0xe000;
+  for (const pair of narrow.keys()) {
+    while (next <= PRIVATE_USE_END && taken.has(String.fromCharCode(next))) next++;
+    if (next > PRIVATE_USE_END) return null;
+    const unit = String.fromCharCode(next++);
+    narrow.set(pair, unit);
+    wide.set(unit, pair);
+  }
+  return {
+    encode: (text) => text.replace(PAIR, (pair) => /** @type {string} */ (narrow.get(pair))),
+    decode: (text) => text.replace(PRIVATE_USE, (unit) => wide.get(unit) ?? unit),
+  };
+}
+
+/**
+ * `target` with `changes` (an operation on `base`) placed on it as well as possible.
+ * @param {string} base
+ * @param {ops.Op} changes
+ * @param {string} target
+ * @returns {string}
+ */
+export function mergeOnto(base, changes, target) {
+  const hunks = makePatch(base, changes);
+  const narrow = narrowing([target, ...hunks.flatMap((hunk) => hunk.diffs.map(([, d]) => d))]);
+  let text = target;
+  /** @type {boolean[]} */
+  let placed = hunks.map(() => false);
+  // Without a narrowing (thousands of distinct astral characters) nothing is placed fuzzily:
+  // the inserts below are kept and the deletions dropped, which loses no one's text.
+  if (narrow !== null && hunks.length) {
+    const dmp = new diff_match_patch();
+    dmp.Match_Distance = 5000; // as the Python twin's fuzzy_apply
+    // Hunk positions count code points, which are exactly the narrowed text's units.
+    const patches = hunks.map((hunk) =>
+      Object.assign(new diff_match_patch.patch_obj(), {
+        diffs: hunk.diffs.map(([kind, data]) => new diff_match_patch.Diff(kind, narrow.encode(data))),
+        start1: hunk.start1,
+        start2: hunk.start2,
+        length1: hunk.length1,
+        length2: hunk.length2,
+      }),
+    );
+    const [narrowed, results] = dmp.patch_apply(patches, narrow.encode(target));
+    text = narrow.decode(narrowed);
+    placed = results;
+  }
+  hunks.forEach((hunk, index) => {
+    if (placed[index]) return;
+    const inserted = hunk.diffs
+      .filter(([kind]) => kind === DIFF_INSERT)
+      .map(([, data]) => data)
+      .join("");
+    if (inserted) {
+      const at = codepointToUtf16(text, Math.max(0, Math.min(codepointLength(text), hunk.start2)));
+      text = text.slice(0, at) + inserted + text.slice(at);
+    }
+  });
+  return text;
+}
+
+/**
+ * The operation turning `oldText` into `newText`, found by diffing (for rare paths only).
+ * @param {string} oldText
+ * @param {string} newText
+ * @returns {ops.Op}
+ */
+export function changesBetween(oldText, newText) {
+  const dmp = new diff_match_patch();
+  dmp.Diff_Timeout = 1.0;
+  const narrow = narrowing([oldText, newText]);
+  if (narrow === null) {
+    // Diff the UTF-16 units, then move split pairs whole into one side of each boundary.
+    const diffs = dmp.diff_main(oldText, newText, false);
+    dmp.diff_cleanupSplitSurrogates(diffs);
+    return ops.fromDiffs(diffs);
+  }
+  const diffs = dmp.diff_main(narrow.encode(oldText), narrow.encode(newText), false);
+  return ops.fromDiffs(diffs.map(([kind, data]) => [kind, narrow.decode(data)]));
+}
