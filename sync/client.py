@@ -37,6 +37,9 @@ from sync.protocol import (
 )
 from sync.text import checksum, validate_text
 
+# Error codes that mean "not now" rather than "never": the edit is kept and sent again.
+RETRYABLE = frozenset({"rate-limited", "busy"})
+
 
 class ClientState(Enum):
     OFFLINE = "offline"  # no connection; local edits accumulate in the buffer
@@ -232,6 +235,10 @@ class SyncClient:
         if error.code == StaleRevision.code:
             # Not refused, just too old to rebase: catch up (a snapshot) and merge it.
             return self._request_catch_up()
+        if error.code in RETRYABLE:
+            # Not refused either: the caller's timer sends it again (see resend()).
+            inflight.sent = False
+            return []
         self.rejected.append(error)
         self._inflight = None
         # Take the refused edit out of the local text; later typing stays.

@@ -1,0 +1,38 @@
+"""Dependencies shared by routes: the store, the rooms and the settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.config import Settings
+from app.metrics import Metrics
+from app.rooms import RoomRegistry
+from app.store import Store
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_rooms(request: Request) -> RoomRegistry:
+    rooms: RoomRegistry = request.app.state.rooms
+    return rooms
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+RoomsDep = Annotated[RoomRegistry, Depends(get_rooms)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]

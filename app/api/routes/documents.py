@@ -1,0 +1,197 @@
+"""Documents: create, list, read, rename, delete, import, export."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+
+from app.api.deps import RoomsDep, SettingsDep, StoreDep
+from app.errors import BadRequest, PayloadTooLarge
+from app.schemas import (
+    DOC_ID_PATTERN,
+    DocumentCreate,
+    DocumentPublic,
+    DocumentsPublic,
+    DocumentText,
+    DocumentUpdate,
+)
+from app.store import DocumentInfo, SortOrder
+from sync.text import checksum, validate_text
+
+router = APIRouter(prefix="/api/documents", tags=["documents"])
+
+DocId = Annotated[str, Query(pattern=DOC_ID_PATTERN)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such document"}}
+
+
+def public(info: DocumentInfo, editors: int = 0) -> DocumentPublic:
+    return DocumentPublic(
+        id=info.id,
+        title=info.title,
+        created_at=info.created_at,
+        updated_at=info.updated_at,
+        rev=info.head_rev,
+        length=info.length,
+        checksum=info.checksum,
+        editors=editors,
+    )
+
+
+def _editors(rooms: RoomsDep, doc_id: str) -> int:
+    room = rooms.rooms.get(doc_id)
+    return len(room.members) if room else 0
+
+
+def _check_text(text: str, limit: int) -> None:
+    validate_text(text)
+    if len(text) > limit:
+        raise PayloadTooLarge(f"the text has {len(text)} characters; the limit is {limit}")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DocumentPublic,
+    responses={409: {"description": "The id is taken"}, 413: {"description": "Text too long"}},
+)
+async def create_document(
+    body: DocumentCreate, store: StoreDep, settings: SettingsDep
+) -> DocumentPublic:
+    """Create a document, optionally with initial text and a chosen id."""
+    validate_text(body.title, what="title")
+    _check_text(body.text, settings.max_document_chars)
+    info = await store.create(body.id or str(uuid.uuid4()), body.title, body.text)
+    return public(info)
+
+
+@router.get("", response_model=DocumentsPublic)
+async def list_documents(
+    store: StoreDep,
+    rooms: RoomsDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    q: Annotated[str | None, Query(max_length=200, description="Search titles and ids")] = None,
+    sort: SortOrder = SortOrder.UPDATED_DESC,
+) -> DocumentsPublic:
+    """List documents, newest edit first by default."""
+    items, total = await store.list_documents(offset=offset, limit=limit, query=q, sort=sort)
+    return DocumentsPublic(
+        items=[public(i, _editors(rooms, i.id)) for i in items],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )
+
+
+@router.post(
+    "/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DocumentPublic,
+    responses={400: {"description": "Not UTF-8 text"}, 409: {}, 413: {}, 422: {}},
+)
+async def import_document(
+    store: StoreDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="A UTF-8 text file")],
+    title: Annotated[str | None, Form(max_length=200)] = None,
+) -> DocumentPublic:
+    """Create a document from an uploaded text file (its name becomes the title)."""
+    limit = settings.max_document_chars * 4  # UTF-8 needs at most 4 bytes a character
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the file is larger than {limit} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    _check_text(text, settings.max_document_chars)
+    name = title or (file.filename or "Imported").rsplit("/", 1)[-1] or "Imported"
+    validate_text(name, what="title")
+    return public(await store.create(str(uuid.uuid4()), name[:200], text))
+
+
+@router.get("/{doc_id}", response_model=DocumentPublic, responses=NOT_FOUND)
+async def read_document(doc_id: str, store: StoreDep, rooms: RoomsDep) -> DocumentPublic:
+    """A document's metadata."""
+    return public(await store.get(doc_id), _editors(rooms, doc_id))
+
+
+@router.patch("/{doc_id}", response_model=DocumentPublic, responses=NOT_FOUND)
+async def rename_document(
+    doc_id: str, body: DocumentUpdate, store: StoreDep, rooms: RoomsDep
+) -> DocumentPublic:
+    """Rename a document."""
+    validate_text(body.title, what="title")
+    info = await store.rename(doc_id, body.title)
+    room = rooms.rooms.get(doc_id)
+    if room is not None:
+        room.title = info.title
+        room.broadcast({"type": "renamed", "title": info.title})
+    return public(info, _editors(rooms, doc_id))
+
+
+@router.delete("/{doc_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_document(doc_id: str, store: StoreDep, rooms: RoomsDep) -> Response:
+    """Delete a document and its history; connected editors are disconnected (4410)."""
+    await store.delete(doc_id)
+    await rooms.forget(doc_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{doc_id}/text", response_model=DocumentText, responses=NOT_FOUND)
+async def read_text(
+    doc_id: str,
+    store: StoreDep,
+    rooms: RoomsDep,
+    rev: Annotated[int | None, Query(ge=0, description="A past revision")] = None,
+) -> DocumentText:
+    """The current text, or the text at revision ``rev``."""
+    room = rooms.rooms.get(doc_id)
+    if rev is None and room is not None:
+        await room.refresh()
+        sequencer = room.sequencer
+        return DocumentText(
+            id=doc_id, rev=sequencer.rev, text=sequencer.text, checksum=sequencer.checksum
+        )
+    if rev is None:
+        rev = (await store.get(doc_id)).head_rev
+    text = await store.text_at(doc_id, rev)
+    return DocumentText(id=doc_id, rev=rev, text=text, checksum=checksum(text))
+
+
+@router.get(
+    "/{doc_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}, "text/markdown": {}}}, **NOT_FOUND},
+)
+async def export_document(
+    doc_id: str,
+    store: StoreDep,
+    rev: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
+    """Download the text as a file: ``.md`` when the title ends in .md, else ``.txt``."""
+    info = await store.get(doc_id)
+    text = await store.text_at(doc_id, info.head_rev if rev is None else rev)
+    markdown = info.title.lower().endswith(".md")
+    filename = _filename(info.title, ".md" if markdown else ".txt")
+    ascii_name = filename.encode("ascii", "ignore").decode() or f"document{filename[-4:]}"
+    ascii_name = re.sub(r'["\\]', "_", ascii_name)
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/markdown; charset=utf-8" if markdown else "text/plain; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )
+
+
+def _filename(title: str, extension: str) -> str:
+    stem = title[: -len(extension)] if title.lower().endswith(extension) else title
+    stem = unicodedata.normalize("NFC", stem)
+    # Keep letters of any script; drop path separators, controls and shell-hostile marks.
+    stem = re.sub(r"[\x00-\x1f\x7f/\\:*?\"<>|]+", "_", stem).strip(" .") or "document"
+    return stem[:120] + extension

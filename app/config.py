@@ -1,0 +1,53 @@
+"""Settings, from environment variables prefixed ``COLLAB_`` and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COLLAB_", env_file=".env", extra="ignore")
+
+    # Where the SQLite file (and, later, the managed XMPP server's files) live.
+    data_dir: Path = Path("data")
+    # Any SQLAlchemy async URL; empty means a SQLite file in data_dir. PostgreSQL works with
+    # "postgresql+asyncpg://user@host/db".
+    database_url: str = ""
+    # "full" survives power loss; "normal" survives process crashes (SQLite only).
+    sqlite_synchronous: str = Field("full", pattern="^(full|normal)$")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    # How many recent revisions a loaded document keeps for rebasing late edits.
+    history_limit: int = Field(500, ge=1)
+    # A snapshot of the text is stored every this many revisions, so opening a document
+    # replays at most this many patches.
+    snapshot_every: int = Field(100, ge=1)
+    # A catch-up further behind than this gets a snapshot instead of revisions.
+    max_catch_up: int = Field(1000, ge=1)
+    # Seconds a document with nobody connected stays in memory.
+    idle_unload_seconds: float = Field(30.0, ge=0)
+
+    max_document_chars: int = Field(5_000_000, ge=1)
+    max_message_bytes: int = Field(1_048_576, ge=1024)
+    max_title_chars: int = Field(200, ge=1)
+    edits_per_second: float = Field(50.0, gt=0)
+    edit_burst: int = Field(200, ge=1)
+    # Messages queued for one WebSocket before it counts as stuck and is closed.
+    send_queue_limit: int = Field(1000, ge=1)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'collab.sqlite3').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

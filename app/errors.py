@@ -1,0 +1,129 @@
+"""Application errors, and how every error becomes an HTTP answer.
+
+Every error response has one shape: ``{"error": {"code": "...", "message": "..."}}``, plus
+``"details"`` for validation errors. Sync engine errors (``sync.errors``) are mapped to
+statuses here, and to WebSocket messages and close codes in ``app.ws``; ``sync/`` itself
+knows nothing of HTTP.
+
+    AppError
+    ├── DocumentNotFound     404
+    ├── RevisionNotFound     404
+    ├── DocumentExists       409
+    ├── PayloadTooLarge      413
+    ├── BadRequest           400
+    └── Busy                 503
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sync import errors as sync_errors
+
+
+class AppError(Exception):
+    status = 500
+    code = "internal-error"
+
+
+class DocumentNotFound(AppError):
+    status = 404
+    code = "document-not-found"
+
+
+class RevisionNotFound(AppError):
+    status = 404
+    code = "revision-not-found"
+
+
+class DocumentExists(AppError):
+    status = 409
+    code = "document-exists"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload-too-large"
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "bad-request"
+
+
+class Busy(AppError):
+    status = 503
+    code = "busy"
+
+
+SYNC_STATUS: dict[type[sync_errors.SyncError], int] = {
+    sync_errors.InvalidText: 422,
+    sync_errors.MalformedPatch: 400,
+    sync_errors.PatchRejected: 409,
+    sync_errors.FutureRevision: 409,
+    sync_errors.StaleRevision: 409,
+    sync_errors.DocumentTooLarge: 413,
+    sync_errors.ChecksumMismatch: 409,
+    sync_errors.ProtocolViolation: 400,
+}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def sync_status(exc: sync_errors.SyncError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in SYNC_STATUS:
+            return SYNC_STATUS[kind]
+    return 400
+
+
+_HTTP_CODES = {
+    400: "bad-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+}
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.status)
+
+    @app.exception_handler(sync_errors.SyncError)
+    async def _sync_error(_: Request, exc: sync_errors.SyncError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if isinstance(exc, sync_errors.InvalidText):
+            extra = {"position": exc.position, "codepoint": exc.codepoint}
+        if isinstance(exc, sync_errors.PatchRejected) and exc.unplaced_hunks:
+            extra = {"unplaced_hunks": exc.unplaced_hunks}
+        return JSONResponse(error_body(exc.code, str(exc), **extra), status_code=sync_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return JSONResponse(
+            error_body("validation-error", f"{where}: {first['msg']}", details=details),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http-error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )

@@ -1,0 +1,86 @@
+"""The application factory and its lifespan: database, migrations, rooms, metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from starlette.routing import Match
+
+from app import ws
+from app.api.main import api_router
+from app.config import Settings, get_settings
+from app.db.engine import make_engine
+from app.db.migrate import upgrade
+from app.errors import install_handlers
+from app.metrics import Metrics
+from app.rooms import RoomRegistry
+from app.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(engine.dispose)
+            await upgrade(engine)
+            store = Store(engine, snapshot_every=settings.snapshot_every)
+            rooms = RoomRegistry(store, settings, metrics)
+            stack.push_async_callback(rooms.close)
+            app.state.store = store
+            app.state.rooms = rooms
+            log.info("serving documents from %s", _redacted(settings.resolved_database_url()))
+            yield
+
+    app = FastAPI(
+        title="XMPP Collab",
+        summary="Real-time collaborative text documents, sequenced as diff-match-patch "
+        "revisions and published over XMPP pubsub.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_handlers(app)
+    app.include_router(api_router)
+    app.include_router(ws.router)
+
+    @app.middleware("http")
+    async def _timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = _route_template(app, request)
+        metrics.requests.labels(request.method, route, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    return app
+
+
+def _route_template(app: FastAPI, request: Request) -> str:
+    # Label by template ("/api/documents/{doc_id}"), never by raw path: ids would make
+    # the metric's cardinality grow with the number of documents.
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return getattr(route, "path", "other")
+    return "unmatched"
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
