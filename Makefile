@@ -4,12 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-py test-js test-long lint bench clean
+.PHONY: install run test test-py test-js test-long lint bench clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version))"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || \
+	  { echo "Cannot create a virtualenv: on Debian run 'apt-get install -y python3-venv'"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -17,6 +20,12 @@ $(STAMP): pyproject.toml
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
 	touch $@
+
+# Everything a fresh machine needs, then the server on http://127.0.0.1:8000
+# (COLLAB_HOST / COLLAB_PORT / COLLAB_DATA_DIR change that).
+run: install
+	$(VENV)/bin/collab migrate
+	$(VENV)/bin/collab serve
 
 test: install frontend/node_modules/.installed lint
 	$(PY) -m pytest -q
@@ -33,8 +42,8 @@ test-long: install
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/sync
 
 lint: install
-	$(PY) -m ruff check sync tests bench
-	$(PY) -m ruff format --check sync tests bench
+	$(PY) -m ruff check sync app tests bench
+	$(PY) -m ruff format --check sync app tests bench
 	$(PY) -m mypy
 
 bench: install
