@@ -39,6 +39,9 @@ export const ClientState = Object.freeze({
 });
 /** @typedef {(typeof ClientState)[keyof typeof ClientState]} ClientStateValue */
 
+/** Error codes that mean "not now" rather than "never": the edit is kept and sent again. */
+export const RETRYABLE = new Set(["rate-limited", "busy"]);
+
 /** @typedef {{seq: number, op: ops.Op, sent: boolean}} InFlight  `op` is on the current shadow */
 
 export class SyncClient {
@@ -337,6 +340,11 @@ export class SyncClient {
     if (error.code === StaleRevision.code) {
       // Not refused, just too old to rebase: catch up (a snapshot) and merge it.
       return this.#requestCatchUp();
+    }
+    if (RETRYABLE.has(error.code)) {
+      // Not refused either: the caller's timer sends it again (see resend()).
+      inflight.sent = false;
+      return [];
     }
     this.rejected.push(error);
     this.#inflight = null;

@@ -10,4 +10,4 @@ export * from "./patches.js";
 export * from "./protocol.js";
 export { fold } from "./fold.js";
 export { changesBetween, mergeOnto } from "./merge.js";
-export { ClientState, SyncClient } from "./client.js";
+export { ClientState, RETRYABLE, SyncClient } from "./client.js";

@@ -73,40 +73,73 @@ function narrowing(texts) {
 export function mergeOnto(base, changes, target) {
   const hunks = makePatch(base, changes);
   const narrow = narrowing([target, ...hunks.flatMap((hunk) => hunk.diffs.map(([, d]) => d))]);
-  let text = target;
-  /** @type {boolean[]} */
-  let placed = hunks.map(() => false);
-  // Without a narrowing (thousands of distinct astral characters) nothing is placed fuzzily:
-  // the inserts below are kept and the deletions dropped, which loses no one's text.
-  if (narrow !== null && hunks.length) {
-    const dmp = new diff_match_patch();
-    dmp.Match_Distance = 5000; // as the Python twin's fuzzy_apply
-    // Hunk positions count code points, which are exactly the narrowed text's units.
-    const patches = hunks.map((hunk) =>
-      Object.assign(new diff_match_patch.patch_obj(), {
-        diffs: hunk.diffs.map(([kind, data]) => new diff_match_patch.Diff(kind, narrow.encode(data))),
-        start1: hunk.start1,
-        start2: hunk.start2,
-        length1: hunk.length1,
-        length2: hunk.length2,
-      }),
-    );
-    const [narrowed, results] = dmp.patch_apply(patches, narrow.encode(target));
-    text = narrow.decode(narrowed);
-    placed = results;
+  if (narrow === null || !hunks.length) {
+    // Without a narrowing (thousands of distinct astral characters) nothing is placed
+    // fuzzily: the inserts are kept and the deletions dropped, which loses no one's text.
+    return keepInserts(target, hunks);
   }
-  hunks.forEach((hunk, index) => {
-    if (placed[index]) return;
+  const dmp = new diff_match_patch();
+  // As the Python twin's fuzzy_apply: stricter than the port's default threshold (0.5),
+  // because a loose match edits the wrong words.
+  dmp.Match_Threshold = 0.35;
+  dmp.Match_Distance = 5000;
+  // Hunk positions count code points, which are exactly the narrowed text's units.
+  const patches = hunks.map((hunk) =>
+    Object.assign(new diff_match_patch.patch_obj(), {
+      diffs: hunk.diffs.map(([kind, data]) => new diff_match_patch.Diff(kind, narrow.encode(data))),
+      start1: hunk.start1,
+      start2: hunk.start2,
+      length1: hunk.length1,
+      length2: hunk.length2,
+    }),
+  );
+  // patch_apply pads the text, then splits every hunk longer than Match_MaxBits into pieces
+  // and reports each piece. Doing the same to a copy tells which report is which piece.
+  const pieces = dmp.patch_deepCopy(patches);
+  const padding = dmp.patch_addPadding(pieces).length;
+  const split = pieces.flatMap((patch) => {
+    const parts = [patch];
+    dmp.patch_splitMax(parts);
+    return parts;
+  });
+  const [narrowed, placed] = dmp.patch_apply(patches, narrow.encode(target));
+  if (placed.length !== split.length) {
+    throw new Error(`diff-match-patch reported ${placed.length} pieces, expected ${split.length}`);
+  }
+  const unplaced = split
+    .filter((_, index) => !placed[index])
+    .map((piece) => ({
+      start2: piece.start2 - padding,
+      diffs: piece.diffs.map(([kind, data]) => [kind, narrow.decode(data)]),
+    }));
+  return keepInserts(narrow.decode(narrowed), /** @type {Unplaced[]} */ (unplaced));
+}
+
+/**
+ * A hunk, or a piece of one, that matched nothing.
+ * @typedef {{start2: number, diffs: [number, string][]}} Unplaced
+ */
+
+/**
+ * `text` with the inserted text of every unplaced hunk put where the hunk was expected.
+ * @param {string} text
+ * @param {readonly Unplaced[]} unplaced
+ * @returns {string}
+ */
+function keepInserts(text, unplaced) {
+  let result = text;
+  for (const hunk of unplaced) {
     const inserted = hunk.diffs
       .filter(([kind]) => kind === DIFF_INSERT)
       .map(([, data]) => data)
       .join("");
     if (inserted) {
-      const at = codepointToUtf16(text, Math.max(0, Math.min(codepointLength(text), hunk.start2)));
-      text = text.slice(0, at) + inserted + text.slice(at);
+      const length = codepointLength(result);
+      const at = codepointToUtf16(result, Math.max(0, Math.min(length, hunk.start2)));
+      result = result.slice(0, at) + inserted + result.slice(at);
     }
-  });
-  return text;
+  }
+  return result;
 }
 
 /**

@@ -408,27 +408,38 @@ export function transform(op, other, { otherFirst = true } = {}) {
 }
 
 /**
- * Where `position` in `op`'s base text ends up in its result (for cursors). A position at
- * which `op` inserts moves after the insert unless `stickLeft`.
+ * Where `position` in `op`'s base text ends up in its result (for cursors). A position inside
+ * a deleted range collapses to where the range was. Text inserted exactly at the position
+ * pushes it right, unless `stickLeft`.
  * @param {number} position  in code points
  * @param {Op} op
  * @param {{stickLeft?: boolean}} [options]
  * @returns {number}
  */
 export function transformPosition(position, op, { stickLeft = false } = {}) {
+  let target = position;
   let old = 0;
   let moved = 0;
   for (const c of op) {
     if (isInsert(c)) {
-      if (old < position || (old === position && !stickLeft)) moved += size(c);
+      if (old < target || (old === target && !stickLeft)) moved += size(c);
       continue;
     }
-    if (old >= position) break;
+    if (old > target || (old === target && isRetain(c))) break;
     const span = lengthOf(c);
-    if (isRetain(c)) moved += Math.min(span, position - old);
-    old += span;
+    if (isRetain(c)) {
+      const step = Math.min(span, target - old);
+      moved += step;
+      old += step;
+      if (step < span) break;
+    } else {
+      // Deleted text occupies no room in the result; a position inside it is equivalent to
+      // the end of the deletion.
+      target = Math.max(target, old + span);
+      old += span;
+    }
   }
-  return moved + Math.max(0, position - old);
+  return moved;
 }
 
 /**

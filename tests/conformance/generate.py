@@ -1,0 +1,785 @@
+"""Write the conformance vectors that the Python engine and its JavaScript twin must both pass.
+
+Run ``.venv/bin/python -m tests.conformance.generate`` after a deliberate change to the engine;
+``test_vectors.py`` fails while the committed files differ from what this writes, and replays
+every vector against the Python engine; ``frontend/test/conformance.test.js`` replays them
+against the JavaScript one.
+
+Every case is computed by the Python engine from inputs chosen here (fixed seeds, so the output
+is deterministic). Conventions in the files:
+
+* operations are ``ops.to_json`` lists, hunks are ``{start1, length1, start2, length2, diffs}``,
+  messages are ``to_wire()`` objects, and every position and length counts code points;
+* ``"error"`` is the Python exception class the engine raises. ``SyncError`` subclasses have
+  JavaScript classes of the same name; ``ValueError`` and ``IndexError`` are ``RangeError``.
+
+Sessions are recorded by running a :class:`~sync.server.Sequencer` and several
+:class:`~sync.client.SyncClient` s through a seeded random schedule (concurrent edits at the
+same spot, astral text, lost and duplicated messages, disconnects, refused edits, snapshots
+after a short history), then recording every call made on one of the clients, with the
+messages it returned and its state after it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sync import merge, ops, patches, protocol, text
+from sync.client import SyncClient
+from sync.errors import ChecksumMismatch, SyncError
+from sync.ops import Op
+from sync.protocol import ClientMessage, Edit, EditError, Resync, Revision, ServerMessage, Synced
+from sync.server import Placement, Sequencer
+
+VECTORS = Path(__file__).parent / "vectors"
+JSONValue = Any
+
+# Pieces that random texts are made of: ASCII, Latin with precomposed and combining accents,
+# CJK, astral characters (two UTF-16 units each), Hebrew and Arabic, CR LF and private use.
+PIECES = [
+    "a", "b", "c", "d", " ", " ", "\n", "é", "e\u0301", "字", "中文",
+    "😀", "𝄞", "👍🏽", "שלום", "مرحبا", "\r\n", "\t", "\ue000", "x😀y",
+]  # fmt: skip
+
+
+def random_text(rng: random.Random, pieces: int) -> str:
+    return "".join(rng.choice(PIECES) for _ in range(pieces))
+
+
+def random_op(rng: random.Random, base: str, edits: int = 2) -> Op:
+    """An operation on ``base`` with up to ``edits`` changes, often at the same few spots."""
+    builder = ops.OpBuilder()
+    hotspots = [0, len(base), len(base) // 2]
+    count = rng.randint(1, edits)
+    spots = sorted({rng.choice([*hotspots, rng.randint(0, len(base))]) for _ in range(count)})
+    done = 0
+    for spot in spots:
+        builder.retain(max(0, spot - done))
+        done = max(done, spot)
+        deleted = min(rng.choice([0, 0, 1, 2, 5]), len(base) - done)
+        builder.delete(base[done : done + deleted])
+        done += deleted
+        if deleted == 0 or rng.random() < 0.6:
+            builder.insert(random_text(rng, rng.randint(1, 3)))
+    builder.retain(len(base) - done)
+    return builder.build()
+
+
+def hunks_json(hunks: list[patches.Hunk]) -> list[JSONValue]:
+    return [
+        {
+            "start1": h.start1,
+            "length1": h.length1,
+            "start2": h.start2,
+            "length2": h.length2,
+            "diffs": [[kind, data] for kind, data in h.diffs],
+        }
+        for h in hunks
+    ]
+
+
+def outcome(func: Callable[..., JSONValue], *args: Any) -> dict[str, JSONValue]:
+    """``{"result": func(*args)}``, or ``{"error": class name}`` if it raises."""
+    try:
+        return {"result": func(*args)}
+    except (SyncError, ValueError, IndexError) as exc:
+        return {"error": type(exc).__name__}
+
+
+# -- text ------------------------------------------------------------------------------------
+
+TEXT_SAMPLES = [
+    "",
+    "hello",
+    "héllo wörld",
+    "e\u0301 a\u0308\u0304",  # combining marks
+    "中文字符，日本語のテキスト",
+    "😀",
+    "a😀b𝄞c",
+    "👍🏽👨‍👩‍👧",  # skin tone modifier and a ZWJ sequence
+    "שלום עולם مرحبا",
+    "line one\r\nline two\r\n",
+    "tab\there",
+    "\ufeffbom",
+    "\ue000\uf8ff private use",
+    "\U0010fffd last plane",
+    "\ud800",
+    "a\udc00b",
+    "😀\ud83d",
+    "\x00",
+    "ok\x01",
+    "\x08\x0b\x0c\x0e\x1f",
+    "\x7f\x80\x9f",  # allowed by XML 1.0
+    "a\ufffe",
+    "\uffff",
+    "\ufffd",
+]
+
+
+def text_vectors() -> dict[str, JSONValue]:
+    checksums = []
+    for sample in TEXT_SAMPLES:
+        case: dict[str, JSONValue] = {
+            "text": sample,
+            "checksum": text.checksum(sample),
+            "invalid": text.find_invalid(sample),
+        }
+        try:
+            text.validate_text(sample, what="sample")
+        except SyncError as exc:
+            case["message"] = str(exc)
+        checksums.append(case)
+    conversions = []
+    for sample in TEXT_SAMPLES:
+        if text.find_invalid(sample) is not None:
+            continue
+        units = text.utf16_length(sample)
+        conversions.append(
+            {
+                "text": sample,
+                "utf16_length": units,
+                "to_utf16": [
+                    [i, outcome(text.codepoint_to_utf16, sample, i)]
+                    for i in range(-1, len(sample) + 2)
+                ],
+                "to_codepoint": [
+                    [i, outcome(text.utf16_to_codepoint, sample, i)] for i in range(units + 2)
+                ],
+            }
+        )
+    return {"checksum": checksums, "utf16": conversions}
+
+
+# -- ops -------------------------------------------------------------------------------------
+
+
+def ops_vectors() -> dict[str, JSONValue]:
+    rng = random.Random(1)
+    cases: dict[str, list[JSONValue]] = {
+        "normalize": [],
+        "apply": [],
+        "compose": [],
+        "transform": [],
+        "invert": [],
+        "transform_position": [],
+        "diffs": [],
+        "replace": [],
+    }
+    noncanonical = [
+        [{"retain": 0}, {"insert": ""}, {"delete": ""}],
+        [{"retain": 1}, {"retain": 2}, {"insert": "a"}, {"insert": "😀"}],
+        [{"insert": "x"}, {"delete": "a"}, {"insert": "y"}, {"delete": "😀"}, {"retain": 1}],
+        [{"delete": "a"}, {"insert": "x"}, {"delete": "b"}],
+    ]
+    for components in noncanonical:
+        cases["normalize"].append(
+            {"op": components, "result": ops.to_json(ops.from_json(components))}
+        )
+    for _ in range(40):
+        base = random_text(rng, rng.randint(0, 8))
+        a = random_op(rng, base)
+        b = random_op(rng, base, edits=3)
+        after_a = ops.apply(base, a)
+        c = random_op(rng, after_a)
+        cases["apply"].append({"text": base, "op": ops.to_json(a), "result": after_a})
+        cases["compose"].append(
+            {"a": ops.to_json(a), "b": ops.to_json(c), "result": ops.to_json(ops.compose(a, c))}
+        )
+        cases["transform"].append(
+            {
+                "base": base,
+                "op": ops.to_json(a),
+                "other": ops.to_json(b),
+                "other_first": ops.to_json(ops.transform(a, b)),
+                "op_first": ops.to_json(ops.transform(a, b, other_first=False)),
+            }
+        )
+        cases["invert"].append({"op": ops.to_json(a), "result": ops.to_json(ops.invert(a))})
+        for position in sorted({0, len(base) // 2, len(base), rng.randint(0, len(base))}):
+            for stick_left in (False, True):
+                case = {"position": position, "op": ops.to_json(a), "stick_left": stick_left}
+                case["result"] = ops.transform_position(position, a, stick_left=stick_left)
+                cases["transform_position"].append(case)
+        cases["diffs"].append(
+            {
+                "base": base,
+                "op": ops.to_json(a),
+                "diffs": [[kind, data] for kind, data in ops.to_diffs(base, a)],
+            }
+        )
+    for base, components in [
+        ("abc", [{"retain": 2}]),
+        ("abc", [{"retain": 4}]),
+        ("a😀c", [{"retain": 1}, {"delete": "😁"}, {"retain": 1}]),
+        ("abc", [{"retain": 3}, {"delete": "d"}]),
+    ]:
+        cases["apply"].append(
+            {"text": base, "op": components, **outcome(ops.apply, base, ops.from_json(components))}
+        )
+    for a_json, b_json in [
+        ([{"retain": 2}], [{"retain": 3}]),
+        ([{"insert": "ab"}], [{"delete": "ax"}]),
+    ]:
+        cases["compose"].append(
+            {"a": a_json, "b": b_json, **outcome(_compose_json, a_json, b_json)}
+        )
+    for a_json, b_json in [
+        ([{"retain": 2}], [{"retain": 3}]),
+        ([{"delete": "ab"}], [{"delete": "ax"}]),
+    ]:
+        failed = outcome(_transform_json, a_json, b_json)
+        cases["transform"].append({"op": a_json, "other": b_json, "error": failed["error"]})
+    for length, position, deleted, inserted in [
+        (5, 0, "", "x"),
+        (5, 5, "", "😀"),
+        (5, 2, "cd", "中"),
+        (5, 4, "ef", ""),
+        (5, -1, "", "x"),
+        (0, 1, "", "x"),
+    ]:
+        cases["replace"].append(
+            {
+                "length": length,
+                "position": position,
+                "delete": deleted,
+                "insert": inserted,
+                **outcome(_replace_json, length, position, deleted, inserted),
+            }
+        )
+    return cases
+
+
+def _compose_json(a: JSONValue, b: JSONValue) -> JSONValue:
+    return ops.to_json(ops.compose(ops.from_json(a), ops.from_json(b)))
+
+
+def _transform_json(a: JSONValue, b: JSONValue) -> JSONValue:
+    return ops.to_json(ops.transform(ops.from_json(a), ops.from_json(b)))
+
+
+def _replace_json(length: int, position: int, deleted: str, inserted: str) -> JSONValue:
+    return ops.to_json(ops.replace(length, position, deleted, inserted))
+
+
+# -- patches ---------------------------------------------------------------------------------
+
+# Patch texts that exercise the strict reader: every rule it enforces, and the leniencies it
+# shares with diff-match-patch (optional lengths, lowercase escapes, raw non-ASCII text).
+HANDWRITTEN_PATCHES = [
+    ("", 0),
+    ("@@ -1 +1 @@\n-a\n+b\n", 1),
+    ("@@ -1,1 +1,1 @@\n-a\n+b\n", 1),
+    ("@@ -1, +1, @@\n-a\n+b\n", 1),
+    ("@@ -3,0 +3,2 @@\n+ab\n", 2),
+    ("@@ -1 +1 @@\n-%f0%9f%98%80\n+b\n", 1),
+    ("@@ -1 +1 @@\n-é\n+中\n", 1),
+    ("@@ -1 +1 @@\n-%EF%BB%BF\n+b\n", 1),
+    ("@@ -1,3 +1,3 @@\n a\n-%0D\n+%0A\n b\n", 3),
+    ("@@ -1 +1 @@\n-%ZZ\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%4\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%C3\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%C0%AF\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%ED%A0%80\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%F0%9F%98%80%F0\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%C3é\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%01\n+b\n", 1),
+    ("@@ -1 +1 @@\n-%EF%BF%BE\n+b\n", 1),
+    ("@@ -1 +1 @@\n-\x01\n+b\n", 1),
+    ("@@ -0 +0 @@\n-a\n", 1),
+    ("@@ -1,2 +1,2 @@\n-a\n+b\n", 1),
+    ("@@ -1 +1 @@\r\n-a\r\n+b\r\n", 1),
+    ("@@ -1 +1@@\n-a\n+b\n", 1),
+    ("@@ -a +1 @@\n-a\n+b\n", 1),
+    ("x\n@@ -1 +1 @@\n-a\n+b\n", 1),
+    ("@@ -1 +1 @@\n\n-a\n+b\n", 1),
+    ("@@ -1 +1 @@\n-a\n+b\n\n", 1),
+    ("@@ -1 +1 @@\n*a\n+b\n", 1),
+    ("@@ -5 +5 @@\n-a\n+b\n", 2),
+    ("@@ -1,2 +1,2 @@\n-ab\n+cd\n@@ -1 +1 @@\n-c\n+x\n", 4),
+    ("@@ -2 +2 @@\n-b\n+x\n@@ -1 +1 @@\n-a\n+y\n", 4),
+]
+
+
+def patch_texts(rng: random.Random) -> Iterator[tuple[str, Op]]:
+    """Texts and operations whose patches cover single and multiple hunks, context grown
+    until unique (repeated text) or to diff-match-patch's limit, and hunks whose context
+    overlaps the changes of their neighbours."""
+    for _ in range(30):
+        base = random_text(rng, rng.randint(0, 12))
+        yield base, random_op(rng, base)
+    for _ in range(20):
+        base = random_text(rng, rng.randint(20, 40))
+        yield base, random_op(rng, base, edits=5)
+    repeated = "ab cd ef " * 6 + "😀 ab cd ef " * 3
+    for _ in range(10):
+        yield repeated, random_op(rng, repeated, edits=4)
+    # Changes 9 apart: the first hunk's trailing context reaches into the second's change.
+    spaced = "0123456789abcdefghijklmnopqrstuvwxyz"
+    yield (
+        spaced,
+        ops.from_json(
+            [{"retain": 5}, {"insert": "X"}, {"retain": 9}, {"delete": "ef"}, {"retain": 20}]
+        ),
+    )
+    yield "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ops.replace(40, 20, "a", "b")
+
+
+def patch_vectors() -> dict[str, JSONValue]:
+    rng = random.Random(2)
+    make, parse, apply = [], [], []
+    for base, op in patch_texts(rng):
+        hunks = patches.make_patch(base, op)
+        wire = patches.format_patch(hunks)
+        make.append(
+            {"text": base, "op": ops.to_json(op), "hunks": hunks_json(hunks), "patch": wire}
+        )
+        parse.append(_parse_case(wire, len(base)))
+        apply.append({"text": base, "patch": wire, **outcome(_apply_json, base, wire)})
+        if len(base) > 2:
+            # The same patch on a text changed at one spot, or a shorter text: refused.
+            at = rng.randrange(len(base))
+            changed = base[:at] + ("Z" if base[at] != "Z" else "Y") + base[at + 1 :]
+            apply.append({"text": changed, "patch": wire, **outcome(_apply_json, changed, wire)})
+            apply.append({"text": base[1:], "patch": wire, **outcome(_apply_json, base[1:], wire)})
+    for wire, base_length in HANDWRITTEN_PATCHES:
+        parse.append(_parse_case(wire, base_length))
+    return {"make": make, "parse": parse, "apply": apply}
+
+
+def _parse_case(wire: str, base_length: int) -> dict[str, JSONValue]:
+    try:
+        hunks = patches.parse_patch(wire)
+    except SyncError as exc:
+        return {"patch": wire, "error": type(exc).__name__}
+    case = {"patch": wire, "hunks": hunks_json(hunks), "base_length": base_length}
+    try:
+        op, checks = patches.op_from_patch(hunks, base_length)
+    except SyncError as exc:
+        return {**case, "op_error": type(exc).__name__}
+    checks_json = [
+        {"position": c.position, "text": c.text, "in_result": c.in_result} for c in checks
+    ]
+    return {**case, "op": ops.to_json(op), "checks": checks_json}
+
+
+def _apply_json(base: str, wire: str) -> JSONValue:
+    new_text, op = patches.apply_patch(base, patches.parse_patch(wire))
+    return {"text": new_text, "op": ops.to_json(op)}
+
+
+# -- protocol --------------------------------------------------------------------------------
+
+
+def protocol_vectors() -> list[JSONValue]:
+    revision = Revision(3, 2, "Ann", protocol.OpId("ann.1", 4), "@@ -1 +1 @@\n-a\n+b\n", "1:0")
+    good: list[JSONValue] = [
+        Edit(0, protocol.OpId("a", 1), "").to_wire(),
+        Resync("c-1_x.y~z", 7).to_wire(),
+        Resync("c", 0, full=True).to_wire(),
+        {"type": "resync", "client": "c", "since": 2},
+        revision.to_wire(),
+        {**revision.to_wire(), "extra": "ignored"},
+        protocol.Snapshot(5, "te😀xt", text.checksum("te😀xt"), 2).to_wire(),
+        Synced(9).to_wire(),
+        EditError(protocol.OpId("a", 2), "patch-rejected", "no").to_wire(),
+    ]
+    bad: list[JSONValue] = [
+        None,
+        [],
+        "edit",
+        {},
+        {"type": "ping"},
+        {"type": "edit", "client": "a", "seq": 1, "patch": ""},
+        {"type": "edit", "base": -1, "client": "a", "seq": 1, "patch": ""},
+        {"type": "edit", "base": "0", "client": "a", "seq": 1, "patch": ""},
+        {"type": "edit", "base": True, "client": "a", "seq": 1, "patch": ""},
+        {"type": "edit", "base": 0.5, "client": "a", "seq": 1, "patch": ""},
+        {"type": "edit", "base": 0, "client": "", "seq": 1, "patch": ""},
+        {"type": "edit", "base": 0, "client": "a b", "seq": 1, "patch": ""},
+        {"type": "edit", "base": 0, "client": "x" * 65, "seq": 1, "patch": ""},
+        {"type": "edit", "base": 0, "client": "é", "seq": 1, "patch": ""},
+        {"type": "edit", "base": 0, "client": 5, "seq": 1, "patch": ""},
+        {"type": "edit", "base": 0, "client": "a", "seq": 1, "patch": None},
+        {"type": "resync", "client": "c", "since": 0, "full": "yes"},
+        {"type": "resync", "client": "c", "since": 0, "full": None},
+        {"type": "revision", **{k: v for k, v in revision.to_wire().items() if k != "checksum"}},
+        {"type": "snapshot", "rev": 1, "text": "a", "checksum": "1:0"},
+        {"type": "synced"},
+        {"type": "error", "code": "x", "message": "y", "client": "a"},
+    ]
+    cases: list[JSONValue] = []
+    for wire in good + bad:
+        try:
+            cases.append({"wire": wire, "message": protocol.from_wire(wire).to_wire()})
+        except SyncError as exc:
+            cases.append({"wire": wire, "error": type(exc).__name__})
+    return cases
+
+
+# -- merge -----------------------------------------------------------------------------------
+
+
+def merge_vectors() -> dict[str, JSONValue]:
+    rng = random.Random(3)
+    between, onto = [], []
+    for _ in range(40):
+        old = random_text(rng, rng.randint(0, 15))
+        new = ops.apply(old, random_op(rng, old, edits=3))
+        between.append({"old": old, "new": new, "op": ops.to_json(merge.changes_between(old, new))})
+    for _ in range(30):
+        base = random_text(rng, rng.randint(5, 25))
+        changes = random_op(rng, base, edits=2)
+        target = ops.apply(base, random_op(rng, base, edits=3))
+        onto.append(
+            {
+                "base": base,
+                "changes": ops.to_json(changes),
+                "target": target,
+                "result": merge.merge_onto(base, changes, target),
+            }
+        )
+    return {"changes_between": between, "merge_onto": onto}
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+NAMES = ("ann", "bob", "cy", "dee")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One recorded session: how many clients, how hostile the network, how short the
+    server's memory. Probabilities are per delivered message (or per edit, for ``busy``)."""
+
+    name: str
+    seed: int
+    clients: int = 3
+    actions: int = 160
+    text: str = ""
+    history_limit: int = 1000
+    max_length: int | None = None
+    drop: float = 0.0  # a server message is lost (a gap, or a lost acknowledgement)
+    duplicate: float = 0.0  # a server message arrives twice
+    lose_edits: float = 0.0  # a client message is lost on the way
+    busy: float = 0.0  # the server answers an edit with a retryable "busy" error
+    tamper: float = 0.0  # the observed client gets a revision or snapshot with a bad checksum
+    disconnects: float = 0.4  # weight of the "disconnect" action
+
+
+SCENARIOS = [
+    Scenario("calm", seed=11, text="hello world"),
+    Scenario("calm-empty-start", seed=12, clients=2),
+    Scenario("crowded", seed=13, clients=4, actions=200, text="abc"),
+    Scenario("lossy", seed=14, text="the quick brown fox", drop=0.15, duplicate=0.15),
+    Scenario("lossy-both-ways", seed=15, drop=0.1, duplicate=0.1, lose_edits=0.2),
+    Scenario("short-history", seed=16, history_limit=2, disconnects=1.5, text="😀 start"),
+    Scenario("short-history-lossy", seed=17, history_limit=3, disconnects=1.0, drop=0.1),
+    Scenario("size-limit", seed=18, max_length=24, text="0123456789"),
+    Scenario("busy-server", seed=19, busy=0.3, text="שלום world"),
+    Scenario("drifted-copy", seed=20, tamper=0.15, text="中文 text"),
+    Scenario("drifted-short-history", seed=23, tamper=0.3, history_limit=2, disconnects=1.0),
+    # An edit that waits too long is refused as stale: caught up by snapshot, or by revisions.
+    Scenario("stale-edits", seed=8, clients=4, history_limit=2, lose_edits=0.1),
+    Scenario("stale-edits-rebased", seed=9, clients=4, history_limit=2, lose_edits=0.1),
+    Scenario("everything", seed=21, clients=4, actions=240, history_limit=3, max_length=40,
+             drop=0.08, duplicate=0.08, lose_edits=0.1, busy=0.1, tamper=0.05, disconnects=1.0),
+    Scenario("everything-again", seed=22, history_limit=2, max_length=30, drop=0.1,
+             duplicate=0.1, lose_edits=0.1, busy=0.1, tamper=0.05, disconnects=1.0),
+]  # fmt: skip
+
+
+@dataclass
+class Peer:
+    client: SyncClient
+    online: bool = False
+    outbox: list[ClientMessage] = field(default_factory=list)  # on the way to the server
+    inbox: list[ServerMessage] = field(default_factory=list)  # on the way to the client
+
+
+class World:
+    """A sequencer, its clients and the network between them, answering as ``app/`` does:
+    a resync gets the revisions since and ``Synced(head)``, or a snapshot alone; a refused
+    edit gets an ``EditError``; a duplicate gets its earlier revision again."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.rng = random.Random(scenario.seed)
+        self.server = Sequencer(
+            scenario.text, history_limit=scenario.history_limit, max_length=scenario.max_length
+        )
+        names = NAMES[: scenario.clients]
+        self.peers = {name: Peer(SyncClient(name, text=scenario.text)) for name in names}
+        self.observed = names[0]
+        self.steps: list[JSONValue] = []
+
+    # -- calls on clients, recorded for the observed one
+
+    def call(
+        self, name: str, step: dict[str, JSONValue], func: Callable[[SyncClient], Any]
+    ) -> None:
+        peer = self.peers[name]
+        client = peer.client
+        try:
+            result = func(client)
+        except SyncError as exc:
+            # Only a corrupt snapshot may raise; anything else is a bug in the engine.
+            if not isinstance(exc, ChecksumMismatch):
+                raise
+            result, step = None, {**step, "error": type(exc).__name__}
+        out = result if isinstance(result, list) else []
+        peer.outbox.extend(out)
+        if name != self.observed:
+            return
+        if isinstance(result, tuple):
+            step = {**step, "returns": ops.to_json(result)}
+        step["out"] = [message.to_wire() for message in out]
+        step["after"] = {
+            "text": client.text,
+            "shadow": client.shadow,
+            "rev": client.rev,
+            "state": client.state.value,
+            "unconfirmed": client.unconfirmed_count,
+        }
+        self.steps.append(step)
+
+    def type_something(self, name: str) -> None:
+        client = self.peers[name].client
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.1:
+            new_text = ops.apply(client.text, random_op(rng, client.text))
+            self.call(name, {"do": "set_text", "text": new_text}, lambda c: c.set_text(new_text))
+        elif roll < 0.2:
+            op = random_op(rng, client.text)
+            self.call(name, {"do": "edit", "op": ops.to_json(op)}, lambda c: c.edit(op))
+        else:
+            length = len(client.text)
+            position = rng.choice([0, length, length // 2, rng.randint(0, length)])
+            delete = min(rng.choice([0, 0, 1, 3]), length - position)
+            insert = random_text(rng, rng.randint(0, 2))
+            step = {"do": "replace", "position": position, "delete": delete, "insert": insert}
+            self.call(name, step, lambda c: c.replace(position, delete, insert))
+
+    def connect(self, name: str) -> None:
+        self.peers[name].online = True
+        self.call(name, {"do": "connect"}, SyncClient.connect)
+
+    def disconnect(self, name: str) -> None:
+        peer = self.peers[name]
+        # What was on its way when the connection broke: some reached the server, some not.
+        if self.rng.random() < 0.5:
+            while peer.outbox:
+                self.serve(name)
+        peer.online = False
+        peer.outbox.clear()
+        peer.inbox.clear()
+        self.call(name, {"do": "disconnect"}, SyncClient.disconnect)
+
+    # -- the network
+
+    def serve(self, name: str, *, faults: bool = True) -> None:
+        """The server takes the next message from ``name``."""
+        peer = self.peers[name]
+        message = peer.outbox.pop(0)
+        if faults and self.rng.random() < self.scenario.lose_edits:
+            return
+        if isinstance(message, Resync):
+            answer = self.server.catch_up(message.since, message.client, full=message.full)
+            if isinstance(answer, list):
+                peer.inbox.extend([*answer, Synced(self.server.rev)])
+            else:
+                peer.inbox.append(answer)
+            return
+        assert isinstance(message, Edit)
+        if faults and self.rng.random() < self.scenario.busy:
+            peer.inbox.append(EditError(message.op_id, "busy", "the server is busy; try again"))
+            return
+        try:
+            result = self.server.submit(message, name)
+        except SyncError as exc:
+            peer.inbox.append(EditError(message.op_id, exc.code, str(exc)))
+            return
+        if result.placement is Placement.DUPLICATE:
+            peer.inbox.append(result.revision)
+            return
+        for other in self.peers.values():
+            if other.online:
+                other.inbox.append(result.revision)
+
+    def deliver(self, name: str, *, faults: bool = True) -> None:
+        """``name`` receives the next message the server sent it."""
+        peer = self.peers[name]
+        rng, scenario = self.rng, self.scenario
+        message = peer.inbox[0]
+        if not (faults and rng.random() < scenario.duplicate):
+            peer.inbox.pop(0)
+        if faults and rng.random() < scenario.drop:
+            return
+        tamper = faults and name == self.observed and rng.random() < scenario.tamper
+        if tamper and isinstance(message, (Revision, protocol.Snapshot)):
+            message = replace(message, checksum="0:00000000")
+        self.call(
+            name, {"do": "receive", "message": message.to_wire()}, lambda c: c.receive(message)
+        )
+
+    # -- schedules
+
+    def run(self) -> None:
+        scenario, rng = self.scenario, self.rng
+        for name in self.peers:
+            if rng.random() < 0.7:
+                self.connect(name)
+        actions: list[tuple[float, Callable[[], None]]] = [
+            (4, lambda: self.type_something(rng.choice(list(self.peers)))),
+            (2, lambda: self.call(self.pick(online=True), {"do": "flush"}, SyncClient.flush)),
+            (4, lambda: self.serve(self.pick(outbox=True))),
+            (5, lambda: self.deliver(self.pick(inbox=True))),
+            (scenario.disconnects, lambda: self.disconnect(self.pick(online=True))),
+            (1, lambda: self.connect(self.pick(online=False))),
+            (0.5, lambda: self.call(self.pick(), {"do": "resend"}, SyncClient.resend)),
+        ]
+        weights = [weight for weight, _ in actions]
+        done = 0
+        while done < scenario.actions:
+            _, action = rng.choices(actions, weights)[0]
+            try:
+                action()
+            except LookupError:
+                continue  # no client fits that action now
+            done += 1
+        self.settle()
+
+    def pick(self, *, online: bool | None = None, outbox: bool = False, inbox: bool = False) -> str:
+        names = [
+            name
+            for name, peer in self.peers.items()
+            if (online is None or peer.online == online)
+            and (peer.outbox or not outbox)
+            and (peer.inbox or not inbox)
+        ]
+        if not names:
+            raise LookupError("no client fits")
+        return self.rng.choice(names)
+
+    def settle(self) -> None:
+        """Reconnect everyone and run a perfect network until every copy is the server's."""
+        for name, peer in self.peers.items():
+            if not peer.online:
+                self.connect(name)
+        for _ in range(10_000):
+            busy = [name for name, peer in self.peers.items() if peer.outbox or peer.inbox]
+            if busy:
+                name = busy[0]
+                if self.peers[name].outbox:
+                    self.serve(name, faults=False)
+                else:
+                    self.deliver(name, faults=False)
+                continue
+            waiting = [
+                name
+                for name, peer in self.peers.items()
+                if peer.client.state.value != "ready" or peer.client.has_unconfirmed
+            ]
+            if not waiting:
+                break
+            for name in waiting:
+                self.call(name, {"do": "resend"}, SyncClient.resend)
+                self.call(name, {"do": "flush"}, SyncClient.flush)
+        else:
+            raise RuntimeError(f"session {self.scenario.name} did not settle")
+        for name, peer in self.peers.items():
+            client = peer.client
+            if (client.text, client.shadow, client.rev) != (self.server.text,) * 2 + (
+                self.server.rev,
+            ):
+                raise RuntimeError(f"session {self.scenario.name}: {name} did not converge")
+
+
+def session_vectors() -> list[JSONValue]:
+    sessions = []
+    for scenario in SCENARIOS:
+        world = World(scenario)
+        world.run()
+        client = world.peers[world.observed].client
+        sessions.append(
+            {
+                "name": scenario.name,
+                "client": world.observed,
+                "start": {"text": scenario.text, "rev": 0, "seq": 0},
+                "steps": world.steps,
+                "final": {
+                    "text": client.text,
+                    "shadow": client.shadow,
+                    "rev": client.rev,
+                    "state": client.state.value,
+                    "unconfirmed": client.unconfirmed_count,
+                    "rejected": [error.to_wire() for error in client.rejected],
+                },
+            }
+        )
+    return sessions
+
+
+# -- files -----------------------------------------------------------------------------------
+
+# What each file holds, and how deep its JSON is laid out one item per line (deeper levels
+# stay on the item's line), so that a change to the engine shows up as a readable diff.
+FILES: dict[str, tuple[Callable[[], JSONValue], int]] = {
+    "text.json": (text_vectors, 2),
+    "ops.json": (ops_vectors, 2),
+    "patches.json": (patch_vectors, 2),
+    "protocol.json": (protocol_vectors, 1),
+    "merge.json": (merge_vectors, 2),
+    "sessions.json": (session_vectors, 3),
+}
+
+# JSON can carry these only as escapes: lone surrogates are not UTF-8, and U+FFFE/U+FFFF are
+# easy to lose in an editor.
+_ESCAPE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def dump(value: JSONValue, depth: int, indent: int = 0) -> str:
+    if depth == 0 or not isinstance(value, (dict, list)) or not value:
+        compact = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", compact)
+    pad = " " * (indent + 1)
+    if isinstance(value, list):
+        items = [pad + dump(item, depth - 1, indent + 1) for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+    items = [
+        f"{pad}{json.dumps(key)}: {dump(item, depth - 1, indent + 1)}"
+        for key, item in value.items()
+    ]
+    return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+
+
+def build() -> dict[str, str]:
+    """The content of every vector file, by file name."""
+    files = {}
+    for name, (make, depth) in FILES.items():
+        data = make()
+        content = dump(data, depth) + "\n"
+        if json.loads(content) != data:
+            raise RuntimeError(f"{name} would not read back as written")
+        files[name] = content
+    return files
+
+
+def main() -> None:
+    VECTORS.mkdir(exist_ok=True)
+    for name, content in build().items():
+        (VECTORS / name).write_text(content, encoding="utf-8")
+    total = sum(path.stat().st_size for path in VECTORS.glob("*.json"))
+    print(f"wrote {len(FILES)} files, {total} bytes, to {VECTORS}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
