@@ -3,7 +3,14 @@
 Every error response has one shape: ``{"error": {"code": "...", "message": "..."}}``, plus
 ``"details"`` for validation errors. Sync engine errors (``sync.errors``) are mapped to
 statuses here, and to WebSocket messages and close codes in ``app.ws``; ``sync/`` itself
-knows nothing of HTTP.
+knows nothing of HTTP. What the statuses mean:
+
+    400  the request cannot be read (malformed JSON or multipart, a file that is not UTF-8)
+    404  no such document, revision or route
+    409  the id is taken, or an edit conflicts with the document
+    413  a text or file over the configured size limit
+    422  well-formed but invalid (a bad id, a forbidden character, out-of-range numbers)
+    503  the database is unreachable or the document too contended; try again
 
     AppError
     ├── DocumentNotFound     404
@@ -11,19 +18,24 @@ knows nothing of HTTP.
     ├── DocumentExists       409
     ├── PayloadTooLarge      413
     ├── BadRequest           400
+    ├── InvalidInput         422
     └── Busy                 503
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync import errors as sync_errors
+
+log = logging.getLogger(__name__)
 
 
 class AppError(Exception):
@@ -54,6 +66,11 @@ class PayloadTooLarge(AppError):
 class BadRequest(AppError):
     status = 400
     code = "bad-request"
+
+
+class InvalidInput(AppError):
+    status = 422
+    code = "invalid-input"
 
 
 class Busy(AppError):
@@ -110,9 +127,17 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        for error in errors:
+            if error.get("type") == "json_invalid":
+                reason = error.get("ctx", {}).get("error", "JSON decode error")
+                return JSONResponse(
+                    error_body("invalid-json", f"the body is not valid JSON: {reason}"),
+                    status_code=400,
+                )
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
+            for e in errors
         ]
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
@@ -126,4 +151,21 @@ def install_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http-error")
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database error: %s", exc.orig)
+        return JSONResponse(
+            error_body("database-unavailable", "the database is unavailable; try again shortly"),
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback and re-raises after this answer is sent.
+        return JSONResponse(
+            error_body("internal-error", "the server failed to handle this request"),
+            status_code=500,
         )

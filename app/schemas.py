@@ -5,13 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+# A URL-safe slug (letters, digits, '-', '_'), which includes the UUIDs the server makes.
 DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# Revisions, offsets and limits fit a 32-bit signed integer (PostgreSQL's INTEGER).
+MAX_INT = 2**31 - 1
+MAX_TITLE_CHARS = 200
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong; some codes add fields (``details``, ``position``, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="A stable, machine-readable code such as 'document-not-found'.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
 
 
 class DocumentCreate(BaseModel):
-    title: str = Field("Untitled", min_length=1, max_length=200)
+    title: str = Field("Untitled", min_length=1, max_length=MAX_TITLE_CHARS)
     text: str = ""
     id: str | None = Field(
         None,
@@ -21,7 +40,7 @@ class DocumentCreate(BaseModel):
 
 
 class DocumentUpdate(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
 
 
 class DocumentPublic(BaseModel):
@@ -82,5 +101,5 @@ class DiffPublic(BaseModel):
 
 
 class RestoreRequest(BaseModel):
-    rev: int = Field(ge=0)
+    rev: int = Field(ge=0, le=MAX_INT)
     author: str = Field("restore", min_length=1, max_length=64)

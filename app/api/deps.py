@@ -1,14 +1,15 @@
-"""Dependencies shared by routes: the store, the rooms and the settings."""
+"""Dependencies shared by routes: the store, the rooms, the settings and the document id."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from app.config import Settings
 from app.metrics import Metrics
 from app.rooms import RoomRegistry
+from app.schemas import DOC_ID_PATTERN
 from app.store import Store
 
 
@@ -36,3 +37,11 @@ StoreDep = Annotated[Store, Depends(get_store)]
 RoomsDep = Annotated[RoomRegistry, Depends(get_rooms)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+DocId = Annotated[
+    str,
+    Path(
+        pattern=DOC_ID_PATTERN,
+        description="A URL-safe slug (letters, digits, '-', '_', at most 64) or a UUID.",
+        examples=["q3-plan"],
+    ),
+]

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from app.api.deps import RoomsDep, SettingsDep, StoreDep
-from app.errors import BadRequest, PayloadTooLarge
+from app.api.deps import DocId, RoomsDep, SettingsDep, StoreDep
+from app.api.responses import errors
+from app.config import Settings
+from app.errors import BadRequest, InvalidInput, PayloadTooLarge
 from app.schemas import (
-    DOC_ID_PATTERN,
+    MAX_INT,
+    MAX_TITLE_CHARS,
     DocumentCreate,
     DocumentPublic,
     DocumentsPublic,
@@ -25,8 +28,7 @@ from sync.text import checksum, validate_text
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
-DocId = Annotated[str, Query(pattern=DOC_ID_PATTERN)]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such document"}}
+Rev = Annotated[int | None, Query(ge=0, le=MAX_INT, description="A past revision")]
 
 
 def public(info: DocumentInfo, editors: int = 0) -> DocumentPublic:
@@ -53,29 +55,40 @@ def _check_text(text: str, limit: int) -> None:
         raise PayloadTooLarge(f"the text has {len(text)} characters; the limit is {limit}")
 
 
+def _check_title(title: str, settings: Settings) -> None:
+    validate_text(title, what="title")
+    if len(title) > settings.max_title_chars:
+        raise InvalidInput(
+            f"the title has {len(title)} characters; the limit is {settings.max_title_chars}"
+        )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentPublic,
-    responses={409: {"description": "The id is taken"}, 413: {"description": "Text too long"}},
+    responses=errors(400, 409, 413, 422),
 )
 async def create_document(
     body: DocumentCreate, store: StoreDep, settings: SettingsDep
 ) -> DocumentPublic:
     """Create a document, optionally with initial text and a chosen id."""
-    validate_text(body.title, what="title")
+    _check_title(body.title, settings)
     _check_text(body.text, settings.max_document_chars)
     info = await store.create(body.id or str(uuid.uuid4()), body.title, body.text)
     return public(info)
 
 
-@router.get("", response_model=DocumentsPublic)
+@router.get("", response_model=DocumentsPublic, responses=errors(422))
 async def list_documents(
     store: StoreDep,
     rooms: RoomsDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    q: Annotated[str | None, Query(max_length=200, description="Search titles and ids")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=MAX_TITLE_CHARS, description="Search titles and ids (plain text)"),
+    ] = None,
     sort: SortOrder = SortOrder.UPDATED_DESC,
 ) -> DocumentsPublic:
     """List documents, newest edit first by default."""
@@ -92,15 +105,18 @@ async def list_documents(
     "/import",
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentPublic,
-    responses={400: {"description": "Not UTF-8 text"}, 409: {}, 413: {}, 422: {}},
+    responses=errors(400, 413, 422),
 )
 async def import_document(
     store: StoreDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="A UTF-8 text file")],
-    title: Annotated[str | None, Form(max_length=200)] = None,
+    file: Annotated[UploadFile, File(description="A UTF-8 text file (a BOM is dropped)")],
+    title: Annotated[
+        str | None,
+        Form(max_length=MAX_TITLE_CHARS, description="The title; the file's name if omitted"),
+    ] = None,
 ) -> DocumentPublic:
-    """Create a document from an uploaded text file (its name becomes the title)."""
+    """Create a document from an uploaded text file."""
     limit = settings.max_document_chars * 4  # UTF-8 needs at most 4 bytes a character
     data = await file.read(limit + 1)
     if len(data) > limit:
@@ -110,23 +126,28 @@ async def import_document(
     except UnicodeDecodeError as exc:
         raise BadRequest(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     _check_text(text, settings.max_document_chars)
-    name = title or (file.filename or "Imported").rsplit("/", 1)[-1] or "Imported"
-    validate_text(name, what="title")
-    return public(await store.create(str(uuid.uuid4()), name[:200], text))
+    if title:
+        _check_title(title, settings)
+    else:
+        # Browsers send a bare name, other clients sometimes a path (of either kind).
+        title = re.split(r"[/\\]", file.filename or "")[-1] or "Imported"
+        title = title[: settings.max_title_chars]
+        validate_text(title, what="file name")
+    return public(await store.create(str(uuid.uuid4()), title, text))
 
 
-@router.get("/{doc_id}", response_model=DocumentPublic, responses=NOT_FOUND)
-async def read_document(doc_id: str, store: StoreDep, rooms: RoomsDep) -> DocumentPublic:
+@router.get("/{doc_id}", response_model=DocumentPublic, responses=errors(404, 422))
+async def read_document(doc_id: DocId, store: StoreDep, rooms: RoomsDep) -> DocumentPublic:
     """A document's metadata."""
     return public(await store.get(doc_id), _editors(rooms, doc_id))
 
 
-@router.patch("/{doc_id}", response_model=DocumentPublic, responses=NOT_FOUND)
+@router.patch("/{doc_id}", response_model=DocumentPublic, responses=errors(400, 404, 422))
 async def rename_document(
-    doc_id: str, body: DocumentUpdate, store: StoreDep, rooms: RoomsDep
+    doc_id: DocId, body: DocumentUpdate, store: StoreDep, rooms: RoomsDep, settings: SettingsDep
 ) -> DocumentPublic:
     """Rename a document."""
-    validate_text(body.title, what="title")
+    _check_title(body.title, settings)
     info = await store.rename(doc_id, body.title)
     room = rooms.rooms.get(doc_id)
     if room is not None:
@@ -135,20 +156,17 @@ async def rename_document(
     return public(info, _editors(rooms, doc_id))
 
 
-@router.delete("/{doc_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_document(doc_id: str, store: StoreDep, rooms: RoomsDep) -> Response:
+@router.delete("/{doc_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 422))
+async def delete_document(doc_id: DocId, store: StoreDep, rooms: RoomsDep) -> Response:
     """Delete a document and its history; connected editors are disconnected (4410)."""
     await store.delete(doc_id)
     await rooms.forget(doc_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{doc_id}/text", response_model=DocumentText, responses=NOT_FOUND)
+@router.get("/{doc_id}/text", response_model=DocumentText, responses=errors(404, 422))
 async def read_text(
-    doc_id: str,
-    store: StoreDep,
-    rooms: RoomsDep,
-    rev: Annotated[int | None, Query(ge=0, description="A past revision")] = None,
+    doc_id: DocId, store: StoreDep, rooms: RoomsDep, rev: Rev = None
 ) -> DocumentText:
     """The current text, or the text at revision ``rev``."""
     room = rooms.rooms.get(doc_id)
@@ -167,31 +185,37 @@ async def read_text(
 @router.get(
     "/{doc_id}/export",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}, "text/markdown": {}}}, **NOT_FOUND},
+    responses={
+        200: {
+            "description": "The text as a file download",
+            "content": {"text/plain": {}, "text/markdown": {}},
+        },
+        **errors(404, 422),
+    },
 )
-async def export_document(
-    doc_id: str,
-    store: StoreDep,
-    rev: Annotated[int | None, Query(ge=0)] = None,
-) -> Response:
+async def export_document(doc_id: DocId, store: StoreDep, rev: Rev = None) -> Response:
     """Download the text as a file: ``.md`` when the title ends in .md, else ``.txt``."""
     info = await store.get(doc_id)
     text = await store.text_at(doc_id, info.head_rev if rev is None else rev)
     markdown = info.title.lower().endswith(".md")
-    filename = _filename(info.title, ".md" if markdown else ".txt")
-    ascii_name = filename.encode("ascii", "ignore").decode() or f"document{filename[-4:]}"
-    ascii_name = re.sub(r'["\\]', "_", ascii_name)
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     return Response(
         text.encode("utf-8"),
         media_type="text/markdown; charset=utf-8" if markdown else "text/plain; charset=utf-8",
-        headers={"Content-Disposition": disposition},
+        headers={"Content-Disposition": content_disposition(info.title, markdown=markdown)},
     )
 
 
-def _filename(title: str, extension: str) -> str:
+def content_disposition(title: str, *, markdown: bool) -> str:
+    """``attachment`` with an ASCII ``filename`` and the exact one as RFC 5987 ``filename*``."""
+    extension = ".md" if markdown else ".txt"
     stem = title[: -len(extension)] if title.lower().endswith(extension) else title
     stem = unicodedata.normalize("NFC", stem)
     # Keep letters of any script; drop path separators, controls and shell-hostile marks.
-    stem = re.sub(r"[\x00-\x1f\x7f/\\:*?\"<>|]+", "_", stem).strip(" .") or "document"
-    return stem[:120] + extension
+    stem = re.sub(r"[\x00-\x1f\x7f-\x9f/\\:*?\"<>|;]+", "_", stem).strip(" ._") or "document"
+    stem = stem[:120]
+    # Old clients read only `filename`, which must be ASCII: decompose accents, drop the rest.
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    ascii_stem = re.sub(r"[^A-Za-z0-9 ._()!#$&+,=@^`{}~'\[\]-]+", "_", ascii_stem)
+    ascii_stem = ascii_stem.strip(" ._") or "document"
+    exact = quote(stem + extension, safe="")
+    return f"attachment; filename=\"{ascii_stem}{extension}\"; filename*=UTF-8''{exact}"

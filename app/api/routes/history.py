@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from diff_match_patch import diff_match_patch
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
-from app.api.deps import RoomsDep, StoreDep
+from app.api.deps import DocId, RoomsDep, StoreDep
+from app.api.responses import errors
 from app.schemas import (
+    MAX_INT,
     DiffPublic,
     RestoreRequest,
     RevisionPublic,
@@ -20,7 +22,6 @@ from sync import ops, patches
 from sync.text import validate_text
 
 router = APIRouter(prefix="/api/documents/{doc_id}", tags=["history"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such document or revision"}}
 
 
 def summary(stored: StoredRevision) -> RevisionSummary:
@@ -37,13 +38,21 @@ def summary(stored: StoredRevision) -> RevisionSummary:
     )
 
 
-@router.get("/revisions", response_model=RevisionsPublic, responses=NOT_FOUND)
+def detail(stored: StoredRevision) -> RevisionPublic:
+    return RevisionPublic(
+        **summary(stored).model_dump(),
+        patch=stored.revision.patch,
+        checksum=stored.revision.checksum,
+    )
+
+
+@router.get("/revisions", response_model=RevisionsPublic, responses=errors(404, 422))
 async def list_revisions(
-    doc_id: str,
+    doc_id: DocId,
     store: StoreDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    order: Annotated[str, Query(pattern="^(newest|oldest)$")] = "newest",
+    order: Literal["newest", "oldest"] = "newest",
 ) -> RevisionsPublic:
     """Revisions with author, time and size of change, newest first by default."""
     items, total = await store.history(
@@ -54,23 +63,22 @@ async def list_revisions(
     )
 
 
-@router.get("/revisions/{rev}", response_model=RevisionPublic, responses=NOT_FOUND)
-async def read_revision(doc_id: str, rev: int, store: StoreDep) -> RevisionPublic:
-    """One revision, with its exact patch from the revision before."""
-    stored = await store.revision(doc_id, rev)
-    return RevisionPublic(
-        **summary(stored).model_dump(),
-        patch=stored.revision.patch,
-        checksum=stored.revision.checksum,
-    )
-
-
-@router.get("/diff", response_model=DiffPublic, responses=NOT_FOUND)
-async def diff_revisions(
-    doc_id: str,
+@router.get("/revisions/{rev}", response_model=RevisionPublic, responses=errors(404, 422))
+async def read_revision(
+    doc_id: DocId,
+    rev: Annotated[int, Path(ge=1, le=MAX_INT, description="Revision 1 is the first edit")],
     store: StoreDep,
-    from_rev: Annotated[int, Query(alias="from", ge=0)],
-    to_rev: Annotated[int, Query(alias="to", ge=0)],
+) -> RevisionPublic:
+    """One revision, with its exact patch from the revision before."""
+    return detail(await store.revision(doc_id, rev))
+
+
+@router.get("/diff", response_model=DiffPublic, responses=errors(404, 422))
+async def diff_revisions(
+    doc_id: DocId,
+    store: StoreDep,
+    from_rev: Annotated[int, Query(alias="from", ge=0, le=MAX_INT)],
+    to_rev: Annotated[int, Query(alias="to", ge=0, le=MAX_INT)],
 ) -> DiffPublic:
     """What changed between two revisions, as a patch and as readable diffs."""
     old = await store.text_at(doc_id, from_rev)
@@ -87,14 +95,14 @@ async def diff_revisions(
     "/restore",
     status_code=status.HTTP_201_CREATED,
     response_model=RevisionPublic,
-    responses=NOT_FOUND,
+    responses=errors(400, 404, 409, 413, 422, 503),
 )
 async def restore_revision(
-    doc_id: str, body: RestoreRequest, store: StoreDep, rooms: RoomsDep
+    doc_id: DocId, body: RestoreRequest, store: StoreDep, rooms: RoomsDep
 ) -> RevisionPublic:
     """Make an old revision's text current again, as a new revision."""
     validate_text(body.author, what="author")
     text = await store.text_at(doc_id, body.rev)
     async with rooms.holding(doc_id) as room:
         outcome = await room.submit_text(text, body.author)
-    return await read_revision(doc_id, outcome.revision.rev, store)
+    return detail(await store.revision(doc_id, outcome.revision.rev))
