@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync import errors as sync_errors
@@ -153,14 +153,17 @@ def install_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
 
-    @app.exception_handler(OperationalError)
-    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
-        log.warning("database error: %s", exc.orig)
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
         return JSONResponse(
             error_body("database-unavailable", "the database is unavailable; try again shortly"),
             status_code=503,
             headers={"Retry-After": "1"},
         )
+
+    # A driver may raise its own connection error (asyncpg: ConnectionRefusedError) unwrapped.
+    for kind in (OperationalError, InterfaceError, ConnectionError):
+        app.add_exception_handler(kind, _database)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
