@@ -27,6 +27,7 @@ import { codepointLength, codepointToUtf16 } from "./text.js";
 const PAIR = /[\ud800-\udbff][\udc00-\udfff]/g;
 const PRIVATE_USE = /[\ue000-\uf8ff]/g;
 const PRIVATE_USE_END = 0xf8ff;
+const PADDING = /[\x01-\x04]/; // patch_apply's padding, for Patch_Margin 4
 
 /** @typedef {{encode: (text: string) => string, decode: (text: string) => string}} Narrowing */
 
@@ -103,6 +104,12 @@ export function mergeOnto(base, changes, target) {
     return parts;
   });
   const [narrowed, placed] = dmp.patch_apply(patches, narrow.encode(target));
+  if (PADDING.test(narrowed)) {
+    // patch_apply pads the text with U+0001..U+0004 and cuts the padding off by length; a
+    // hunk placed over the edge leaves some behind (and has eaten real text instead). No
+    // document holds those characters, so their presence proves the placement wrong.
+    return keepInserts(target, hunks);
+  }
   if (placed.length !== split.length) {
     throw new Error(`diff-match-patch reported ${placed.length} pieces, expected ${split.length}`);
   }

@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { ClientState, SyncClient } from "../src/sync/client.js";
+import { ChecksumMismatch, InvalidText, ProtocolViolation } from "../src/sync/errors.js";
+import { parsePatch } from "../src/sync/patches.js";
+import { checksum } from "../src/sync/text.js";
+import { TestSequencer } from "../test-support/helpers.js";
+
+/** @typedef {import("../src/sync/protocol.js").ClientMessage} ClientMessage */
+/** @typedef {import("../src/sync/protocol.js").ServerMessage} ServerMessage */
+
+/**
+ * A client connected to `server` and caught up.
+ * @param {string} id
+ * @param {TestSequencer} server
+ */
+function connected(id, server) {
+  const client = new SyncClient(id, { text: server.text, rev: server.rev });
+  const [request] = client.connect();
+  assert.equal(client.state, ClientState.SYNCING);
+  for (const message of server.catchUp(/** @type {any} */ (request))) client.receive(message);
+  assert.equal(client.state, ClientState.READY);
+  return client;
+}
+
+/**
+ * The server sequences `message`; returns what it broadcasts (or answers).
+ * @param {TestSequencer} server
+ * @param {ClientMessage} message
+ * @returns {ServerMessage}
+ */
+function submit(server, message) {
+  assert.equal(message.type, "edit");
+  const { revision, error } = server.submit(/** @type {any} */ (message));
+  return /** @type {ServerMessage} */ (revision ?? error);
+}
+
+test("a local edit is sent with code point positions and acknowledged", () => {
+  const server = new TestSequencer({ text: "😀 world" });
+  const client = connected("ann", server);
+  client.replace(1, 0, ",");
+  const [edit] = client.flush();
+  assert.deepEqual(edit, {
+    type: "edit",
+    base: 0,
+    client: "ann",
+    seq: 1,
+    patch: "@@ -1,7 +1,8 @@\n %F0%9F%98%80\n+,\n  world\n", // as sync/patches.py writes it
+  });
+  assert.ok(client.hasUnconfirmed);
+  assert.deepEqual(client.receive(submit(server, edit)), []);
+  assert.ok(!client.hasUnconfirmed);
+  assert.equal(client.text, "😀, world");
+  assert.equal(client.shadow, server.text);
+  assert.equal(client.rev, 1);
+});
+
+test("replaceRange takes an editor's UTF-16 offsets", () => {
+  const client = new SyncClient("ann", { text: "a😀b𝄞c" });
+  // CodeMirror reports "b" at UTF-16 offsets 3..4; it is code point 2.
+  assert.deepEqual(client.replaceRange(3, 4, "B"), [
+    { retain: 2 },
+    { delete: "b" },
+    { insert: "B" },
+    { retain: 2 },
+  ]);
+  assert.equal(client.text, "a😀B𝄞c");
+  assert.throws(() => client.replaceRange(2, 4, ""), /splits the surrogate pair at 1/);
+  assert.throws(() => client.replaceRange(4, 3, ""), /ends before it starts/);
+  assert.throws(() => client.replace(4, 2, ""), /outside the text \(5\)/);
+  assert.equal(client.text, "a😀B𝄞c");
+});
+
+test("only one edit is in flight; later typing waits in the buffer", () => {
+  const server = new TestSequencer();
+  const client = connected("ann", server);
+  client.replace(0, 0, "a");
+  const [first] = client.flush();
+  client.replace(1, 0, "b");
+  client.replace(2, 0, "c");
+  assert.deepEqual(client.flush(), []);
+  assert.equal(client.unconfirmedCount, 2);
+  const [second] = client.receive(submit(server, first));
+  assert.deepEqual([second.type, /** @type {any} */ (second).seq, /** @type {any} */ (second).base], ["edit", 2, 1]);
+  client.receive(submit(server, second));
+  assert.equal(client.text, "abc");
+  assert.equal(server.text, "abc");
+});
+
+test("a remote revision is folded in and local edits are moved over it", () => {
+  const server = new TestSequencer({ text: "hello world" });
+  const ann = connected("ann", server);
+  const bob = connected("bob", server);
+  ann.replace(0, 0, "A");
+  const [annEdit] = ann.flush();
+  bob.replace(11, 0, "!");
+  bob.replace(5, 0, ",");
+  const [bobEdit] = bob.flush();
+  const annRevision = submit(server, annEdit);
+  const bobRevision = submit(server, bobEdit);
+  ann.receive(annRevision);
+  ann.receive(bobRevision);
+  bob.receive(annRevision);
+  bob.receive(bobRevision);
+  assert.equal(server.text, "Ahello, world!");
+  assert.equal(ann.text, server.text);
+  assert.equal(bob.text, server.text);
+  assert.ok(!ann.hasUnconfirmed && !bob.hasUnconfirmed);
+});
+
+test("a gap asks for a catch-up; a revision already folded in is ignored", () => {
+  const server = new TestSequencer();
+  const ann = connected("ann", server);
+  const bob = connected("bob", server);
+  bob.replace(0, 0, "1");
+  const first = submit(server, bob.flush()[0]);
+  bob.receive(first);
+  bob.replace(1, 0, "2");
+  const second = submit(server, bob.flush()[0]);
+  assert.deepEqual(ann.receive(second), [{ type: "resync", client: "ann", since: 0, full: false }]);
+  assert.equal(ann.state, ClientState.SYNCING);
+  for (const message of server.catchUp({ type: "resync", client: "ann", since: 0, full: false })) {
+    ann.receive(message);
+  }
+  assert.equal(ann.text, "12");
+  assert.deepEqual(ann.receive(first), []);
+  assert.equal(ann.rev, 2);
+});
+
+test("offline, messages are stragglers and edits accumulate until reconnected", () => {
+  const server = new TestSequencer({ text: "x" });
+  const ann = connected("ann", server);
+  ann.disconnect();
+  ann.replace(1, 0, "y");
+  assert.deepEqual(ann.flush(), []);
+  assert.deepEqual(ann.receive({ type: "synced", rev: 0 }), []);
+  const [request] = ann.connect();
+  let outgoing = [];
+  for (const message of server.catchUp(/** @type {any} */ (request))) outgoing = ann.receive(message);
+  assert.equal(outgoing.length, 1);
+  assert.equal(outgoing[0].type, "edit");
+});
+
+test("a refused edit is taken out of the text; later typing stays", () => {
+  const server = new TestSequencer({ text: "abc" });
+  const ann = connected("ann", server);
+  ann.replace(0, 0, "X");
+  const [edit] = ann.flush();
+  ann.replace(4, 0, "Y");
+  const refusal = /** @type {const} */ ({
+    type: "error",
+    code: "document-too-large",
+    message: "the edit would make the document 4 characters long; the limit is 3",
+    client: "ann",
+    seq: /** @type {any} */ (edit).seq,
+  });
+  const [next] = ann.receive(refusal);
+  assert.deepEqual(ann.rejected, [refusal]);
+  assert.equal(ann.text, "abcY");
+  assert.equal(/** @type {any} */ (next).seq, 2);
+});
+
+test("a retryable refusal keeps the edit, and resend sends it again", () => {
+  const server = new TestSequencer();
+  const ann = connected("ann", server);
+  ann.replace(0, 0, "x");
+  const [edit] = ann.flush();
+  const busy = { type: "error", code: "busy", message: "try again", client: "ann", seq: 1 };
+  assert.deepEqual(ann.receive(/** @type {any} */ (busy)), []);
+  assert.deepEqual(ann.rejected, []);
+  assert.deepEqual(ann.resend(), [edit]);
+});
+
+test("a stale edit is caught up by snapshot and merged, counting what the server has", () => {
+  const server = new TestSequencer({ text: "one two three", historyLimit: 1 });
+  const ann = connected("ann", server);
+  const bob = connected("bob", server);
+  ann.replace(0, 3, "ONE");
+  const [stale] = ann.flush();
+  for (const word of ["X", "Y"]) {
+    bob.replace(Array.from(bob.text).length, 0, word);
+    bob.receive(submit(server, bob.flush()[0]));
+  }
+  const refusal = submit(server, stale);
+  assert.equal(/** @type {any} */ (refusal).code, "stale-revision");
+  const [request] = ann.receive(refusal);
+  const [snapshot] = server.catchUp(/** @type {any} */ (request));
+  assert.equal(snapshot.type, "snapshot");
+  const [resent] = ann.receive(snapshot);
+  assert.equal(ann.text, "ONE two threeXY");
+  assert.deepEqual([resent.type, /** @type {any} */ (resent).seq], ["edit", 2]);
+  ann.receive(submit(server, resent));
+  assert.equal(server.text, ann.text);
+});
+
+test("a snapshot that already holds the in-flight edit does not apply it twice", () => {
+  const server = new TestSequencer({ text: "abc" });
+  const ann = connected("ann", server);
+  ann.replace(3, 0, "d");
+  submit(server, ann.flush()[0]); // applied, but the acknowledgement is lost
+  ann.disconnect();
+  const [request] = ann.connect();
+  const snapshot = { ...server.catchUp({ ...(/** @type {any} */ (request)), full: true })[0] };
+  assert.deepEqual(ann.receive(/** @type {any} */ (snapshot)), []);
+  assert.equal(ann.text, "abcd");
+  assert.ok(!ann.hasUnconfirmed);
+});
+
+test("a revision that does not fit asks for a snapshot; a corrupt snapshot throws", () => {
+  const server = new TestSequencer({ text: "abc" });
+  const ann = connected("ann", server);
+  const bob = connected("bob", server);
+  bob.replace(0, 1, "A");
+  const revision = /** @type {any} */ (submit(server, bob.flush()[0]));
+  const corrupt = { ...revision, checksum: "3:00000000" };
+  assert.deepEqual(ann.receive(corrupt), [{ type: "resync", client: "ann", since: 0, full: true }]);
+  const bad = { type: "snapshot", rev: 1, text: "Abc", checksum: checksum("abc"), last_seq: 0 };
+  assert.throws(() => ann.receive(/** @type {any} */ (bad)), ChecksumMismatch);
+  assert.deepEqual(parsePatch(revision.patch)[0].diffs.length > 0, true);
+});
+
+test("a client refuses client messages, bad ids and forbidden text", () => {
+  const ann = new SyncClient("ann");
+  ann.connect();
+  assert.throws(() => ann.receive(/** @type {any} */ ({ type: "edit" })), ProtocolViolation);
+  assert.throws(() => new SyncClient("a b"), ProtocolViolation);
+  assert.throws(() => new SyncClient("ann", { text: "\x00" }), InvalidText);
+  assert.throws(() => ann.replace(0, 0, "\ud800"), InvalidText);
+  assert.throws(() => ann.setText("\ufffe"), InvalidText);
+  assert.equal(ann.text, "");
+});

@@ -1,0 +1,124 @@
+// Several JavaScript clients and the test sequencer, on a network that loses, duplicates and
+// cuts messages, driven by a seeded schedule: every copy must end equal to the server's.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { ClientState, SyncClient, codepointLength, codepointToUtf16, fromWire } from "../src/sync/index.js";
+import { TestSequencer, hasLoneSurrogate, random, randomText } from "../test-support/helpers.js";
+
+/** @typedef {import("../src/sync/protocol.js").ClientMessage} ClientMessage */
+/** @typedef {import("../src/sync/protocol.js").ServerMessage} ServerMessage */
+
+/**
+ * @typedef {{client: SyncClient, online: boolean, outbox: ClientMessage[],
+ *   inbox: ServerMessage[]}} Peer
+ */
+
+/** Every message crosses the wire as JSON and is read back strictly. @param {object} message */
+const wire = (message) => fromWire(JSON.parse(JSON.stringify(message)));
+
+/**
+ * @param {number} seed
+ * @param {{clients?: number, steps?: number, historyLimit?: number, loss?: number}} [options]
+ */
+function simulate(seed, { clients = 3, steps = 400, historyLimit = 1000, loss = 0.05 } = {}) {
+  const rng = random(seed);
+  const start = "start 😀 text";
+  const server = new TestSequencer({ text: start, historyLimit });
+  /** @type {Peer[]} */
+  const peers = Array.from({ length: clients }, (_, i) => ({
+    client: new SyncClient(`c${i}`, { text: start }),
+    online: false,
+    outbox: [],
+    inbox: [],
+  }));
+
+  /** @param {Peer} peer */
+  const connect = (peer) => {
+    peer.online = true;
+    peer.outbox.push(...peer.client.connect());
+  };
+  /** @param {Peer} peer */
+  const serve = (peer, faults = true) => {
+    const message = /** @type {ClientMessage} */ (wire(/** @type {ClientMessage} */ (peer.outbox.shift())));
+    if (faults && rng.next() < loss) return;
+    if (message.type === "resync") {
+      peer.inbox.push(...server.catchUp(message));
+      return;
+    }
+    const { revision, error, duplicate } = server.submit(message);
+    if (error) peer.inbox.push(error);
+    else if (duplicate) peer.inbox.push(/** @type {ServerMessage} */ (revision));
+    else for (const other of peers) if (other.online) other.inbox.push(/** @type {ServerMessage} */ (revision));
+  };
+  /** @param {Peer} peer */
+  const deliver = (peer, faults = true) => {
+    const message = faults && rng.next() < loss ? peer.inbox[0] : peer.inbox.shift();
+    if (faults && rng.next() < loss) return;
+    const received = /** @type {ServerMessage} */ (wire(/** @type {ServerMessage} */ (message)));
+    peer.outbox.push(...peer.client.receive(received));
+  };
+  /** Type at a random spot through the UTF-16 API, as the browser page does. @param {Peer} peer */
+  const type = (peer) => {
+    const { text } = peer.client;
+    const length = codepointLength(text);
+    const from = rng.pick([0, length, length >> 1, rng.int(0, length)]);
+    const to = Math.min(length, from + rng.pick([0, 0, 1, 3]));
+    const insert = randomText(rng, rng.int(0, 2));
+    peer.client.replaceRange(codepointToUtf16(text, from), codepointToUtf16(text, to), insert);
+  };
+
+  for (const peer of peers) connect(peer);
+  for (let step = 0; step < steps; step++) {
+    const peer = rng.pick(peers);
+    const roll = rng.next();
+    if (roll < 0.3) type(peer);
+    else if (roll < 0.4) peer.outbox.push(...peer.client.flush());
+    else if (roll < 0.65 && peer.outbox.length) serve(peer);
+    else if (roll < 0.92 && peer.inbox.length) deliver(peer);
+    else if (roll < 0.95) peer.outbox.push(...peer.client.resend());
+    else if (peer.online) {
+      peer.online = false;
+      peer.client.disconnect();
+      peer.outbox.length = 0;
+      peer.inbox.length = 0;
+    } else connect(peer);
+  }
+
+  // A perfect network until everyone is caught up, as a reconnecting browser would see it.
+  for (const peer of peers) if (!peer.online) connect(peer);
+  for (let round = 0; ; round++) {
+    assert.ok(round < 10_000, `seed ${seed}: the clients never settled`);
+    const busy = peers.find((peer) => peer.outbox.length || peer.inbox.length);
+    if (busy) {
+      if (busy.outbox.length) serve(busy, false);
+      else deliver(busy, false);
+      continue;
+    }
+    const waiting = peers.filter((p) => p.client.state !== ClientState.READY || p.client.hasUnconfirmed);
+    if (!waiting.length) break;
+    for (const peer of waiting) peer.outbox.push(...peer.client.resend(), ...peer.client.flush());
+  }
+  return { server, peers };
+}
+
+test("clients converge on a lossy network", () => {
+  for (let seed = 1; seed <= 25; seed++) {
+    const { server, peers } = simulate(seed);
+    for (const { client } of peers) {
+      assert.equal(client.text, server.text, `seed ${seed}: ${client.clientId}`);
+      assert.equal(client.rev, server.rev, `seed ${seed}: ${client.clientId}`);
+    }
+    assert.ok(!hasLoneSurrogate(server.text), `seed ${seed}`);
+  }
+});
+
+test("clients converge when a short history forces snapshots and merges", () => {
+  for (let seed = 100; seed <= 125; seed++) {
+    const { server, peers } = simulate(seed, { clients: 4, historyLimit: 2, loss: 0.1 });
+    for (const { client } of peers) {
+      assert.equal(client.text, server.text, `seed ${seed}: ${client.clientId}`);
+      assert.equal(client.shadow, server.text, `seed ${seed}: ${client.clientId}`);
+    }
+  }
+});
