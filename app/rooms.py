@@ -5,6 +5,9 @@ answers catch-ups, and relays presence. It never assumes it is the only sequence
 document: a commit that finds the head moved folds in what another process committed and
 tries again. Rooms with nobody in them are unloaded after a grace period, so memory follows
 the documents in use, not the documents ever opened.
+
+Ordering: everything a member receives about the text (its catch-up, then each new revision)
+is queued under the room's lock, so it arrives in revision order with no gap and no repeat.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from app.store import AppendResult, Store
 from sync import errors as sync_errors
 from sync import patches
 from sync.merge import changes_between
-from sync.protocol import Edit, OpId, Revision, Snapshot
+from sync.protocol import Edit, OpId, Revision, Snapshot, Synced
 from sync.server import Outcome, Placement, Sequencer
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,10 @@ CLOSE_PROTOCOL_VIOLATION = 4400
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4408
 CLOSE_DELETED = 4410
+
+# How long closing a connection may wait for its peer (to flush, to take the close frame).
+# A stuck peer never would, and a room must not wait on it.
+CLOSE_TIMEOUT_SECONDS = 5.0
 
 
 class Channel(Protocol):
@@ -88,15 +95,29 @@ class TokenBucket:
 
 @dataclass(eq=False)
 class Member:
-    """One connection in a room, with its own bounded outgoing queue."""
+    """One connection in a room, with its own bounded outgoing queue.
+
+    ``closed`` is set the moment the member stops (dropped as too slow, its document deleted,
+    its socket failed): whoever reads from the connection should then stop too.
+    """
 
     person: Person
     channel: Channel
     queue_limit: int
     limiter: TokenBucket
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
-    closing: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
     sender: asyncio.Task[None] | None = None
+    _stopping: asyncio.Future[None] | None = None
+
+    @property
+    def closing(self) -> bool:
+        return self.closed.is_set()
+
+    @property
+    def room_left(self) -> int:
+        """How many more messages the queue takes before the member counts as stuck."""
+        return max(0, self.queue_limit - self.queue.qsize())
 
     def start(self) -> None:
         self.sender = asyncio.create_task(self._drain(), name=f"send-{self.person.session}")
@@ -117,20 +138,37 @@ class Member:
                 return
             try:
                 await self.channel.send_json(message)
-            except Exception:  # the socket is gone; the receive loop will notice
+            except Exception:  # the socket is gone: nothing more can reach this member
                 log.debug("send to %s failed", self.person.session, exc_info=True)
+                self.closed.set()
                 return
 
-    async def stop(self, code: int | None = None, reason: str = "") -> None:
-        self.closing = True
+    async def stop(self, code: int | None = None, reason: str = "", *, flush: bool = False) -> None:
+        """Stop sending and, with ``code``, close the channel. ``flush`` first sends what is
+        queued (an error explaining the close); a member too slow to keep is closed without.
+
+        Idempotent: a second call waits for the first, whose code wins. Never waits on the
+        peer longer than ``CLOSE_TIMEOUT_SECONDS``.
+        """
+        self.closed.set()
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop(code, reason, flush))
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self, code: int | None, reason: str, flush: bool) -> None:
+        sender = self.sender
+        if sender is not None:
+            if flush:
+                self.queue.put_nowait(None)
+                await asyncio.wait({sender}, timeout=CLOSE_TIMEOUT_SECONDS)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
         if code is not None:
-            with contextlib.suppress(Exception):
-                await self.channel.close(code, reason)
-        self.queue.put_nowait(None)
-        if self.sender is not None and self.sender is not asyncio.current_task():
-            self.sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.sender
+            try:
+                await asyncio.wait_for(self.channel.close(code, reason), CLOSE_TIMEOUT_SECONDS)
+            except Exception:  # already gone, or stuck: either way it is closed to us
+                log.debug("closing %s failed", self.person.session, exc_info=True)
 
 
 class Room:
@@ -153,6 +191,7 @@ class Room:
         self.lock = asyncio.Lock()
         self.users = 0  # members plus REST callers holding the room
         self.unload_task: asyncio.Task[None] | None = None
+        self._dropping: set[asyncio.Task[None]] = set()
 
     # -- sequencing ---------------------------------------------------------------------
 
@@ -220,39 +259,87 @@ class Room:
                 self.broadcast(revision.to_wire())
 
     async def catch_up(self, since: int, client: str, *, full: bool) -> list[Revision] | Snapshot:
+        """What a client at ``since`` needs: the revisions after it, or else a snapshot."""
         async with self.lock:
             await self._refresh_locked()
-            head = self.sequencer.rev
-            if since > head:
-                raise sync_errors.FutureRevision(
-                    f"revision {since} does not exist yet (the head is {head})"
-                )
-            if full or head - since > self.settings.max_catch_up:
-                last_seq = await self.store.last_seq(self.doc_id, client)
-                return Snapshot(head, self.sequencer.text, self.sequencer.checksum, last_seq)
-            if since >= self.sequencer.oldest_base:
-                result = self.sequencer.catch_up(since, client)
-                assert isinstance(result, list)
-                return result
-            return await self.store.revisions_after(self.doc_id, since, head - since)
+            return await self._catch_up_locked(since, client, full=full)
+
+    async def _catch_up_locked(
+        self, since: int, client: str, *, full: bool
+    ) -> list[Revision] | Snapshot:
+        head = self.sequencer.rev
+        if since > head:
+            raise sync_errors.FutureRevision(
+                f"revision {since} does not exist yet (the head is {head})"
+            )
+        if full or head - since > self.settings.max_catch_up:
+            return await self._snapshot_locked(client)
+        if since >= self.sequencer.oldest_base:
+            result = self.sequencer.catch_up(since, client)
+            assert isinstance(result, list)
+            return result
+        return await self.store.revisions_after(self.doc_id, since, head - since)
+
+    async def _snapshot_locked(self, client: str) -> Snapshot:
+        last_seq = await self.store.last_seq(self.doc_id, client)
+        return Snapshot(self.sequencer.rev, self.sequencer.text, self.sequencer.checksum, last_seq)
+
+    async def _push_catch_up_locked(self, member: Member, since: int, *, full: bool) -> None:
+        client = member.person.client
+        try:
+            result = await self._catch_up_locked(since, client, full=full)
+        except sync_errors.FutureRevision as exc:
+            # The client claims a revision we never made: tell it, then give it the truth.
+            member.push({"type": "error", "code": exc.code, "message": str(exc)})
+            result = await self._snapshot_locked(client)
+        if isinstance(result, list) and len(result) + 1 > member.room_left:
+            # A catch-up is a burst the queue limit is not meant for: one snapshot instead.
+            result = await self._snapshot_locked(client)
+        if isinstance(result, Snapshot):
+            member.push(result.to_wire())
+            return
+        for revision in result:
+            member.push(revision.to_wire())
+        member.push(Synced(self.sequencer.rev).to_wire())
 
     # -- members and presence -----------------------------------------------------------
 
+    async def join(
+        self, member: Member, since: int, *, full: bool, welcome: dict[str, Any]
+    ) -> None:
+        """Queue ``welcome`` (with the people present) and the catch-up, then add ``member``.
+
+        Done under the lock that sequencing holds, so no revision can reach the member before
+        its catch-up, be left out of both, or come twice.
+        """
+        async with self.lock:
+            await self._refresh_locked()
+            member.push({**welcome, "people": self.people()})
+            await self._push_catch_up_locked(member, since, full=full)
+            self.add(member)
+
+    async def resync(self, member: Member, since: int, *, full: bool) -> None:
+        """Queue a catch-up for a member that asked for one (after a gap, or a bad copy)."""
+        async with self.lock:
+            await self._refresh_locked()
+            await self._push_catch_up_locked(member, since, full=full)
+
     def broadcast(self, message: dict[str, Any], *, exclude: str | None = None) -> None:
         for session, member in list(self.members.items()):
-            if session == exclude:
-                continue
+            if session == exclude or self.members.get(session) is not member:
+                continue  # excluded, or dropped while this loop ran
             if not member.push(message):
                 self.metrics.slow_consumers.inc()
                 log.warning("closing %s in %s: too slow", session, self.doc_id)
-                self.members.pop(session, None)
-                asyncio.get_running_loop().create_task(
-                    self._drop(member, CLOSE_TOO_SLOW, "too slow: reconnect and resync")
-                )
+                self._drop(member, CLOSE_TOO_SLOW, "too slow: reconnect and resync")
 
-    async def _drop(self, member: Member, code: int, reason: str) -> None:
-        await member.stop(code, reason)
-        self.broadcast({"type": "presence", "event": "leave", "person": member.person.public()})
+    def _drop(self, member: Member, code: int, reason: str) -> None:
+        """Take ``member`` out now and close it in the background (it may be stuck)."""
+        member.closed.set()  # queue nothing more for it, from this very moment
+        self.remove(member)
+        task = asyncio.get_running_loop().create_task(member.stop(code, reason))
+        self._dropping.add(task)
+        task.add_done_callback(self._dropping.discard)
 
     def add(self, member: Member) -> None:
         self.members[member.person.session] = member
@@ -269,6 +356,8 @@ class Room:
         return [m.person.public() for m in self.members.values()]
 
     def update_presence(self, member: Member) -> None:
+        if member.person.session not in self.members:
+            return
         self.broadcast(
             {"type": "presence", "event": "update", "person": member.person.public()},
             exclude=member.person.session,
@@ -288,29 +377,47 @@ class RoomRegistry:
         self.settings = settings
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
-        self._loading: dict[str, asyncio.Lock] = {}
+        self._loading: dict[str, asyncio.Future[Room]] = {}
 
     async def acquire(self, doc_id: str) -> Room:
+        """The room of ``doc_id``, loaded if need be; hold it until :meth:`release`.
+
+        Raises DocumentNotFound. Concurrent callers share one load.
+        """
         room = self.rooms.get(doc_id)
         if room is None:
-            lock = self._loading.setdefault(doc_id, asyncio.Lock())
-            async with lock:
-                room = self.rooms.get(doc_id)
-                if room is None:
-                    room = await self._load(doc_id)
-                    self.rooms[doc_id] = room
-                    self.metrics.rooms.set(len(self.rooms))
-            self._loading.pop(doc_id, None)
+            loading = self._loading.get(doc_id)
+            if loading is None:
+                loading = asyncio.ensure_future(self._load(doc_id))
+                self._loading[doc_id] = loading
+                loading.add_done_callback(self._loaded)
+            # Shielded: one caller giving up must not cancel the load the others wait for.
+            loaded = await asyncio.shield(loading)
+            # While we waited the room may have been loaded, used and unloaded, or the
+            # document deleted: only a room in the table is live.
+            room = self.rooms.setdefault(doc_id, loaded)
+            self.metrics.rooms.set(len(self.rooms))
         room.users += 1
         if room.unload_task is not None:
             room.unload_task.cancel()
             room.unload_task = None
         return room
 
+    def _loaded(self, loading: asyncio.Future[Room]) -> None:
+        # Forget every load once done, failed or not, so bad ids leave nothing behind.
+        for doc_id, future in list(self._loading.items()):
+            if future is loading:
+                del self._loading[doc_id]
+        if not loading.cancelled():
+            loading.exception()  # retrieved here, raised to each waiter
+
     async def release(self, room: Room) -> None:
         room.users -= 1
         if room.users > 0 or self.rooms.get(room.doc_id) is not room:
             return
+        if room.unload_task is not None:
+            room.unload_task.cancel()
+            room.unload_task = None
         if self.settings.idle_unload_seconds == 0:
             self._unload(room)
         else:
@@ -326,6 +433,7 @@ class RoomRegistry:
 
     async def _unload_later(self, room: Room) -> None:
         await asyncio.sleep(self.settings.idle_unload_seconds)
+        room.unload_task = None
         if room.users == 0:
             self._unload(room)
 
@@ -354,12 +462,19 @@ class RoomRegistry:
         if room is not None:
             if room.unload_task is not None:
                 room.unload_task.cancel()
-            await room.close_all(CLOSE_DELETED, "the document was deleted")
+                room.unload_task = None
             self.metrics.rooms.set(len(self.rooms))
+            await room.close_all(CLOSE_DELETED, "the document was deleted")
 
     async def close(self) -> None:
-        for room in list(self.rooms.values()):
+        rooms = list(self.rooms.values())
+        self.rooms.clear()
+        for room in rooms:
             if room.unload_task is not None:
                 room.unload_task.cancel()
-            await room.close_all(CLOSE_GOING_AWAY, "the server is shutting down")
-        self.rooms.clear()
+                room.unload_task = None
+        await asyncio.gather(
+            *(r.close_all(CLOSE_GOING_AWAY, "the server is shutting down") for r in rooms),
+            return_exceptions=True,
+        )
+        self.metrics.rooms.set(0)

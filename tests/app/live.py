@@ -1,0 +1,218 @@
+"""A real server for tests: uvicorn in a subprocess on a free port, with its own data dir.
+
+:class:`LiveServer` starts ``python -m uvicorn app.main:create_app --factory`` with settings
+given as ``COLLAB_*`` environment variables, waits for ``/health``, and stops it with SIGTERM
+or (to test crash safety) SIGKILL. It can be started again on the same port and data dir.
+The helpers below speak the WebSocket protocol by hand, for tests that send what a well
+behaved client never would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+START_TIMEOUT_SECONDS = 60.0
+WAIT_SECONDS = 20.0  # generous: a loaded CI machine must not turn slowness into failures
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """One server process; ``settings`` become ``COLLAB_<NAME>`` environment variables."""
+
+    def __init__(self, data_dir: Path, **settings: object) -> None:
+        self.data_dir = data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "server.log"
+        self._log: TextIO | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COLLAB_")}
+        env["COLLAB_DATA_DIR"] = str(self.data_dir)
+        for name, value in self.settings.items():
+            env[f"COLLAB_{name.upper()}"] = str(value)
+        return env
+
+    def start(self) -> None:
+        if self.process is not None:
+            raise RuntimeError(f"the server on port {self.port} is already running")
+        self._log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=self.environment(),
+            cwd=self.data_dir,  # no stray .env file from the repository
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        with httpx.Client(base_url=self.http_url, trust_env=False, timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    self._forget_process()
+                    raise RuntimeError(f"the server exited while starting:\n{self.log()}")
+                with contextlib.suppress(httpx.TransportError):
+                    if http.get("/health").status_code == 200:
+                        return
+                time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"the server was not healthy in {START_TIMEOUT_SECONDS}s:\n{self.log()}")
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager would; returns the exit status."""
+        return self._signal(signal.SIGTERM)
+
+    def kill(self) -> int:
+        """SIGKILL: a crash, with no chance to flush or close anything."""
+        return self._signal(signal.SIGKILL)
+
+    def _signal(self, which: signal.Signals) -> int:
+        process = self.process
+        if process is None:
+            return 0
+        if process.poll() is None:
+            process.send_signal(which)
+        try:
+            status = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            status = process.wait()
+        self._forget_process()
+        return status
+
+    def _forget_process(self) -> None:
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.http_url, trust_env=False, timeout=WAIT_SECONDS)
+
+
+@contextlib.contextmanager
+def serving(data_dir: Path, **settings: object) -> Iterator[LiveServer]:
+    server = LiveServer(data_dir, **settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- REST -----------------------------------------------------------------------------------
+
+
+async def create_document(server: LiveServer, doc_id: str, text: str = "", title: str = "") -> None:
+    async with server.http() as http:
+        response = await http.post(
+            "/api/documents", json={"id": doc_id, "title": title or doc_id, "text": text}
+        )
+        assert response.status_code == 201, response.text
+
+
+async def server_text(server: LiveServer, doc_id: str) -> tuple[int, str]:
+    async with server.http() as http:
+        response = await http.get(f"/api/documents/{doc_id}/text")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return body["rev"], body["text"]
+
+
+# -- raw WebSocket --------------------------------------------------------------------------
+
+
+async def open_socket(server: LiveServer, doc_id: str, **options: Any) -> ClientConnection:
+    return await connect(f"{server.ws_url}/ws/{doc_id}", proxy=None, **options)
+
+
+async def receive(ws: ClientConnection, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
+    raw = await asyncio.wait_for(ws.recv(), timeout)
+    assert isinstance(raw, str), raw
+    message: dict[str, Any] = json.loads(raw)
+    return message
+
+
+async def receive_until(
+    ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool], timeout: float = WAIT_SECONDS
+) -> dict[str, Any]:
+    """The first message ``wanted`` accepts; the ones before it are skipped."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await receive(ws, timeout)
+            if wanted(message):
+                return message
+
+
+def of_type(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    return lambda m: m.get("type") == kind and all(m.get(k) == v for k, v in fields.items())
+
+
+async def join(
+    ws: ClientConnection, client: str, *, name: str = "Raw", **fields: Any
+) -> tuple[dict[str, Any], int, str]:
+    """Join and read the catch-up (a snapshot by default); returns joined, rev and text."""
+    await ws.send(json.dumps({"type": "join", "client": client, "name": name, **fields}))
+    joined = await receive_until(ws, of_type("joined"))
+    snapshot = await receive_until(ws, lambda m: m.get("type") in ("snapshot", "synced"))
+    return joined, snapshot["rev"], snapshot.get("text", "")
+
+
+async def closed_with(ws: ClientConnection, timeout: float = WAIT_SECONDS) -> tuple[int, str]:
+    """Read until the server closes the socket; its close code and reason."""
+    async with asyncio.timeout(timeout):
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await ws.recv()
+    await ws.wait_closed()
+    assert ws.close_code is not None
+    return ws.close_code, ws.close_reason or ""
