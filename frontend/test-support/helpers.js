@@ -1,7 +1,14 @@
 // Shared by the unit tests in test/ (kept outside test/, where `node --test` would run it as
 // a test file): a seeded random source, random texts and operations, and a tiny sequencer
 // that plays the server's part.
-import { ops, parsePatch, opFromPatch, patchText, checksum, codepointLength } from "../src/sync/index.js";
+import {
+  ops,
+  parsePatch,
+  opFromPatch,
+  patchText,
+  checksum,
+  codepointLength,
+} from "../src/sync/index.js";
 
 /**
  * A seeded random source (mulberry32), so a failing randomized test replays from its seed.
@@ -29,8 +36,23 @@ export function random(seed) {
 
 // The same mix as tests/conformance/generate.py: astral, CJK, combining, RTL, CR LF.
 export const PIECES = [
-  "a", "b", "c", " ", "\n", "é", "e\u0301", "字", "中文", "😀", "𝄞", "👍🏽", "שלום", "مرحبا",
-  "\r\n", "\ue000", "x😀y",
+  "a",
+  "b",
+  "c",
+  " ",
+  "\n",
+  "é",
+  "e\u0301",
+  "字",
+  "中文",
+  "😀",
+  "𝄞",
+  "👍🏽",
+  "שלום",
+  "مرحبا",
+  "\r\n",
+  "\ue000",
+  "x😀y",
 ];
 
 /**

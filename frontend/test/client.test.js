@@ -82,7 +82,10 @@ test("only one edit is in flight; later typing waits in the buffer", () => {
   assert.deepEqual(client.flush(), []);
   assert.equal(client.unconfirmedCount, 2);
   const [second] = client.receive(submit(server, first));
-  assert.deepEqual([second.type, /** @type {any} */ (second).seq, /** @type {any} */ (second).base], ["edit", 2, 1]);
+  assert.deepEqual(
+    [second.type, /** @type {any} */ (second).seq, /** @type {any} */ (second).base],
+    ["edit", 2, 1],
+  );
   client.receive(submit(server, second));
   assert.equal(client.text, "abc");
   assert.equal(server.text, "abc");
@@ -136,8 +139,10 @@ test("offline, messages are stragglers and edits accumulate until reconnected", 
   assert.deepEqual(ann.flush(), []);
   assert.deepEqual(ann.receive({ type: "synced", rev: 0 }), []);
   const [request] = ann.connect();
+  /** @type {ClientMessage[]} */
   let outgoing = [];
-  for (const message of server.catchUp(/** @type {any} */ (request))) outgoing = ann.receive(message);
+  for (const message of server.catchUp(/** @type {any} */ (request)))
+    outgoing = ann.receive(message);
   assert.equal(outgoing.length, 1);
   assert.equal(outgoing[0].type, "edit");
 });
@@ -201,7 +206,7 @@ test("a snapshot that already holds the in-flight edit does not apply it twice",
   submit(server, ann.flush()[0]); // applied, but the acknowledgement is lost
   ann.disconnect();
   const [request] = ann.connect();
-  const snapshot = { ...server.catchUp({ ...(/** @type {any} */ (request)), full: true })[0] };
+  const snapshot = { ...server.catchUp({ .../** @type {any} */ (request), full: true })[0] };
   assert.deepEqual(ann.receive(/** @type {any} */ (snapshot)), []);
   assert.equal(ann.text, "abcd");
   assert.ok(!ann.hasUnconfirmed);

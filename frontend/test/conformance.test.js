@@ -34,8 +34,9 @@ function expect(expected, func, context) {
   try {
     result = func();
   } catch (error) {
-    assert.ok(expected.error, `${JSON.stringify(context)}: threw ${error}`);
-    assert.ok(error instanceof errorClass(expected.error), `${JSON.stringify(context)}: ${error}`);
+    const name = expected.error;
+    assert.ok(name, `${JSON.stringify(context)}: threw ${error}`);
+    assert.ok(error instanceof errorClass(name), `${JSON.stringify(context)}: ${error}`);
     if (error instanceof sync.SyncError) assert.equal(error.name, expected.error);
     return;
   }
@@ -218,9 +219,7 @@ function runStep(client, step) {
     case "edit":
       return client.edit(step.op);
     case "receive":
-      return client.receive(
-        /** @type {sync.ServerMessage} */ (sync.fromWire(step.message)),
-      );
+      return client.receive(/** @type {sync.ServerMessage} */ (sync.fromWire(step.message)));
     case "connect":
       return client.connect();
     case "disconnect":

@@ -3,7 +3,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ClientState, SyncClient, codepointLength, codepointToUtf16, fromWire } from "../src/sync/index.js";
+import {
+  ClientState,
+  SyncClient,
+  codepointLength,
+  codepointToUtf16,
+  fromWire,
+} from "../src/sync/index.js";
 import { TestSequencer, hasLoneSurrogate, random, randomText } from "../test-support/helpers.js";
 
 /** @typedef {import("../src/sync/protocol.js").ClientMessage} ClientMessage */
@@ -40,7 +46,9 @@ function simulate(seed, { clients = 3, steps = 400, historyLimit = 1000, loss = 
   };
   /** @param {Peer} peer */
   const serve = (peer, faults = true) => {
-    const message = /** @type {ClientMessage} */ (wire(/** @type {ClientMessage} */ (peer.outbox.shift())));
+    const message = /** @type {ClientMessage} */ (
+      wire(/** @type {ClientMessage} */ (peer.outbox.shift()))
+    );
     if (faults && rng.next() < loss) return;
     if (message.type === "resync") {
       peer.inbox.push(...server.catchUp(message));
@@ -49,7 +57,9 @@ function simulate(seed, { clients = 3, steps = 400, historyLimit = 1000, loss = 
     const { revision, error, duplicate } = server.submit(message);
     if (error) peer.inbox.push(error);
     else if (duplicate) peer.inbox.push(/** @type {ServerMessage} */ (revision));
-    else for (const other of peers) if (other.online) other.inbox.push(/** @type {ServerMessage} */ (revision));
+    else
+      for (const other of peers)
+        if (other.online) other.inbox.push(/** @type {ServerMessage} */ (revision));
   };
   /** @param {Peer} peer */
   const deliver = (peer, faults = true) => {
@@ -95,7 +105,9 @@ function simulate(seed, { clients = 3, steps = 400, historyLimit = 1000, loss = 
       else deliver(busy, false);
       continue;
     }
-    const waiting = peers.filter((p) => p.client.state !== ClientState.READY || p.client.hasUnconfirmed);
+    const waiting = peers.filter(
+      (p) => p.client.state !== ClientState.READY || p.client.hasUnconfirmed,
+    );
     if (!waiting.length) break;
     for (const peer of waiting) peer.outbox.push(...peer.client.resend(), ...peer.client.flush());
   }

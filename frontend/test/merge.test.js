@@ -43,15 +43,23 @@ test("with more distinct astral characters than private-use room, diffs still ho
   assert.equal(ops.apply(many, op), target);
   assert.ok(!texts(op).some(hasLoneSurrogate));
   // Nothing is placed fuzzily then: inserts are kept, deletions dropped.
-  const changes = [{ retain: 2 }, { delete: String.fromCodePoint(0x20002) }, { insert: "NEW" }, { retain: 6997 }];
+  const changes = [
+    { retain: 2 },
+    { delete: String.fromCodePoint(0x20002) },
+    { insert: "NEW" },
+    { retain: 6997 },
+  ];
   const merged = mergeOnto(many, changes, many);
   assert.ok(merged.includes("NEW") && merged.includes(String.fromCodePoint(0x20002)));
 });
 
-test("a change lands where its context is, and a hunk that matches nothing keeps its inserts", () => {
+test("a change lands at its context; a hunk that matches nothing keeps its inserts", () => {
   const base = "one two three four five";
   const changes = ops.replace(23, 8, "three", "3");
-  assert.equal(mergeOnto(base, changes, "zero one two three four five six"), "zero one two 3 four five six");
+  assert.equal(
+    mergeOnto(base, changes, "zero one two three four five six"),
+    "zero one two 3 four five six",
+  );
   const lost = mergeOnto(base, changes, "completely unrelated words here");
   assert.ok(lost.includes("3") && lost.includes("unrelated words"), lost);
 });
@@ -60,7 +68,10 @@ test("a hunk longer than diff-match-patch's 32-character window is merged piece 
   // sync/merge.py raises ValueError here: patch_apply reports each piece, not each hunk.
   const base = "The quick brown fox jumps over the lazy dog.";
   const changes = ops.replace(44, 4, "quick brown fox jumps over the lazy", "slow cat");
-  assert.equal(mergeOnto(base, changes, "A quick brown fox jumps over the lazy dog!"), "A slow cat dog!");
+  assert.equal(
+    mergeOnto(base, changes, "A quick brown fox jumps over the lazy dog!"),
+    "A slow cat dog!",
+  );
 });
 
 test("padding that diff-match-patch leaks at the edges never reaches the text", () => {

@@ -25,7 +25,10 @@ test("escaping matches Python's quote(..., \"!~*'();/?:@&=+$,# \") for every ASC
   const body = formatPatch([
     { start1: 0, length1: 0, start2: 0, length2: 128, diffs: [[ops.DIFF_INSERT, ascii]] },
   ]).split("\n")[1];
-  const controls = Array.from({ length: 32 }, (_, i) => `%${i.toString(16).toUpperCase().padStart(2, "0")}`);
+  const controls = Array.from(
+    { length: 32 },
+    (_, i) => `%${i.toString(16).toUpperCase().padStart(2, "0")}`,
+  );
   // The printable part is what sync/patches.py writes for bytes 32..126.
   const printable =
     " !%22#$%25&'()*+,-./0123456789:;%3C=%3E?@ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60" +
@@ -34,13 +37,22 @@ test("escaping matches Python's quote(..., \"!~*'();/?:@&=+$,# \") for every ASC
 });
 
 test("formatPatch refuses a lone surrogate instead of writing U+FFFD", () => {
-  const hunk = { start1: 0, length1: 0, start2: 0, length2: 1, diffs: [[ops.DIFF_INSERT, "\ud800"]] };
+  const hunk = {
+    start1: 0,
+    length1: 0,
+    start2: 0,
+    length2: 1,
+    diffs: [[ops.DIFF_INSERT, "\ud800"]],
+  };
   assert.throws(() => formatPatch([/** @type {any} */ (hunk)]), { name: "InvalidText" });
 });
 
 test("parsePatch keeps a leading byte order mark: it is text", () => {
   const [hunk] = parsePatch("@@ -1 +1 @@\n-%EF%BB%BF\n+b\n");
-  assert.deepEqual(hunk.diffs, [[ops.DIFF_DELETE, "\ufeff"], [ops.DIFF_INSERT, "b"]]);
+  assert.deepEqual(hunk.diffs, [
+    [ops.DIFF_DELETE, "\ufeff"],
+    [ops.DIFF_INSERT, "b"],
+  ]);
 });
 
 test("parsePatch is strict where the Python twin is, and names the line", () => {

@@ -21,7 +21,10 @@ test("fromWire names the field that is wrong", () => {
     name: "ProtocolViolation",
     message: "'synced' message lacks 'rev'",
   });
-  assert.throws(() => fromWire({ type: "synced", rev: -1 }), /'rev' must be a non-negative integer/);
+  assert.throws(
+    () => fromWire({ type: "synced", rev: -1 }),
+    /'rev' must be a non-negative integer/,
+  );
   assert.throws(() => fromWire({ type: "snapshot", rev: 1, text: 5 }), /'text' must be a string/);
   assert.throws(() => fromWire({ type: "nope" }), /unknown message type "nope"/);
   assert.throws(() => fromWire("edit"), /must be a JSON object/);

@@ -104,7 +104,8 @@ export class SyncClient {
    * @returns {ops.Op}
    */
   replace(position, deleteCount, insert) {
-    const start = Number.isInteger(position) && position >= 0 ? advance(this.text, 0, position) : -1;
+    const start =
+      Number.isInteger(position) && position >= 0 ? advance(this.text, 0, position) : -1;
     const end =
       start >= 0 && Number.isInteger(deleteCount) && deleteCount >= 0
         ? advance(this.text, start, deleteCount)

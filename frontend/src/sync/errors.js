@@ -3,7 +3,7 @@
  * `code` strings, so that an error can be named the same way on both sides of the wire.
  *
  *     SyncError
- *     ├── InvalidText            text that may not live in a document (lone surrogate, XML-forbidden)
+ *     ├── InvalidText            text a document may not hold (lone surrogate, XML-forbidden)
  *     ├── MalformedPatch         patch text that does not parse
  *     ├── PatchRejected          a patch that parses but cannot be applied
  *     ├── RevisionError

@@ -1,5 +1,6 @@
 /**
- * The browser's sync engine, in one import: `import { SyncClient, fromWire } from "./sync/index.js"`.
+ * The browser's sync engine in one import:
+ * `import { SyncClient, fromWire } from "./sync/index.js"`.
  * @module
  */
 

@@ -116,10 +116,10 @@ export function mergeOnto(base, changes, target) {
   const unplaced = split
     .filter((_, index) => !placed[index])
     .map((piece) => ({
-      start2: piece.start2 - padding,
-      diffs: piece.diffs.map(([kind, data]) => [kind, narrow.decode(data)]),
+      start2: /** @type {number} */ (piece.start2) - padding,
+      diffs: piece.diffs.map((d) => /** @type {[number, string]} */ ([d[0], narrow.decode(d[1])])),
     }));
-  return keepInserts(narrow.decode(narrowed), /** @type {Unplaced[]} */ (unplaced));
+  return keepInserts(narrow.decode(narrowed), unplaced);
 }
 
 /**
@@ -166,5 +166,5 @@ export function changesBetween(oldText, newText) {
     return ops.fromDiffs(diffs);
   }
   const diffs = dmp.diff_main(narrow.encode(oldText), narrow.encode(newText), false);
-  return ops.fromDiffs(diffs.map(([kind, data]) => [kind, narrow.decode(data)]));
+  return ops.fromDiffs(diffs.map((d) => /** @type {const} */ ([d[0], narrow.decode(d[1])])));
 }

@@ -342,9 +342,7 @@ export function compose(first, second) {
     }
     if (ca === undefined && cb === undefined) return out.build();
     if (ca === undefined || cb === undefined) {
-      throw new RangeError(
-        "cannot compose: the second operation does not span the first's result",
-      );
+      throw new RangeError("cannot compose: the second operation does not span the first's result");
     }
     const n = Math.min(a.remaining(), b.remaining());
     const pa = a.take(n);

@@ -3,11 +3,11 @@
  * sync/patches.py.
  *
  * The wire form of every revision is the text that diff-match-patch's `patch_toText` emits:
- * hunks with a `@@ -a,b +c,d @@` header and `%xx`-escaped UTF-8 lines. No JavaScript port can
- * be used for this (they count UTF-16 units, throw URIError on split pairs, or drop surrogates:
- * see docs/js-dmp-ports.md), so this module reads and writes the form itself, byte for byte as
- * the Python twin does. The reader is strict: bad escapes, bad UTF-8, lone surrogates and
- * XML-forbidden characters are errors.
+ * hunks under a unified-diff header (`-a,b +c,d` between double at-signs) and `%xx`-escaped
+ * UTF-8 lines. No JavaScript port can be used for this (they count UTF-16 units, throw
+ * URIError on split pairs, or drop surrogates: see docs/js-dmp-ports.md), so this module
+ * reads and writes the form itself, byte for byte as the Python twin does. The reader is
+ * strict: bad escapes, bad UTF-8, lone surrogates and XML-forbidden characters are errors.
  *
  * Hunks use diff-match-patch's *rolling* coordinates: each hunk's start is a position in the
  * text as left by the hunks before it. {@link makePatch} reproduces `patch_make(text, diffs)`
@@ -89,9 +89,7 @@ function coords(start, length) {
 export function formatPatch(hunks) {
   const out = [];
   for (const hunk of hunks) {
-    out.push(
-      `@@ -${coords(hunk.start1, hunk.length1)} +${coords(hunk.start2, hunk.length2)} @@\n`,
-    );
+    out.push(`@@ -${coords(hunk.start1, hunk.length1)} +${coords(hunk.start2, hunk.length2)} @@\n`);
     for (const [kind, text] of hunk.diffs) {
       const sign = kind === DIFF_INSERT ? "+" : kind === DIFF_DELETE ? "-" : " ";
       out.push(`${sign}${escape(text)}\n`);
@@ -219,10 +217,7 @@ function addContext(hunk, chars, text) {
   const limit = MATCH_MAX_BITS - PATCH_MARGIN - PATCH_MARGIN;
   // Searching the UTF-16 string finds exactly the code point matches: the pattern is made of
   // whole characters, so it can only match where whole characters start.
-  while (
-    text.indexOf(pattern) !== text.lastIndexOf(pattern) &&
-    codepointLength(pattern) < limit
-  ) {
+  while (text.indexOf(pattern) !== text.lastIndexOf(pattern) && codepointLength(pattern) < limit) {
     padding += PATCH_MARGIN;
     pattern = slice(chars, start - padding, start + length + padding);
   }
@@ -260,7 +255,7 @@ export function makePatch(text, op) {
   // `prepatch_text`); `edits` holds this hunk's changes, applied when it ends.
   let currentText = text;
   let current = Array.from(text);
-  /** @type {Edit[]} */
+  /** @type {Change[]} */
   let edits = [];
   const last = diffs.length - 1;
   diffs.forEach(([kind, data], index) => {
@@ -303,13 +298,13 @@ export function makePatch(text, op) {
 
 /**
  * One change of a hunk, at a position in the text as the hunk's earlier changes left it.
- * @typedef {{position: number, deleted: number, inserted: string}} Edit
+ * @typedef {{position: number, deleted: number, inserted: string}} Change
  */
 
 /**
  * Apply a finished hunk's edits, given at positions in the text as it grows.
  * @param {readonly string[]} chars  the text as code points
- * @param {readonly Edit[]} edits
+ * @param {readonly Change[]} edits
  * @returns {string}
  */
 function applyEdits(chars, edits) {

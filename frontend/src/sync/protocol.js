@@ -15,10 +15,16 @@ import { ProtocolViolation } from "./errors.js";
  * @typedef {{type: "revision", rev: number, base: number, author: string, client: string,
  *   seq: number, patch: string, checksum: string}} Revision
  */
-/** @typedef {{type: "snapshot", rev: number, text: string, checksum: string, last_seq: number}} Snapshot */
+/**
+ * @typedef {{type: "snapshot", rev: number, text: string, checksum: string,
+ *   last_seq: number}} Snapshot
+ */
 /** @typedef {{type: "resync", client: string, since: number, full: boolean}} Resync */
 /** @typedef {{type: "synced", rev: number}} Synced */
-/** @typedef {{type: "error", code: string, message: string, client: string, seq: number}} EditError */
+/**
+ * @typedef {{type: "error", code: string, message: string, client: string,
+ *   seq: number}} EditError
+ */
 /** @typedef {Revision | Snapshot | Synced | EditError} ServerMessage */
 /** @typedef {Edit | Resync} ClientMessage */
 
@@ -121,7 +127,16 @@ export function fromWire(data) {
       const author = f.str("author");
       const { client, seq } = opId();
       const patch = f.str("patch");
-      return { type: "revision", rev, base, author, client, seq, patch, checksum: f.str("checksum") };
+      return {
+        type: "revision",
+        rev,
+        base,
+        author,
+        client,
+        seq,
+        patch,
+        checksum: f.str("checksum"),
+      };
     }
     case "snapshot": {
       const rev = f.int("rev");

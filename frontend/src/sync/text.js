@@ -14,10 +14,11 @@ import { InvalidText } from "./errors.js";
 // inside XMPP stanzas, so anything outside that set is refused before it enters a document.
 // A JS string holds surrogates in pairs for astral characters, so only unpaired ones are
 // forbidden (no `u` flag: the regexp must see code units to find them).
-const FORBIDDEN =
-  /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
+const FORBIDDEN = new RegExp(
+  `[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffe\\uffff]|${LONE_SURROGATE.source}`,
+);
 const SURROGATE = /[\ud800-\udfff]/;
 
 /** @param {number} unit */
@@ -134,7 +135,9 @@ function utf8SurrogatePass(text) {
   for (const match of text.matchAll(LONE_SURROGATES)) {
     pieces.push(encoder.encode(text.slice(last, match.index)));
     const unit = match[0].charCodeAt(0);
-    pieces.push(Uint8Array.of(0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)));
+    pieces.push(
+      Uint8Array.of(0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)),
+    );
     last = /** @type {number} */ (match.index) + 1;
   }
   pieces.push(encoder.encode(text.slice(last)));
