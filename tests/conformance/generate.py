@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from sync import merge, ops, patches, protocol, text
-from sync.client import SyncClient
+from sync.client import ClientState, SyncClient
 from sync.errors import ChecksumMismatch, SyncError
 from sync.ops import Op
 from sync.protocol import ClientMessage, Edit, EditError, Resync, Revision, ServerMessage, Synced
@@ -342,13 +342,13 @@ def patch_vectors() -> dict[str, JSONValue]:
             {"text": base, "op": ops.to_json(op), "hunks": hunks_json(hunks), "patch": wire}
         )
         parse.append(_parse_case(wire, len(base)))
-        apply.append({"text": base, "patch": wire, **outcome(_apply_json, base, wire)})
+        apply.append({"text": base, "patch": wire, **outcome(apply_json, base, wire)})
         if len(base) > 2:
             # The same patch on a text changed at one spot, or a shorter text: refused.
             at = rng.randrange(len(base))
             changed = base[:at] + ("Z" if base[at] != "Z" else "Y") + base[at + 1 :]
-            apply.append({"text": changed, "patch": wire, **outcome(_apply_json, changed, wire)})
-            apply.append({"text": base[1:], "patch": wire, **outcome(_apply_json, base[1:], wire)})
+            apply.append({"text": changed, "patch": wire, **outcome(apply_json, changed, wire)})
+            apply.append({"text": base[1:], "patch": wire, **outcome(apply_json, base[1:], wire)})
     for wire, base_length in HANDWRITTEN_PATCHES:
         parse.append(_parse_case(wire, base_length))
     return {"make": make, "parse": parse, "apply": apply}
@@ -370,7 +370,7 @@ def _parse_case(wire: str, base_length: int) -> dict[str, JSONValue]:
     return {**case, "op": ops.to_json(op), "checks": checks_json}
 
 
-def _apply_json(base: str, wire: str) -> JSONValue:
+def apply_json(base: str, wire: str) -> JSONValue:
     new_text, op = patches.apply_patch(base, patches.parse_patch(wire))
     return {"text": new_text, "op": ops.to_json(op)}
 
@@ -574,7 +574,7 @@ class World:
 
     def disconnect(self, name: str) -> None:
         peer = self.peers[name]
-        # What was on its way when the connection broke: some reached the server, some not.
+        # What was on its way when the connection broke reached the server, or was lost.
         if self.rng.random() < 0.5:
             while peer.outbox:
                 self.serve(name)
@@ -686,7 +686,7 @@ class World:
             waiting = [
                 name
                 for name, peer in self.peers.items()
-                if peer.client.state.value != "ready" or peer.client.has_unconfirmed
+                if peer.client.state is not ClientState.READY or peer.client.has_unconfirmed
             ]
             if not waiting:
                 break
@@ -695,11 +695,9 @@ class World:
                 self.call(name, {"do": "flush"}, SyncClient.flush)
         else:
             raise RuntimeError(f"session {self.scenario.name} did not settle")
+        head = (self.server.text, self.server.text, self.server.rev)
         for name, peer in self.peers.items():
-            client = peer.client
-            if (client.text, client.shadow, client.rev) != (self.server.text,) * 2 + (
-                self.server.rev,
-            ):
+            if (peer.client.text, peer.client.shadow, peer.client.rev) != head:
                 raise RuntimeError(f"session {self.scenario.name}: {name} did not converge")
 
 

@@ -123,7 +123,7 @@ def test_patches() -> None:
         found = [{"position": c.position, "text": c.text, "in_result": c.in_result} for c in checks]
         assert found == case["checks"], case
     for case in vectors["apply"]:
-        expect(case, generate._apply_json, case["text"], case["patch"])
+        expect(case, generate.apply_json, case["text"], case["patch"])
 
 
 def test_protocol() -> None:
