@@ -1,7 +1,7 @@
 // Replays the shared conformance vectors (written by tests/conformance/generate.py from the
 // Python engine) against the JavaScript twin. A failure here means the two engines disagree.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { describe, test } from "node:test";
 
 import * as sync from "../src/sync/index.js";
@@ -43,6 +43,19 @@ function expect(expected, func, context) {
   assert.ok(!expected.error, `${JSON.stringify(context)}: returned ${JSON.stringify(result)}`);
   assert.deepEqual(result, expected.result, JSON.stringify(context));
 }
+
+test("every vector file is replayed here", () => {
+  const known = [
+    "merge.json",
+    "ops.json",
+    "patches.json",
+    "protocol.json",
+    "sessions.json",
+    "text.json",
+  ];
+  const files = readdirSync(VECTORS).filter((name) => name.endsWith(".json"));
+  assert.deepEqual(files.sort(), known, "a new vector file needs a replay in this test");
+});
 
 describe("text", () => {
   const vectors = load("text.json");
