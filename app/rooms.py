@@ -42,7 +42,7 @@ CLOSE_DELETED = 4410
 
 # How long closing a connection may wait for its peer (to flush, to take the close frame).
 # A stuck peer never would, and a room must not wait on it.
-CLOSE_TIMEOUT_SECONDS = 5.0
+CLOSE_TIMEOUT_SECONDS = 10.0
 
 
 class Channel(Protocol):

@@ -216,3 +216,15 @@ async def closed_with(ws: ClientConnection, timeout: float = WAIT_SECONDS) -> tu
     await ws.wait_closed()
     assert ws.close_code is not None
     return ws.close_code, ws.close_reason or ""
+
+
+async def eventually(
+    condition: Callable[[], bool], timeout: float = WAIT_SECONDS, what: str = "a condition"
+) -> None:
+    """Wait until ``condition()`` holds, checking often; for conditions that span several
+    clients (one client's own waits are in :class:`app.wsclient.WSClient`)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout}s")
+        await asyncio.sleep(0.01)
