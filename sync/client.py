@@ -67,6 +67,7 @@ class SyncClient:
         self._seq = seq
         self._inflight: InFlight | None = None
         self._buffer: Op = ops.identity(len(text))
+        self._want_full = False  # the pending catch-up must be a snapshot
 
     # -- local side ---------------------------------------------------------------------
 
@@ -115,7 +116,7 @@ class SyncClient:
     def resend(self) -> list[ClientMessage]:
         """What to send again when an answer is overdue (the caller keeps the clock)."""
         if self.state is ClientState.SYNCING:
-            return [Resync(self.client_id, self.rev)]
+            return [Resync(self.client_id, self.rev, self._want_full)]
         if self.state is ClientState.READY and self._inflight is not None:
             self._inflight.sent = False
             return self.flush()
@@ -145,6 +146,8 @@ class SyncClient:
         if isinstance(message, Revision):
             return self._on_revision(message)
         if isinstance(message, Synced):
+            if self._want_full:
+                return []  # waiting for the snapshot asked for; this answers an older request
             if message.rev > self.rev:
                 return self._request_catch_up()
             if message.rev == self.rev and self.state is ClientState.SYNCING:
@@ -158,6 +161,7 @@ class SyncClient:
 
     def _request_catch_up(self, *, full: bool = False) -> list[ClientMessage]:
         self.state = ClientState.SYNCING
+        self._want_full = full
         if self._inflight is not None:
             # Send it again once caught up; the server acknowledges a duplicate again.
             self._inflight.sent = False
@@ -219,12 +223,12 @@ class SyncClient:
                 base = ops.apply(self.shadow, inflight.op)
             else:
                 changes = ops.compose(inflight.op, self._buffer)
-        merged = merge.merge_onto(base, changes, snapshot.text)
+        self._want_full = False
+        self._buffer = merge.rebase_onto(base, changes, snapshot.text)
         self.shadow, self.rev = snapshot.text, snapshot.rev
         self._inflight = None
         self._seq = max(self._seq, snapshot.last_seq)
-        self._buffer = merge.changes_between(snapshot.text, merged)
-        self.text = merged
+        self.text = ops.apply(snapshot.text, self._buffer)
         self.state = ClientState.READY
         return self.flush()
 

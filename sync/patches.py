@@ -31,7 +31,7 @@ MATCH_MAX_BITS = 32  # diff-match-patch's Match_MaxBits
 # The characters diff-match-patch leaves unescaped (the same set as JavaScript's encodeURI,
 # plus the space).
 _SAFE = "!~*'();/?:@&=+$,# "
-_HEADER = re.compile(r"@@ -(\d+),?(\d*) \+(\d+),?(\d*) @@")
+_HEADER = re.compile(r"@@ -([0-9]+),?([0-9]*) \+([0-9]+),?([0-9]*) @@")
 
 
 @dataclass(slots=True)
@@ -75,6 +75,9 @@ def format_patch(hunks: Sequence[Hunk]) -> str:
 
 
 def _decode_line(line: str, number: int) -> str:
+    # Raw (unescaped) text is tolerated, as diff-match-patch's own reader does, but it must
+    # be valid on its own: a lone surrogate cannot even be turned into bytes.
+    validate_text(line, what=f"patch line {number}")
     if "%" in line and re.search(r"%(?![0-9A-Fa-f]{2})", line):
         raise MalformedPatch(f"patch line {number}: '%' not followed by two hex digits")
     try:
@@ -327,19 +330,56 @@ def _to_dmp(hunks: Sequence[Hunk], starts: Sequence[int] | None) -> list[patch_o
     return converted
 
 
+@dataclass(frozen=True, slots=True)
+class FuzzyResult:
+    text: str
+    placed: list[bool]  # per hunk: every piece of it found a place
+    # Text that unplaced pieces would have inserted, with the position they expected.
+    lost_inserts: list[tuple[int, str]]
+
+
+# diff-match-patch pads the text with these while matching; a valid document holds none of
+# them (XML forbids them), so any that survive are the port's leftovers.
+_PADDING = str.maketrans("", "", "\x01\x02\x03\x04")
+
+
 def fuzzy_apply(
     text: str, hunks: Sequence[Hunk], expected_starts: Sequence[int] | None = None
-) -> tuple[str, list[bool]]:
+) -> FuzzyResult:
     """diff-match-patch's ``patch_apply``: place each hunk near where it is expected.
 
     ``expected_starts`` overrides each hunk's start (rolling coordinates), for a patch whose
-    positions were mapped through later revisions first. Returns the new text and, per hunk,
-    whether it was placed.
+    positions were mapped through later revisions first. The port splits hunks longer than
+    its matcher's 32 characters into pieces and reports each piece; we split them ourselves,
+    small enough that the port's own padding cannot make it split again, so that every
+    result can be traced to its hunk.
     """
+    splitter = diff_match_patch()
+    splitter.Match_MaxBits = MATCH_MAX_BITS - 2 * PATCH_MARGIN
+    pieces: list[patch_obj] = []
+    owners: list[int] = []
+    for index, patch in enumerate(_to_dmp(hunks, expected_starts)):
+        parts = [patch]
+        splitter.patch_splitMax(parts)
+        pieces.extend(parts)
+        owners.extend([index] * len(parts))
     dmp = diff_match_patch()
     # Stricter than the port's defaults (0.5): a loose match edits the wrong words, and a
     # refusal is reported, while a misplaced edit is silent.
     dmp.Match_Threshold = 0.35
     dmp.Match_Distance = 5000
-    new_text, placed = dmp.patch_apply(_to_dmp(hunks, expected_starts), text)
-    return new_text, [bool(p) for p in placed]
+    inserts = [(p.start2, [d for k, d in p.diffs if k == DIFF_INSERT]) for p in pieces]
+    new_text, results = dmp.patch_apply(pieces, text)
+    if len(results) != len(pieces):  # pragma: no cover - guarded by the split above
+        raise PatchRejected("the patch could not be matched piece by piece")
+    new_text = new_text.translate(_PADDING)
+    placed = [True] * len(hunks)
+    lost: list[tuple[int, str]] = []
+    for ok, owner, (start, texts) in zip(results, owners, inserts, strict=True):
+        # The port can report a piece placed whose insert landed in its padding and was cut
+        # off with it; an insert that is nowhere in the result was not placed.
+        if not ok or not all(text in new_text for text in texts):
+            placed[owner] = False
+            if texts:
+                lost.append((start, "".join(texts)))
+    return FuzzyResult(new_text, placed, lost)

@@ -35,7 +35,7 @@ class OpId:
     @classmethod
     def parse(cls, value: str) -> OpId:
         client, sep, seq = value.rpartition(":")
-        if not sep or not seq.isdigit():
+        if not sep or not (seq.isascii() and seq.isdigit()):
             raise ProtocolViolation(f"operation id {value!r} is not '<client>:<seq>'")
         return cls(validate_client_id(client), int(seq))
 

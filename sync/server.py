@@ -212,8 +212,9 @@ class Sequencer:
 
     def _place_fuzzily(self, edit: Edit, hunks: list[patches.Hunk]) -> Op:
         starts = self._mapped_starts(edit.base, hunks)
-        new_text, placed = patches.fuzzy_apply(self.text, hunks, starts)
-        unplaced = [index + 1 for index, ok in enumerate(placed) if not ok]
+        result = patches.fuzzy_apply(self.text, hunks, starts)
+        new_text = result.text
+        unplaced = [index + 1 for index, ok in enumerate(result.placed) if not ok]
         if unplaced:
             raise PatchRejected(
                 f"edit {edit.op_id}: hunk(s) {', '.join(map(str, unplaced))} of "

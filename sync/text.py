@@ -55,7 +55,7 @@ def checksum(text: str) -> str:
 def checksum_length(value: str) -> int:
     """The length part of a checksum: the text's length in code points."""
     head, sep, _ = value.partition(":")
-    if not sep or not head.isdigit():
+    if not sep or not (head.isascii() and head.isdigit()):
         raise ValueError(f"not a checksum: {value!r}")
     return int(head)
 
@@ -78,6 +78,8 @@ def utf16_to_codepoint(text: str, index: int) -> int:
     An index that falls between the two halves of a surrogate pair is an error: it would
     split a character.
     """
+    if index < 0:
+        raise IndexError(f"UTF-16 index {index} is negative")
     units = 0
     for position, ch in enumerate(text):
         if units == index:

@@ -158,8 +158,8 @@ def test_snapshot_merges_unconfirmed_edits() -> None:
     client.connect()
     snapshot = server.catch_up(0, "c")
     replies = client.receive(snapshot)  # type: ignore[arg-type]
-    # Placed by matching its context: right after the line it was typed after.
-    assert client.text == "> line one\nline two\nline three\nline four\nother 1\nother 2\n"
+    # Both appended at the end: the text the server already has comes first.
+    assert client.text == "> line one\nline two\nline three\nother 1\nother 2\nline four\n"
     assert client.rev == 2
     for reply in replies:
         assert isinstance(reply, Edit) and reply.op_id.seq == 2  # a fresh id: not edit's
@@ -219,6 +219,11 @@ def test_corrupt_revision_asks_for_a_snapshot() -> None:
     bad = Revision(1, 0, "o", revision.op_id, revision.patch, "12:00000000")
     assert client.receive(bad) == [Resync("c", 0, full=True)]
     assert client.rev == 0
+    assert client.resend() == [Resync("c", 0, full=True)]  # a retry asks for the same
+    assert client.receive(Synced(0)) == []  # an older answer does not end the wait
+    assert client.state is ClientState.SYNCING
+    client.receive(server.catch_up(0, "c", full=True))  # type: ignore[arg-type]
+    assert client.state is ClientState.READY and client.text == server.text
 
 
 def test_fuzzy_acknowledgement_corrects_the_local_text() -> None:

@@ -122,8 +122,35 @@ def test_fuzzy_apply_places_shifted_hunks() -> None:
     base = "The quick brown fox jumps over the lazy dog."
     hunks = patches.make_patch(base, op_between(base, base.replace("lazy", "sleepy")))
     moved = "Prefix added by someone else. " + base
-    new_text, placed = patches.fuzzy_apply(moved, hunks)
-    assert placed == [True]
-    assert new_text == "Prefix added by someone else. " + base.replace("lazy", "sleepy")
-    _, placed = patches.fuzzy_apply("0123456789 0123456789 0123456789 0123456789", hunks)
-    assert placed == [False]
+    result = patches.fuzzy_apply(moved, hunks)
+    assert result.placed == [True]
+    assert result.text == "Prefix added by someone else. " + base.replace("lazy", "sleepy")
+    result = patches.fuzzy_apply("0123456789 0123456789 0123456789 0123456789", hunks)
+    assert result.placed == [False]
+    assert "".join(text for _, text in result.lost_inserts) == "seep"
+
+
+def test_fuzzy_apply_reports_long_hunks_as_one() -> None:
+    # The port splits hunks over 32 characters into pieces; results stay one per hunk.
+    base = "The quick brown fox jumps over the lazy dog."
+    op = ops.replace(len(base), 4, base[4:39], "slow cat")
+    result = patches.fuzzy_apply(
+        "A quick brown fox jumps over the lazy dog!", patches.make_patch(base, op)
+    )
+    assert len(result.placed) == 1
+
+
+def test_fuzzy_apply_never_leaks_its_padding() -> None:
+    op = ops.from_json([{"delete": "abcd"}, {"retain": 2}, {"insert": "XY"}])
+    result = patches.fuzzy_apply("ab", patches.make_patch("abcdef", op))
+    assert not any(ch in result.text for ch in "\x01\x02\x03\x04")
+
+
+def test_raw_lone_surrogate_in_a_patch_is_invalid_text() -> None:
+    with pytest.raises(InvalidText, match="lone surrogate"):
+        patches.parse_patch("@@ -1 +1 @@\n-\ud800\n")
+
+
+def test_header_digits_must_be_ascii() -> None:
+    with pytest.raises(MalformedPatch, match="bad hunk header"):
+        patches.parse_patch("@@ -\u0661 +\u0661 @@\n-a\n+b\n")

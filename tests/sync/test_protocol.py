@@ -64,3 +64,5 @@ def test_op_id_text_form() -> None:
     assert OpId.parse("c1:7") == OpId("c1", 7)
     with pytest.raises(ProtocolViolation):
         OpId.parse("c1")
+    with pytest.raises(ProtocolViolation):
+        OpId.parse("a:\u00b2")

@@ -90,5 +90,7 @@ def test_utf16_index_inside_a_pair_is_an_error() -> None:
     assert utf16_to_codepoint("a😀b", 3) == 2
     with pytest.raises(IndexError, match="outside"):
         utf16_to_codepoint("ab", 3)
+    with pytest.raises(IndexError, match="negative"):
+        utf16_to_codepoint("ab", -1)
     with pytest.raises(IndexError, match="outside"):
         codepoint_to_utf16("ab", 3)

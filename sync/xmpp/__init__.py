@@ -1,0 +1,1 @@
+"""XMPP publish-subscribe for documents: payload stanzas, the node scheme, and bots."""
