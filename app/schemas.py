@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # A URL-safe slug (letters, digits, '-', '_'), which includes the UUIDs the server makes.
 DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 # Revisions, offsets and limits fit a 32-bit signed integer (PostgreSQL's INTEGER).
 MAX_INT = 2**31 - 1
 MAX_TITLE_CHARS = 200
+# The characters a document, title or name may hold (XML 1.0's), as a JSON Schema pattern. It
+# only documents the rule: sync.text.validate_text enforces it, naming the offending character
+# in a 422 "invalid-text" error. Lone surrogates are refused too, but are left out here: they
+# are not Unicode scalar values, and most regex engines cannot name them.
+XML_TEXT_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]*$"
+XML_TEXT: dict[str, Any] = {"pattern": XML_TEXT_PATTERN}
+
+
+def _json_integer(value: object) -> object:
+    # Pydantic's lax mode would read true as 1 and "7" as 7; JSON Schema's integer is neither.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
 class ErrorDetail(BaseModel):
@@ -30,8 +46,10 @@ class ErrorResponse(BaseModel):
 
 
 class DocumentCreate(BaseModel):
-    title: str = Field("Untitled", min_length=1, max_length=MAX_TITLE_CHARS)
-    text: str = ""
+    title: str = Field(
+        "Untitled", min_length=1, max_length=MAX_TITLE_CHARS, json_schema_extra=XML_TEXT
+    )
+    text: str = Field("", json_schema_extra=XML_TEXT)
     id: str | None = Field(
         None,
         pattern=DOC_ID_PATTERN,
@@ -40,7 +58,7 @@ class DocumentCreate(BaseModel):
 
 
 class DocumentUpdate(BaseModel):
-    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS)
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, json_schema_extra=XML_TEXT)
 
 
 class DocumentPublic(BaseModel):
@@ -91,15 +109,21 @@ class RevisionPublic(RevisionSummary):
     checksum: str
 
 
+class DiffChunk(BaseModel):
+    op: Literal["equal", "insert", "delete"]
+    text: str
+
+
 class DiffPublic(BaseModel):
     from_rev: int
     to_rev: int
-    patch: str
-    diffs: list[tuple[Literal[-1, 0, 1], str]] = Field(
-        description="diff-match-patch diffs: -1 deleted, 0 unchanged, 1 inserted."
+    patch: str = Field(description="From the text at from_rev to the text at to_rev.")
+    diffs: list[DiffChunk] = Field(
+        description="The change as readable chunks, in order: the equal and deleted chunks "
+        "make the old text, the equal and inserted ones the new."
     )
 
 
 class RestoreRequest(BaseModel):
-    rev: int = Field(ge=0, le=MAX_INT)
-    author: str = Field("restore", min_length=1, max_length=64)
+    rev: JsonInt = Field(ge=0, le=MAX_INT, examples=[0])
+    author: str = Field("restore", min_length=1, max_length=64, json_schema_extra=XML_TEXT)

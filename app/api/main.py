@@ -9,4 +9,5 @@ from app.api.routes import documents, health, history
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(documents.router)
+api_router.include_router(documents.imports)
 api_router.include_router(history.router)

@@ -391,7 +391,7 @@ async def test_text_errors(client: httpx.AsyncClient) -> None:
 async def test_import_utf8_file(client: httpx.AsyncClient) -> None:
     content = "Grüße\nline two 👋\n".encode()
     response = await client.post(
-        "/api/documents/import", files={"file": ("notes.md", content, "text/markdown")}
+        "/api/imports", files={"file": ("notes.md", content, "text/markdown")}
     )
     assert response.status_code == 201, response.text
     doc = response.json()
@@ -404,7 +404,7 @@ async def test_import_utf8_file(client: httpx.AsyncClient) -> None:
 async def test_import_drops_a_bom_and_takes_a_title(client: httpx.AsyncClient) -> None:
     content = b"\xef\xbb\xbfwith BOM"
     response = await client.post(
-        "/api/documents/import",
+        "/api/imports",
         files={"file": ("ignored.txt", content, "text/plain")},
         data={"title": "Chosen title"},
     )
@@ -417,17 +417,17 @@ async def test_import_drops_a_bom_and_takes_a_title(client: httpx.AsyncClient) -
 
 async def test_import_uses_the_base_name_of_a_path(client: httpx.AsyncClient) -> None:
     for name in ("dir/sub/a.txt", "C:\\Users\\me\\a.txt"):
-        response = await client.post("/api/documents/import", files={"file": (name, b"x")})
+        response = await client.post("/api/imports", files={"file": (name, b"x")})
         assert response.json()["title"] == "a.txt"
 
 
 async def test_import_not_utf8_is_400(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/api/documents/import", files={"file": ("latin1.txt", "café".encode("latin-1"))}
+        "/api/imports", files={"file": ("latin1.txt", "café".encode("latin-1"))}
     )
     assert "not UTF-8" in assert_error(response, 400, "bad-request")["message"]
     utf16 = "hello".encode("utf-16")
-    response = await client.post("/api/documents/import", files={"file": ("u16.txt", utf16)})
+    response = await client.post("/api/imports", files={"file": ("u16.txt", utf16)})
     assert_error(response, 400)
 
 
@@ -435,29 +435,29 @@ async def test_import_oversize_is_413(client: httpx.AsyncClient, settings: Any) 
     settings.max_document_chars = 8
     # Over the character limit, and over the byte limit (four bytes a character) alike.
     for content in (b"x" * 9, b"x" * 100):
-        response = await client.post("/api/documents/import", files={"file": ("a.txt", content)})
+        response = await client.post("/api/imports", files={"file": ("a.txt", content)})
         assert_error(response, 413, "payload-too-large")
-    ok = await client.post("/api/documents/import", files={"file": ("a.txt", "é" * 8)})
+    ok = await client.post("/api/imports", files={"file": ("a.txt", "é" * 8)})
     assert ok.status_code == 201
 
 
 async def test_import_forbidden_characters_are_422(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/documents/import", files={"file": ("a.txt", b"a\x00b")})
+    response = await client.post("/api/imports", files={"file": ("a.txt", b"a\x00b")})
     assert_error(response, 422, "invalid-text")
     response = await client.post(
-        "/api/documents/import", files={"file": ("a.txt", b"ok")}, data={"title": "t\x01"}
+        "/api/imports", files={"file": ("a.txt", b"ok")}, data={"title": "t\x01"}
     )
     assert_error(response, 422, "invalid-text")
 
 
 async def test_import_without_a_file_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/documents/import", data={"title": "no file"})
+    response = await client.post("/api/imports", data={"title": "no file"})
     assert_error(response, 422, "validation-error")
 
 
 async def test_import_malformed_multipart_is_400(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/api/documents/import",
+        "/api/imports",
         content=b'--xyz\r\nContent-Disposition: form-data; name="file"\r\n\r\nunterminated',
         headers={"content-type": "multipart/form-data; boundary=xyz"},
     )

@@ -89,15 +89,17 @@ async def test_one_revision_errors(client: httpx.AsyncClient, doc: str) -> None:
 async def test_diff_between_revisions(client: httpx.AsyncClient, doc: str) -> None:
     body = (await client.get(f"/api/documents/{doc}/diff", params={"from": 0, "to": 3})).json()
     assert (body["from_rev"], body["to_rev"]) == (0, 3)
-    assert "".join(t for op, t in body["diffs"] if op <= 0) == TEXTS[0]
-    assert "".join(t for op, t in body["diffs"] if op >= 0) == TEXTS[3]
+    chunks = body["diffs"]
+    assert {c["op"] for c in chunks} <= {"equal", "insert", "delete"}
+    assert "".join(c["text"] for c in chunks if c["op"] != "insert") == TEXTS[0]
+    assert "".join(c["text"] for c in chunks if c["op"] != "delete") == TEXTS[3]
     assert patches.apply_patch(TEXTS[0], patches.parse_patch(body["patch"]))[0] == TEXTS[3]
     # Backwards works too, and a revision against itself is no change at all.
     back = (await client.get(f"/api/documents/{doc}/diff", params={"from": 3, "to": 1})).json()
     assert patches.apply_patch(TEXTS[3], patches.parse_patch(back["patch"]))[0] == TEXTS[1]
     same = (await client.get(f"/api/documents/{doc}/diff", params={"from": 2, "to": 2})).json()
     assert same["patch"] == ""
-    assert same["diffs"] == [[0, TEXTS[2]]]
+    assert same["diffs"] == [{"op": "equal", "text": TEXTS[2]}]
 
 
 async def test_diff_errors(client: httpx.AsyncClient, doc: str) -> None:
@@ -142,7 +144,8 @@ async def test_restore_the_current_text_still_adds_a_revision(
 async def test_restore_errors(client: httpx.AsyncClient, doc: str) -> None:
     url = f"/api/documents/{doc}/restore"
     assert_error(await client.post(url, json={"rev": 4}), 404, "revision-not-found")
-    assert_error(await client.post(url, json={"rev": -1}), 422, "validation-error")
+    for rev in (-1, 1.5, True, "1", None):
+        assert_error(await client.post(url, json={"rev": rev}), 422, "validation-error")
     assert_error(await client.post(url, json={}), 422, "validation-error")
     assert_error(await client.post(url, json={"rev": 1, "author": ""}), 422)
     assert_error(await client.post(url, json={"rev": 1, "author": "a\x00"}), 422, "invalid-text")

@@ -17,6 +17,7 @@ from app.errors import BadRequest, InvalidInput, PayloadTooLarge
 from app.schemas import (
     MAX_INT,
     MAX_TITLE_CHARS,
+    XML_TEXT,
     DocumentCreate,
     DocumentPublic,
     DocumentsPublic,
@@ -27,6 +28,8 @@ from app.store import DocumentInfo, SortOrder
 from sync.text import checksum, validate_text
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
+# Not /api/documents/import: that path would also be the document with the id "import".
+imports = APIRouter(prefix="/api/imports", tags=["documents"])
 
 Rev = Annotated[int | None, Query(ge=0, le=MAX_INT, description="A past revision")]
 
@@ -101,8 +104,8 @@ async def list_documents(
     )
 
 
-@router.post(
-    "/import",
+@imports.post(
+    "",
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentPublic,
     responses=errors(400, 413, 422),
@@ -110,10 +113,17 @@ async def list_documents(
 async def import_document(
     store: StoreDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="A UTF-8 text file (a BOM is dropped)")],
+    file: Annotated[
+        UploadFile,
+        File(description="A UTF-8 text file (a BOM is dropped) without XML-forbidden characters"),
+    ],
     title: Annotated[
         str | None,
-        Form(max_length=MAX_TITLE_CHARS, description="The title; the file's name if omitted"),
+        Form(
+            max_length=MAX_TITLE_CHARS,
+            description="The title; the file's name if omitted",
+            json_schema_extra=XML_TEXT,
+        ),
     ] = None,
 ) -> DocumentPublic:
     """Create a document from an uploaded text file."""

@@ -11,6 +11,7 @@ from app.api.deps import DocId, RoomsDep, StoreDep
 from app.api.responses import errors
 from app.schemas import (
     MAX_INT,
+    DiffChunk,
     DiffPublic,
     RestoreRequest,
     RevisionPublic,
@@ -77,8 +78,8 @@ async def read_revision(
 async def diff_revisions(
     doc_id: DocId,
     store: StoreDep,
-    from_rev: Annotated[int, Query(alias="from", ge=0, le=MAX_INT)],
-    to_rev: Annotated[int, Query(alias="to", ge=0, le=MAX_INT)],
+    from_rev: Annotated[int, Query(alias="from", ge=0, le=MAX_INT, examples=[0])],
+    to_rev: Annotated[int, Query(alias="to", ge=0, le=MAX_INT, examples=[1])],
 ) -> DiffPublic:
     """What changed between two revisions, as a patch and as readable diffs."""
     old = await store.text_at(doc_id, from_rev)
@@ -88,7 +89,15 @@ async def diff_revisions(
     diffs = dmp.diff_main(old, new)
     dmp.diff_cleanupSemantic(diffs)
     patch = patches.patch_text(old, ops.from_diffs(diffs))
-    return DiffPublic(from_rev=from_rev, to_rev=to_rev, patch=patch, diffs=diffs)
+    chunks = [DiffChunk(op=_DIFF_OPS[op], text=text) for op, text in diffs]
+    return DiffPublic(from_rev=from_rev, to_rev=to_rev, patch=patch, diffs=chunks)
+
+
+_DIFF_OPS: dict[int, Literal["equal", "insert", "delete"]] = {
+    0: "equal",
+    1: "insert",
+    -1: "delete",
+}
 
 
 @router.post(
