@@ -377,7 +377,9 @@ class RoomRegistry:
         self.settings = settings
         self.metrics = metrics
         self.rooms: dict[str, Room] = {}
-        self._loading: dict[str, asyncio.Future[Room]] = {}
+        # Loads in progress, each with the number of deletions seen when it started.
+        self._loading: dict[str, tuple[asyncio.Future[Room], int]] = {}
+        self._forgets = 0
 
     async def acquire(self, doc_id: str) -> Room:
         """The room of ``doc_id``, loaded if need be; hold it until :meth:`release`.
@@ -388,13 +390,19 @@ class RoomRegistry:
         if room is None:
             loading = self._loading.get(doc_id)
             if loading is None:
-                loading = asyncio.ensure_future(self._load(doc_id))
+                loading = (asyncio.ensure_future(self._load(doc_id)), self._forgets)
                 self._loading[doc_id] = loading
-                loading.add_done_callback(self._loaded)
+                loading[0].add_done_callback(self._loaded)
+            future, seen = loading
             # Shielded: one caller giving up must not cancel the load the others wait for.
-            loaded = await asyncio.shield(loading)
-            # While we waited the room may have been loaded, used and unloaded, or the
-            # document deleted: only a room in the table is live.
+            loaded = await asyncio.shield(future)
+            # A document deleted after the load read it must not come back as a room that
+            # nobody would ever close. Deletions are rare: check again only after one.
+            while seen != self._forgets:
+                seen = self._forgets
+                await self.store.get(doc_id)  # raises DocumentNotFound
+            # The load's room may have been installed, used and unloaded meanwhile; it is
+            # still a faithful copy (catch-ups refresh it), and only one room is live.
             room = self.rooms.setdefault(doc_id, loaded)
             self.metrics.rooms.set(len(self.rooms))
         room.users += 1
@@ -403,13 +411,13 @@ class RoomRegistry:
             room.unload_task = None
         return room
 
-    def _loaded(self, loading: asyncio.Future[Room]) -> None:
+    def _loaded(self, future: asyncio.Future[Room]) -> None:
         # Forget every load once done, failed or not, so bad ids leave nothing behind.
-        for doc_id, future in list(self._loading.items()):
-            if future is loading:
+        for doc_id, (loading, _) in list(self._loading.items()):
+            if loading is future:
                 del self._loading[doc_id]
-        if not loading.cancelled():
-            loading.exception()  # retrieved here, raised to each waiter
+        if not future.cancelled():
+            future.exception()  # retrieved here, raised to each waiter
 
     async def release(self, room: Room) -> None:
         room.users -= 1
@@ -458,6 +466,7 @@ class RoomRegistry:
 
     async def forget(self, doc_id: str) -> None:
         """A document was deleted: close its connections and drop it."""
+        self._forgets += 1
         room = self.rooms.pop(doc_id, None)
         if room is not None:
             if room.unload_task is not None:

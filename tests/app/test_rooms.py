@@ -214,6 +214,31 @@ async def test_a_cancelled_acquire_does_not_cancel_the_load_for_others(
     assert registry._loading == {}
 
 
+async def test_a_document_deleted_while_loading_does_not_come_back(
+    store: Store, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.create("d1", "D1", "text")
+    registry = registry_for(store, data_dir, idle_unload_seconds=0)
+    read, gate = asyncio.Event(), asyncio.Event()
+    real_load = store.load
+
+    async def load_then_wait(doc_id: str, *, history: int) -> Any:
+        loaded = await real_load(doc_id, history=history)
+        read.set()
+        await gate.wait()
+        return loaded
+
+    monkeypatch.setattr(store, "load", load_then_wait)
+    acquiring = asyncio.create_task(registry.acquire("d1"))
+    await read.wait()
+    await store.delete("d1")  # as DELETE /api/documents/d1 does
+    await registry.forget("d1")
+    gate.set()
+    with pytest.raises(DocumentNotFound):
+        await acquiring
+    assert registry.rooms == {}
+
+
 async def test_unknown_documents_leave_nothing_behind(store: Store, data_dir: Path) -> None:
     registry = registry_for(store, data_dir)
     for attempt in range(20):
