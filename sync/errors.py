@@ -12,7 +12,8 @@ The hierarchy::
     │   └── StaleRevision      an edit or resync older than the history still kept
     ├── DocumentTooLarge       an edit that would take a document past its size limit
     ├── ChecksumMismatch       a copy no longer matches the revision it claims to be at
-    └── ProtocolViolation      a message that breaks the client/server state machine
+    ├── ProtocolViolation      a message that breaks the client/server state machine
+    └── BridgeError            the XMPP server refused or did not answer a request
 
 ``app/`` turns these into HTTP statuses and WebSocket close codes; ``sync/`` never does.
 Every error carries a stable ``code`` string for the wire.
@@ -68,3 +69,11 @@ class ProtocolViolation(SyncError):
 
 class DocumentTooLarge(SyncError):
     code = "document-too-large"
+
+
+class BridgeError(SyncError):
+    code = "xmpp-error"
+
+    def __init__(self, message: str, *, condition: str = "") -> None:
+        super().__init__(message)
+        self.condition = condition

@@ -1,0 +1,154 @@
+"""An XMPP client connection that comes back: reconnects with backoff and reports its state.
+
+slixmpp does not reconnect after an established stream drops, and a pubsub service does not
+redeliver notifications sent while a subscriber was away. So this class reconnects, and
+calls ``on_session`` after every (re)connection: that is where its owner subscribes again and
+catches up on what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+from slixmpp import ClientXMPP
+
+log = logging.getLogger(__name__)
+
+SessionHook = Callable[[], Awaitable[None]]
+
+
+class XmppState(enum.Enum):
+    STOPPED = "stopped"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"  # a session is established
+
+
+class XmppConnection:
+    def __init__(
+        self,
+        jid: str,
+        password: str,
+        host: str,
+        port: int,
+        *,
+        allow_plaintext: bool = True,
+        on_session: SessionHook | None = None,
+        min_backoff: float = 0.2,
+        max_backoff: float = 15.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.on_session = on_session
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.state = XmppState.STOPPED
+        self.last_error = ""
+        self.state_since = time.time()
+        self.sessions = 0  # how many sessions have started: 2 or more means reconnects
+        self.xmpp = ClientXMPP(jid, password)
+        if allow_plaintext:
+            # A TLS-less loopback server: slixmpp refuses plain SASL without encryption
+            # unless told, and must not insist on STARTTLS.
+            self.xmpp.enable_starttls = False
+            self.xmpp.enable_direct_tls = False
+            self.xmpp.enable_plaintext = True
+            self.xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
+        for plugin in ("xep_0030", "xep_0004", "xep_0060", "xep_0199"):
+            self.xmpp.register_plugin(plugin)
+        self.xmpp.add_event_handler("session_start", self._on_session_start)
+        self.xmpp.add_event_handler("disconnected", self._on_disconnected)
+        self.xmpp.add_event_handler("connection_failed", self._on_failed)
+        self.xmpp.add_event_handler("failed_auth", self._on_failed_auth)
+        self._stopping = False
+        self._connected = asyncio.Event()
+        self._backoff = min_backoff
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._session_task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.state is XmppState.CONNECTED
+
+    def _set_state(self, state: XmppState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.state_since = time.time()
+
+    async def start(self, *, wait: float | None = 10.0) -> None:
+        """Connect; with ``wait``, return once the session is up (or raise TimeoutError)."""
+        self._stopping = False
+        self._set_state(XmppState.CONNECTING)
+        self.xmpp.connect(self.host, self.port)
+        if wait is not None:
+            await asyncio.wait_for(self._connected.wait(), wait)
+
+    async def wait_connected(self, timeout: float) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in (self._reconnect_task, self._session_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self.state is XmppState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.xmpp.disconnect(wait=1.0), 3)
+        self.xmpp.cancel_connection_attempt()
+        self._connected.clear()
+        self._set_state(XmppState.STOPPED)
+
+    def _on_session_start(self, _event: object) -> None:
+        self.sessions += 1
+        self._backoff = self.min_backoff
+        self.last_error = ""
+        self.xmpp.send_presence()
+        self._set_state(XmppState.CONNECTED)
+        log.info("XMPP session %d started as %s", self.sessions, self.xmpp.boundjid)
+        self._session_task = asyncio.get_running_loop().create_task(self._run_session_hook())
+
+    async def _run_session_hook(self) -> None:
+        try:
+            if self.on_session is not None:
+                await self.on_session()
+        except Exception as exc:  # a failed catch-up is retried on the next session
+            self.last_error = f"catching up after connecting failed: {exc}"
+            log.exception("XMPP session hook failed")
+        finally:
+            self._connected.set()
+
+    def _on_disconnected(self, reason: object) -> None:
+        self._connected.clear()
+        if self._stopping:
+            return
+        self._set_state(XmppState.CONNECTING)
+        self.last_error = f"disconnected: {reason}" if reason else "disconnected"
+        log.warning("XMPP %s; reconnecting", self.last_error)
+        self._schedule_reconnect()
+
+    def _on_failed(self, error: object) -> None:
+        self.last_error = f"cannot connect to {self.host}:{self.port}: {error}"
+        log.debug("XMPP %s", self.last_error)
+
+    def _on_failed_auth(self, _event: object) -> None:
+        self.last_error = f"authentication as {self.xmpp.boundjid.bare} failed"
+        log.error("XMPP %s", self.last_error)
+
+    def _schedule_reconnect(self) -> None:
+        if self._reconnect_task is not None and not self._reconnect_task.done():
+            return
+        delay = self._backoff * (0.5 + random.random())  # jitter: instances don't stampede
+        self._backoff = min(self.max_backoff, self._backoff * 2)
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect(delay))
+
+    async def _reconnect(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not self._stopping:
+            self.xmpp.connect(self.host, self.port)
