@@ -42,6 +42,23 @@ class Settings(BaseSettings):
     # Messages queued for one WebSocket before it counts as stuck and is closed.
     send_queue_limit: int = Field(1000, ge=1)
 
+    # XMPP: "managed" starts Prosody under data_dir; "external" connects to the server below;
+    # "off" runs without XMPP (single-instance editing still works).
+    xmpp_mode: str = Field("managed", pattern="^(managed|external|off)$")
+    xmpp_jid: str = ""  # external: the service account, e.g. collab@example.org
+    xmpp_password: str = ""
+    xmpp_host: str = "127.0.0.1"
+    xmpp_port: int = Field(5222, ge=0, le=65535)
+    xmpp_pubsub: str = ""  # external: the pubsub service, e.g. pubsub.example.org
+    xmpp_domain: str = "localhost"  # managed: the virtual host Prosody serves
+    # managed: the client port Prosody listens on (0 picks a free one)
+    xmpp_managed_port: int = Field(15222, ge=0, le=65535)
+    # This instance's resource; instances sharing the service account need different ones.
+    xmpp_resource: str = ""
+    # Plain SASL without TLS: only acceptable on loopback (the managed server has no TLS).
+    xmpp_allow_plaintext: bool = True
+    xmpp_connect_timeout: float = Field(10.0, ge=0)
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

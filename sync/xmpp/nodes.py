@@ -336,7 +336,7 @@ class DocumentNodes:
             raise _bridge_error(f"reading items of {node}", exc) from exc
         return list(result["pubsub"]["items"])
 
-    async def _item_ids(self, node: str) -> list[str]:
+    async def item_ids(self, node: str) -> list[str]:
         try:
             result = await self.xmpp.plugin["xep_0030"].get_items(
                 jid=JID(self.service), node=node, timeout=self.timeout
@@ -349,7 +349,7 @@ class DocumentNodes:
         """The revisions after ``since`` that the node still holds, in order."""
         node = document_node(doc_id)
         wanted = []
-        for item_id in await self._item_ids(node):
+        for item_id in await self.item_ids(node):
             head = item_id.split(".", 1)[0]
             if head.isascii() and head.isdigit() and int(head) > since:
                 wanted.append(item_id)
