@@ -1,0 +1,100 @@
+"""A bot that writes: it answers commands typed in the document, and can keep a clock.
+
+Run it next to a server started with `make run`:
+
+    .venv/bin/python -m examples.clock_bot DOC_ID [--every 30]
+
+Then type a line such as `/time`, `/roll` or `/help` in the document: the bot replaces the
+command with its answer, and everybody watches it edit beside them. With `--every N` it also
+appends a timestamped line every N seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import re
+from datetime import UTC, datetime
+
+from app.config import get_settings
+from app.xmpp.accounts import bot_account
+from sync.protocol import Revision
+from sync.xmpp.bot import DocumentBot
+
+COMMAND = re.compile(r"^/(time|roll|help)[ \t]*$", re.MULTILINE)
+
+
+def answer(command: str) -> str:
+    if command == "time":
+        return f"🕒 {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if command == "roll":
+        return f"🎲 {random.randint(1, 6)}"
+    return "🤖 commands: /time, /roll, /help (type one on a line of its own)"
+
+
+def pending_command(text: str) -> tuple[int, int, str] | None:
+    """The first command line that is finished (followed by a newline)."""
+    for match in COMMAND.finditer(text):
+        if text[match.end() : match.end() + 1] == "\n":
+            return match.start(), match.end(), answer(match.group(1))
+    return None
+
+
+async def run(doc_id: str, name: str, every: float | None) -> None:
+    account = await bot_account(get_settings(), name)
+    async with DocumentBot(
+        account.jid + "/clock",
+        account.password,
+        doc_id,
+        host=account.host,
+        port=account.port,
+        pubsub=account.pubsub,
+        name=name,
+    ) as bot:
+        await bot.wait_synced()
+        print(f"following '{doc_id}' at r{bot.rev}; type /help in it", flush=True)
+        wake = asyncio.Event()
+
+        def on_revision(_revision: Revision, mine: bool) -> None:
+            if not mine:
+                wake.set()
+
+        bot.on_revision(on_revision)
+        wake.set()
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time() + every if every else None
+        while not bot.deleted:
+            timeout = max(0.0, next_tick - loop.time()) if next_tick else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+            wake.clear()
+            command = pending_command(bot.text)
+            while command is not None:
+                start, end, reply = command
+                await bot.replace(start, end - start, reply)
+                command = pending_command(bot.text)
+            if next_tick and loop.time() >= next_tick:
+                text = bot.text
+                prefix = "" if not text or text.endswith("\n") else "\n"
+                await bot.append(f"{prefix}{datetime.now(UTC):%H:%M:%S} tick from {name}\n")
+                next_tick += every or 0
+            await bot.wait_synced()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("doc_id", help="the document to write in")
+    parser.add_argument("--name", default="clock-bot", help="the bot's account and name")
+    parser.add_argument("--every", type=float, help="append a timestamped line every N seconds")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args.doc_id, args.name, args.every))
+
+
+if __name__ == "__main__":
+    main()
