@@ -225,6 +225,32 @@ test("a revision that does not fit asks for a snapshot; a corrupt snapshot throw
   assert.deepEqual(parsePatch(revision.patch)[0].diffs.length > 0, true);
 });
 
+test("while a snapshot is awaited, resend asks for it again and an older synced is ignored", () => {
+  const server = new TestSequencer({ text: "one two three" });
+  const ann = new SyncClient("ann", { text: server.text });
+  const [request] = ann.connect();
+  const bob = connected("bob", server);
+  bob.replace(4, 4, "");
+  bob.receive(submit(server, bob.flush()[0]));
+  const [revision, synced] = server.catchUp(/** @type {any} */ (request));
+  ann.replace(4, 4, ""); // the same word, while catching up
+  const full = { type: "resync", client: "ann", since: 0, full: true };
+  assert.deepEqual(ann.receive({ ...revision, checksum: "9:00000000" }), [full]);
+  assert.deepEqual(ann.receive(synced), []); // it ends the older request, not this one
+  assert.equal(ann.state, ClientState.SYNCING);
+  assert.deepEqual(ann.resend(), [full]);
+  const [snapshot] = server.catchUp(/** @type {any} */ (full));
+  assert.deepEqual(ann.receive(snapshot), []); // nothing left to send: bob deleted it too
+  assert.equal(ann.state, ClientState.READY);
+  assert.equal(ann.text, "one three");
+  assert.ok(!ann.hasUnconfirmed);
+  // Once caught up, a synced ahead of us asks for the revisions again, not for a snapshot.
+  assert.deepEqual(ann.receive({ type: "synced", rev: 2 }), [
+    { type: "resync", client: "ann", since: 1, full: false },
+  ]);
+  assert.deepEqual(ann.resend(), [{ type: "resync", client: "ann", since: 1, full: false }]);
+});
+
 test("a client refuses client messages, bad ids and forbidden text", () => {
   const ann = new SyncClient("ann");
   ann.connect();

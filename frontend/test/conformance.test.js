@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, test } from "node:test";
 
+import * as charclass from "../src/sync/charclass.js";
 import * as sync from "../src/sync/index.js";
 
 const { ops } = sync;
@@ -52,6 +53,7 @@ test("every vector file is replayed here", () => {
     "protocol.json",
     "sessions.json",
     "text.json",
+    "unicode.json",
   ];
   const files = readdirSync(VECTORS).filter((name) => name.endsWith(".json"));
   assert.deepEqual(files.sort(), known, "a new vector file needs a replay in this test");
@@ -84,6 +86,12 @@ describe("text", () => {
       for (const [index, expected] of c.to_codepoint) {
         expect(expected, () => sync.utf16ToCodepoint(c.text, index), [c.text, index]);
       }
+    }
+  });
+
+  test("checksumLength", () => {
+    for (const [value, expected] of vectors.checksum_length) {
+      expect(expected, () => sync.checksumLength(value), value);
     }
   });
 });
@@ -202,11 +210,35 @@ describe("merge", () => {
     }
   });
 
-  test("mergeOnto", () => {
-    for (const c of vectors.merge_onto) {
+  test("rebaseOnto and mergeOnto", () => {
+    for (const c of vectors.rebase_onto) {
+      assert.deepEqual(sync.rebaseOnto(c.base, c.changes, c.target), c.op, JSON.stringify(c));
       assert.equal(sync.mergeOnto(c.base, c.changes, c.target), c.result, JSON.stringify(c));
     }
   });
+});
+
+test("unicode: word characters are Python's, code point by code point", () => {
+  const vectors = load("unicode.json");
+  assert.equal(
+    charclass.UNICODE_VERSION,
+    vectors.version,
+    "the vectors' Unicode changed: run `node test-support/write-charclass.js` in frontend/",
+  );
+  assert.deepEqual(charclass.ranges("alnum"), vectors.alnum);
+  assert.deepEqual(charclass.ranges("space"), vectors.space);
+  /** @param {[number, number][]} ranges */
+  const inside = (ranges) => {
+    const flags = new Uint8Array(0x110000);
+    for (const [start, end] of ranges) flags.fill(1, start, end + 1);
+    return flags;
+  };
+  const alnum = inside(vectors.alnum);
+  const space = inside(vectors.space);
+  for (let cp = 0; cp < 0x110000; cp++) {
+    assert.equal(charclass.isAlnum(cp), alnum[cp] === 1, `isalnum U+${cp.toString(16)}`);
+    assert.equal(charclass.isSpace(cp), space[cp] === 1, `isspace U+${cp.toString(16)}`);
+  }
 });
 
 /** @param {sync.SyncClient} client */

@@ -65,11 +65,18 @@ test("parsePatch is strict where the Python twin is, and names the line", () => 
   assert.throws(() => parsePatch("@@ -1,2 +1 @@\n-a\n+b\n"), /header says 2\/1 characters/);
 });
 
-test("parsePatch refuses what the Python twin lets through by accident", () => {
-  // A raw (unescaped) lone surrogate: Python raises UnicodeEncodeError, not a SyncError.
-  assert.throws(() => parsePatch("@@ -1 +1 @@\n-\ud800\n+b\n"), { name: "InvalidText" });
-  // Non-ASCII digits in a header: Python's \d matches them.
-  assert.throws(() => parsePatch("@@ -١ +١ @@\n-a\n+b\n"), { name: "MalformedPatch" });
+test("parsePatch checks raw text before escapes, and takes ASCII digits only", () => {
+  // A raw (unescaped) lone surrogate cannot be turned into bytes: InvalidText, naming it.
+  assert.throws(() => parsePatch("@@ -1 +1 @@\n-\ud800\n+b\n"), {
+    name: "InvalidText",
+    message: /^patch line 2 has U\+D800 at position 0, which is a lone surrogate/,
+  });
+  // Raw text is checked first, as in Python, so a bad escape after it is not what is reported.
+  assert.throws(() => parsePatch("@@ -1 +1 @@\n-%\x01\n+b\n"), { name: "InvalidText" });
+  assert.throws(() => parsePatch("@@ -1 +1 @@\n-\ud83d%F0\n+b\n"), { name: "InvalidText" });
+  for (const digit of ["١", "１", "²", "१"]) {
+    assert.throws(() => parsePatch(`@@ -${digit} +1 @@\n-a\n+b\n`), { name: "MalformedPatch" });
+  }
 });
 
 test("opFromPatch refuses hunks that overlap or run past the end", () => {

@@ -36,6 +36,7 @@ test("checksumLength reads the length part and refuses anything else", () => {
   assert.equal(checksumLength("12:0000abcd"), 12);
   assert.throws(() => checksumLength("abc"), RangeError);
   assert.throws(() => checksumLength("12"), RangeError);
+  assert.throws(() => checksumLength("١٢:0000abcd"), RangeError); // ASCII digits only
 });
 
 test("validateText names the character and its code point position", () => {
@@ -79,7 +80,8 @@ test("UTF-16 conversion refuses offsets outside the text or inside a pair", () =
     message: "UTF-16 index 2 splits the surrogate pair at 1",
   });
   assert.throws(() => utf16ToCodepoint("a😀", 4), /outside 0\.\.3/);
-  assert.throws(() => utf16ToCodepoint("a😀", -1), /outside/);
+  assert.throws(() => utf16ToCodepoint("a😀", -1), { message: "UTF-16 index -1 is negative" });
+  assert.throws(() => utf16ToCodepoint("a😀", 0.5), RangeError);
   assert.throws(() => codepointToUtf16("a😀", 3), /outside 0\.\.2/);
   assert.throws(() => codepointToUtf16("a😀", 0.5), RangeError);
 });

@@ -26,6 +26,7 @@ import json
 import random
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -150,11 +151,33 @@ def text_vectors() -> dict[str, JSONValue]:
                     for i in range(-1, len(sample) + 2)
                 ],
                 "to_codepoint": [
-                    [i, outcome(text.utf16_to_codepoint, sample, i)] for i in range(units + 2)
+                    [i, outcome(text.utf16_to_codepoint, sample, i)] for i in range(-1, units + 2)
                 ],
             }
         )
-    return {"checksum": checksums, "utf16": conversions}
+    lengths = [
+        [value, outcome(text.checksum_length, value)]
+        for value in [*CHECKSUM_LENGTHS, *(text.checksum(sample) for sample in TEXT_SAMPLES[:8])]
+    ]
+    return {"checksum": checksums, "utf16": conversions, "checksum_length": lengths}
+
+
+# Only ASCII digits make a length: str.isdigit() alone would take these.
+CHECKSUM_LENGTHS = [
+    "12:0000abcd",
+    "0:",
+    ":0",
+    "abc",
+    "12",
+    "-1:0",
+    "+1:0",
+    " 1:0",
+    "1 :0",
+    "\u0661\u0662:0",  # Arabic-Indic digits
+    "\uff11:0",  # fullwidth 1
+    "\u00b2:0",  # superscript 2
+    "1\u0967:0",  # Devanagari 1
+]
 
 
 # -- ops -------------------------------------------------------------------------------------
@@ -305,6 +328,17 @@ HANDWRITTEN_PATCHES = [
     ("@@ -5 +5 @@\n-a\n+b\n", 2),
     ("@@ -1,2 +1,2 @@\n-ab\n+cd\n@@ -1 +1 @@\n-c\n+x\n", 4),
     ("@@ -2 +2 @@\n-b\n+x\n@@ -1 +1 @@\n-a\n+y\n", 4),
+    # Header numbers are ASCII digits only (Python's \d would also take these).
+    ("@@ -\u0661 +\u0661 @@\n-a\n+b\n", 1),  # Arabic-Indic 1
+    ("@@ -1 +\uff11 @@\n-a\n+b\n", 1),  # fullwidth 1
+    ("@@ -1,\u00b2 +1,2 @@\n-ab\n+cd\n", 2),  # superscript 2
+    ("@@ -1\u0967 +1 @@\n-a\n+b\n", 20),  # Devanagari 1
+    # Raw (unescaped) text must be valid by itself, checked before escapes are decoded.
+    ("@@ -1 +1 @@\n-\ud800\n+b\n", 1),
+    ("@@ -1 +1 @@\n-a\n+x\udc00y\n", 1),
+    ("@@ -1 +1 @@\n-\ud83d%F0\n+b\n", 1),  # a lone surrogate and a bad escape
+    ("@@ -1 +1 @@\n-%\x01\n+b\n", 1),  # a forbidden character and a bad escape
+    ("@@ -1 +1 @@\n-😀\n+b\n", 1),  # raw astral text is a character
 ]
 
 
@@ -427,26 +461,195 @@ def protocol_vectors() -> list[JSONValue]:
 # -- merge -----------------------------------------------------------------------------------
 
 
+# Pieces for texts whose changes can slide along repeated text, with every kind of character
+# diff_cleanupSemanticLossless scores: ASCII and non-ASCII letters and digits, astral letters
+# and digits (alphanumeric in Python; their private-use stand-ins in the JavaScript twin are
+# not), astral symbols, spaces that only Python or only JavaScript's \s counts, line breaks,
+# blank lines, punctuation, combining marks, a character only newer Unicode assigns, and
+# private use.
+WORDS = [
+    "one", "two", "the", "cat", "a", "ab", "ba", " ", " ", " ", "  ", "\n", "\n\n", "\r\n",
+    "\r\n\r\n", "\t", ".", ",", "-", "_", "1", "é", "e\u0301", "字", "中文", "שלום", "٣",
+    "Ⅻ", "½", "²", "😀", "𝄞", "👍🏽", "𝐀", "𝟙", "𠀀", "\U00031350", "\u00a0", "\u3000",
+    "\u2028", "\u0085", "\ufeff", "\ue000", "x😀y", "a b", "b a",
+]  # fmt: skip
+
+
+def word_text(rng: random.Random, pieces: int) -> str:
+    return "".join(rng.choice(WORDS) for _ in range(pieces))
+
+
+def word_op(rng: random.Random, base: str, edits: int = 2) -> Op:
+    """Like :func:`random_op`, inserting pieces of :data:`WORDS` or copies of the neighbouring
+    text (changes that can slide), or deleting a few characters."""
+    builder = ops.OpBuilder()
+    spots = sorted({rng.randint(0, len(base)) for _ in range(rng.randint(1, edits))})
+    done = 0
+    for spot in spots:
+        builder.retain(max(0, spot - done))
+        done = max(done, spot)
+        roll = rng.random()
+        if roll < 0.25:
+            builder.insert(word_text(rng, rng.randint(1, 2)))
+        elif roll < 0.5 and done > 0:
+            # Repeat what comes before or after: a change that slides.
+            builder.insert(base[done - rng.randint(1, min(done, 6)) : done])
+        elif roll < 0.75 and done < len(base):
+            builder.insert(base[done : done + rng.randint(1, 6)])
+        else:
+            deleted = base[done : done + rng.randint(1, 6)]
+            builder.delete(deleted)
+            done += len(deleted)
+    builder.retain(len(base) - done)
+    return builder.build()
+
+
+# Words and what separates them, for sentences that lose or repeat a few words.
+LETTERS = ["one", "two", "the", "a", "é", "字", "שלום", "٣", "Ⅻ", "½", "𝐀", "𝟙", "𠀀", "😀", "𝄞",
+           "x😀y", "e\u0301", "1", "_", "\U00031350"]  # fmt: skip
+SEPARATORS = [" ", " ", "  ", "\n", "\n\n", "\r\n", "\r\n\r\n", "\t", ". ", ", ", "-", "😀",
+              "\u00a0", "\u3000", "\u2028", "\u0085", "\ufeff", "\ue000", ""]  # fmt: skip
+
+
+def sentence_edit(rng: random.Random) -> tuple[str, str]:
+    """A sentence, and the same with a few words (and separators) dropped or repeated."""
+    tokens = [rng.choice(pool) for _ in range(rng.randint(2, 7)) for pool in (LETTERS, SEPARATORS)]
+    i = rng.randrange(len(tokens) - 1)
+    j = min(len(tokens), i + rng.choice([1, 2, 2, 3, 4]))
+    roll = rng.random()
+    if roll < 0.45:
+        edited = tokens[:i] + tokens[j:]
+    elif roll < 0.9:
+        edited = tokens[:j] + tokens[i:j] + tokens[j:]
+    else:
+        edited = [*tokens[:i], rng.choice(LETTERS), *tokens[i:]]
+    return "".join(tokens), "".join(edited)
+
+
+def _swap(base: str, old: str, new: str) -> Op:
+    """``base`` with its first ``old`` replaced by ``new``."""
+    return ops.replace(len(base), base.index(old), old, new)
+
+
+def _insert(base: str, position: int, new: str) -> Op:
+    return ops.replace(len(base), position, "", new)
+
+
+_FOX = "The quick brown fox jumps over the lazy dog."
+
+# Three-way merges: (base, local changes on base, the snapshot the server sent).
+MERGES: list[tuple[str, Op, str]] = [
+    # Text the server already deleted is not deleted again, nor its neighbours.
+    ("one two three", _swap("one two three", "two ", ""), "one three"),
+    ("one two three", _swap("one two three", "two ", "2 "), "one three"),
+    # Where the server's deletion aligns two ways, the word-boundary cleanup picks one; here
+    # it is " two," (punctuation before a space scores best), so with the local "two, " one
+    # space too many goes.
+    ("one, two, three", _swap("one, two, three", "two, ", ""), "one, three"),
+    ("über straße drei", _swap("über straße drei", "straße ", ""), "über drei"),
+    ("a😀 b😀 c", _swap("a😀 b😀 c", "b😀 ", ""), "a😀 c"),
+    # Changes longer than diff-match-patch's 32-character matcher, on both sides.
+    (_FOX, _swap(_FOX, "quick brown fox jumps over the lazy", "slow cat"), _FOX[4:-1] + "!"),
+    (
+        _FOX,
+        _swap(_FOX, ".", " and the 😀😀😀 emoji cat sleeps all day long."),
+        _FOX + " Then it rained for a very long time.",
+    ),
+    (_FOX, _swap(_FOX, "brown", "red"), "The dog."),
+    # Inserts whose context vanished survive, once.
+    (
+        "the quick brown fox",
+        ops.compose(
+            _swap("the quick brown fox", "quick ", ""), _insert("the brown fox", 13, " jumps")
+        ),
+        "0123456789 0123456789",
+    ),
+    ("keep this sentence here", _swap("keep this sentence here", "this", "that"), "keep here"),
+    ("abcdef", ops.from_json([{"delete": "abcd"}, {"retain": 2}, {"insert": "XY"}]), "ab"),
+    ("hello world", _insert("hello world", 8, "X"), ""),
+    # Both insert at one place: the server's text comes first.
+    ("ab", _insert("ab", 1, "X"), "aYb"),
+    ("", _insert("", 0, "mine"), "theirs"),
+    (
+        "alpha\nbeta\ngamma\n",
+        _swap("alpha\nbeta\ngamma\n", "beta", "BETA"),
+        "zero\nalpha\nbeta\ngamma\n",
+    ),
+    (
+        "line one\nline two\nline three\n",
+        _insert("line one\nline two\nline three\n", 29, "line four\n"),
+        "> line one\nline two\nline three\nother 1\nother 2\n",
+    ),
+    ("a😀b\r\nc", _insert("a😀b\r\nc", 0, ">"), "a😁b\nc字"),
+    ("\ue000😀\ue001", _swap("\ue000😀\ue001", "😀", "𝄞"), "\ue001😀\ue000𝄞"),
+]
+
+
 def merge_vectors() -> dict[str, JSONValue]:
     rng = random.Random(3)
-    between, onto = [], []
+    between, rebase = [], []
     for _ in range(40):
         old = random_text(rng, rng.randint(0, 15))
         new = ops.apply(old, random_op(rng, old, edits=3))
         between.append({"old": old, "new": new, "op": ops.to_json(merge.changes_between(old, new))})
+    merges = list(MERGES)
     for _ in range(30):
         base = random_text(rng, rng.randint(5, 25))
         changes = random_op(rng, base, edits=2)
-        target = ops.apply(base, random_op(rng, base, edits=3))
-        onto.append(
+        merges.append((base, changes, ops.apply(base, random_op(rng, base, edits=3))))
+    # Many changes that diff_cleanupSemanticLossless slides to a word boundary: the JavaScript
+    # twin must score every boundary as Python does.
+    words = random.Random(4)
+    for _ in range(400):
+        old = word_text(words, words.randint(2, 12))
+        new = ops.apply(old, word_op(words, old, edits=2))
+        between.append({"old": old, "new": new, "op": ops.to_json(merge.changes_between(old, new))})
+    for _ in range(300):
+        old, new = sentence_edit(words)
+        between.append({"old": old, "new": new, "op": ops.to_json(merge.changes_between(old, new))})
+    # Texts that hold every private-use character themselves: the JavaScript twin narrows
+    # astral characters to other BMP characters then.
+    crowded = "".join(map(chr, range(0xE000, 0xF900)))
+    old, new = f"{crowded} 𝐀𝐀 𝐀𝐀 c😀 d😀 😀", f"{crowded} 𝐀𝐀 c😀 d😀 😀 😀"
+    between.append({"old": old, "new": new, "op": ops.to_json(merge.changes_between(old, new))})
+    for _ in range(60):
+        base = word_text(words, words.randint(3, 12))
+        target = ops.apply(base, word_op(words, base, edits=3))
+        merges.append((base, word_op(words, base, edits=2), target))
+    for base, changes, target in merges:
+        op = merge.rebase_onto(base, changes, target)
+        rebase.append(
             {
                 "base": base,
                 "changes": ops.to_json(changes),
                 "target": target,
+                "op": ops.to_json(op),
                 "result": merge.merge_onto(base, changes, target),
             }
         )
-    return {"changes_between": between, "merge_onto": onto}
+    return {"changes_between": between, "rebase_onto": rebase}
+
+
+def _ranges(predicate: Callable[[str], bool]) -> list[list[int]]:
+    ranges: list[list[int]] = []
+    for cp in range(sys.maxunicode + 1):
+        if predicate(chr(cp)):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    return ranges
+
+
+def unicode_vectors() -> dict[str, JSONValue]:
+    """The character classes diff_cleanupSemanticLossless scores boundaries by: Python's
+    ``str.isalnum`` and ``str.isspace``, as ranges of code points, under the Unicode version
+    of the Python that generated them. The JavaScript twin carries the same table."""
+    return {
+        "version": unicodedata.unidata_version,
+        "alnum": _ranges(str.isalnum),
+        "space": _ranges(str.isspace),
+    }
 
 
 # -- sessions --------------------------------------------------------------------------------
@@ -496,6 +699,38 @@ SCENARIOS = [
 ]  # fmt: skip
 
 
+def client_state(client: SyncClient) -> dict[str, JSONValue]:
+    return {
+        "text": client.text,
+        "shadow": client.shadow,
+        "rev": client.rev,
+        "state": client.state.value,
+        "unconfirmed": client.unconfirmed_count,
+    }
+
+
+def run_call(
+    client: SyncClient, step: dict[str, JSONValue], func: Callable[[SyncClient], Any]
+) -> tuple[Any, dict[str, JSONValue]]:
+    """Call ``func(client)``; return its result (None if it raised) and the step as recorded:
+    what was called, what it returned or raised, the messages to send and the state after."""
+    try:
+        result = func(client)
+    except SyncError as exc:
+        # Only a corrupt snapshot may raise; anything else is a bug in the engine.
+        if not isinstance(exc, ChecksumMismatch):
+            raise
+        result, step = None, {**step, "error": type(exc).__name__}
+    out = result if isinstance(result, list) else []
+    if isinstance(result, tuple):
+        step = {**step, "returns": ops.to_json(result)}
+    return result, {
+        **step,
+        "out": [message.to_wire() for message in out],
+        "after": client_state(client),
+    }
+
+
 @dataclass
 class Peer:
     client: SyncClient
@@ -526,29 +761,10 @@ class World:
         self, name: str, step: dict[str, JSONValue], func: Callable[[SyncClient], Any]
     ) -> None:
         peer = self.peers[name]
-        client = peer.client
-        try:
-            result = func(client)
-        except SyncError as exc:
-            # Only a corrupt snapshot may raise; anything else is a bug in the engine.
-            if not isinstance(exc, ChecksumMismatch):
-                raise
-            result, step = None, {**step, "error": type(exc).__name__}
-        out = result if isinstance(result, list) else []
-        peer.outbox.extend(out)
-        if name != self.observed:
-            return
-        if isinstance(result, tuple):
-            step = {**step, "returns": ops.to_json(result)}
-        step["out"] = [message.to_wire() for message in out]
-        step["after"] = {
-            "text": client.text,
-            "shadow": client.shadow,
-            "rev": client.rev,
-            "state": client.state.value,
-            "unconfirmed": client.unconfirmed_count,
-        }
-        self.steps.append(step)
+        result, recorded = run_call(peer.client, step, func)
+        peer.outbox.extend(result if isinstance(result, list) else [])
+        if name == self.observed:
+            self.steps.append(recorded)
 
     def type_something(self, name: str) -> None:
         client = self.peers[name].client
@@ -701,6 +917,113 @@ class World:
                 raise RuntimeError(f"session {self.scenario.name}: {name} did not converge")
 
 
+class Script:
+    """A hand-written session: the observed client "ann", a sequencer, and every message moved
+    by hand, for cases a random schedule would rarely hit."""
+
+    def __init__(self, name: str, text: str, *, history_limit: int = 1000) -> None:
+        self.name = name
+        self.text = text
+        self.server = Sequencer(text, history_limit=history_limit)
+        self.client = SyncClient("ann", text=text)
+        self.steps: list[JSONValue] = []
+
+    def do(self, step: dict[str, JSONValue], func: Callable[[SyncClient], Any]) -> Any:
+        result, recorded = run_call(self.client, step, func)
+        self.steps.append(recorded)
+        return result
+
+    def receive(self, message: ServerMessage) -> list[ClientMessage]:
+        step = {"do": "receive", "message": message.to_wire()}
+        return self.do(step, lambda c: c.receive(message))
+
+    def swap(self, old: str, new: str) -> None:
+        """ann replaces the first ``old`` in its text with ``new``."""
+        position, delete = self.client.text.index(old), len(old)
+        step = {"do": "replace", "position": position, "delete": delete, "insert": new}
+        self.do(step, lambda c: c.replace(position, delete, new))
+
+    def other(self, name: str, edits: list[tuple[str, str]]) -> None:
+        """Another client connects, makes ``edits`` (swaps) one by one, and disconnects."""
+        client = SyncClient(name, text=self.text)
+        for message in client.connect():
+            assert isinstance(message, Resync)
+            answer = self.server.catch_up(message.since, name, full=message.full)
+            for reply in (
+                [*answer, Synced(self.server.rev)] if isinstance(answer, list) else [answer]
+            ):
+                client.receive(reply)
+        for old, new in edits:
+            client.replace(client.text.index(old), len(old), new)
+            for message in client.flush():
+                assert isinstance(message, Edit)
+                client.receive(self.server.submit(message, name).revision)
+        assert client.text == self.server.text
+
+    def answer(self, request: ClientMessage) -> list[ServerMessage]:
+        """What the server sends back for ``request``, as ``World.serve`` does."""
+        if isinstance(request, Resync):
+            answer = self.server.catch_up(request.since, request.client, full=request.full)
+            return [*answer, Synced(self.server.rev)] if isinstance(answer, list) else [answer]
+        return [self.server.submit(request, "ann").revision]
+
+    def session(self) -> JSONValue:
+        client = self.client
+        head = (self.server.text, self.server.text, self.server.rev)
+        if (client.text, client.shadow, client.rev) != head or client.has_unconfirmed:
+            raise RuntimeError(f"session {self.name} did not converge")
+        return {
+            "name": self.name,
+            "client": "ann",
+            "start": {"text": self.text, "rev": 0, "seq": 0},
+            "steps": self.steps,
+            "final": {**client_state(client), "rejected": []},
+        }
+
+
+def full_resync_session() -> JSONValue:
+    """A revision fails its checksum while a catch-up is answered: the client asks for a
+    snapshot, ignores the ``synced`` that ends the older answer, asks again for a snapshot
+    when its timer fires, and merges a deletion the server already has ("one two three")."""
+    s = Script("full-resync-ignores-older-synced", "one two three")
+    [request] = s.do({"do": "connect"}, SyncClient.connect)
+    s.other("bob", [("two ", "")])
+    old_answer = s.answer(request)  # [revision 1, synced 1]
+    s.swap("two ", "")  # ann deletes the same word while catching up
+    s.swap("three", "three four")
+    revision = old_answer[0]
+    assert isinstance(revision, Revision)
+    [full] = s.receive(replace(revision, checksum="9:00000000"))
+    assert isinstance(full, Resync) and full.full
+    assert s.receive(old_answer[1]) == []  # the older answer's synced: still waiting
+    [again] = s.do({"do": "resend"}, SyncClient.resend)
+    assert again == full
+    [edit] = s.receive(s.answer(full)[0])
+    [ack] = s.answer(edit)
+    [snapshot] = s.answer(again)  # the resend's answer comes after the edit was sequenced
+    s.receive(snapshot)
+    s.receive(ack)  # already folded in by the snapshot
+    s.do({"do": "flush"}, SyncClient.flush)
+    return s.session()
+
+
+def snapshot_merge_session() -> JSONValue:
+    """Offline edits meet a snapshot: a change longer than 32 characters, and an insert into
+    a sentence someone else deleted meanwhile."""
+    text = "The quick brown fox jumps over the lazy dog. It was a sunny day in the park."
+    s = Script("snapshot-merge", text, history_limit=1)
+    s.swap("quick brown fox jumps over the lazy", "slow cat")
+    s.swap("sunny", "very sunny")
+    s.swap("park.", "park. The end.")
+    s.other("bob", [("It was a sunny day ", ""), ("The", "A"), ("dog.", "dog!")])
+    [request] = s.do({"do": "connect"}, SyncClient.connect)
+    [snapshot] = s.answer(request)
+    [edit] = s.receive(snapshot)
+    for reply in s.answer(edit):
+        s.receive(reply)
+    return s.session()
+
+
 def session_vectors() -> list[JSONValue]:
     sessions = []
     for scenario in SCENARIOS:
@@ -723,7 +1046,7 @@ def session_vectors() -> list[JSONValue]:
                 },
             }
         )
-    return sessions
+    return [*sessions, full_resync_session(), snapshot_merge_session()]
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -736,6 +1059,7 @@ FILES: dict[str, tuple[Callable[[], JSONValue], int]] = {
     "patches.json": (patch_vectors, 2),
     "protocol.json": (protocol_vectors, 1),
     "merge.json": (merge_vectors, 2),
+    "unicode.json": (unicode_vectors, 2),
     "sessions.json": (session_vectors, 3),
 }
 

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +69,8 @@ def test_text() -> None:
             expect(result, text.codepoint_to_utf16, case["text"], index)
         for index, result in case["to_codepoint"]:
             expect(result, text.utf16_to_codepoint, case["text"], index)
+    for value, result in vectors["checksum_length"]:
+        expect(result, text.checksum_length, value)
 
 
 def test_ops() -> None:
@@ -140,9 +144,19 @@ def test_merge() -> None:
     vectors = load("merge.json")
     for case in vectors["changes_between"]:
         assert ops.to_json(merge.changes_between(case["old"], case["new"])) == case["op"], case
-    for case in vectors["merge_onto"]:
-        merged = merge.merge_onto(case["base"], ops.from_json(case["changes"]), case["target"])
-        assert merged == case["result"], case
+    for case in vectors["rebase_onto"]:
+        base, changes, target = case["base"], ops.from_json(case["changes"]), case["target"]
+        assert ops.to_json(merge.rebase_onto(base, changes, target)) == case["op"], case
+        assert merge.merge_onto(base, changes, target) == case["result"], case
+
+
+def test_unicode() -> None:
+    vectors = load("unicode.json")
+    assert vectors["version"] == unicodedata.unidata_version
+    for name, predicate in (("alnum", str.isalnum), ("space", str.isspace)):
+        inside = {cp for start, end in vectors[name] for cp in range(start, end + 1)}
+        for cp in range(sys.maxunicode + 1):
+            assert predicate(chr(cp)) == (cp in inside), (name, hex(cp))
 
 
 def state_of(client: SyncClient) -> dict[str, Any]:

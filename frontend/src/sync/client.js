@@ -20,7 +20,7 @@
 
 import { ChecksumMismatch, PatchRejected, ProtocolViolation, StaleRevision } from "./errors.js";
 import { fold } from "./fold.js";
-import { changesBetween, mergeOnto } from "./merge.js";
+import { changesBetween, rebaseOnto } from "./merge.js";
 import * as ops from "./ops.js";
 import { patchText } from "./patches.js";
 import { edit, resync, validateClientId } from "./protocol.js";
@@ -50,6 +50,8 @@ export class SyncClient {
   /** @type {ops.Op} */
   #buffer;
   #seq;
+  /** The pending catch-up must be a snapshot (our copy failed a check). */
+  #wantFull = false;
 
   /**
    * @param {string} clientId
@@ -170,7 +172,9 @@ export class SyncClient {
    * @returns {ClientMessage[]}
    */
   resend() {
-    if (this.state === ClientState.SYNCING) return [resync(this.clientId, this.rev)];
+    if (this.state === ClientState.SYNCING) {
+      return [resync(this.clientId, this.rev, this.#wantFull)];
+    }
     if (this.state === ClientState.READY && this.#inflight !== null) {
       this.#inflight.sent = false;
       return this.flush();
@@ -207,6 +211,8 @@ export class SyncClient {
       case "revision":
         return this.#onRevision(message);
       case "synced":
+        // While a snapshot is awaited, this answers an older request: keep waiting.
+        if (this.#wantFull) return [];
         if (message.rev > this.rev) return this.#requestCatchUp();
         if (message.rev === this.rev && this.state === ClientState.SYNCING) {
           this.state = ClientState.READY;
@@ -229,6 +235,7 @@ export class SyncClient {
    */
   #requestCatchUp({ full = false } = {}) {
     this.state = ClientState.SYNCING;
+    this.#wantFull = full;
     // Send it again once caught up; the server acknowledges a duplicate again.
     if (this.#inflight !== null) this.#inflight.sent = false;
     return [resync(this.clientId, this.rev, full)];
@@ -318,13 +325,14 @@ export class SyncClient {
       if (inflight.seq <= snapshot.last_seq) base = ops.apply(this.shadow, inflight.op);
       else changes = ops.compose(inflight.op, this.#buffer);
     }
-    const merged = mergeOnto(base, changes, snapshot.text);
+    // A three-way merge: `changes` transformed over the diff from `base` to the snapshot.
+    this.#wantFull = false;
+    this.#buffer = rebaseOnto(base, changes, snapshot.text);
     this.shadow = snapshot.text;
     this.rev = snapshot.rev;
     this.#inflight = null;
     this.#seq = Math.max(this.#seq, snapshot.last_seq);
-    this.#buffer = changesBetween(snapshot.text, merged);
-    this.text = merged;
+    this.text = ops.apply(snapshot.text, this.#buffer);
     this.state = ClientState.READY;
     return this.flush();
   }

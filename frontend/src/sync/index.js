@@ -10,5 +10,5 @@ export * as ops from "./ops.js";
 export * from "./patches.js";
 export * from "./protocol.js";
 export { fold } from "./fold.js";
-export { changesBetween, mergeOnto } from "./merge.js";
+export { changesBetween, mergeOnto, rebaseOnto } from "./merge.js";
 export { ClientState, RETRYABLE, SyncClient } from "./client.js";

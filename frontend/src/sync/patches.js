@@ -104,6 +104,10 @@ export function formatPatch(hunks) {
  * @returns {string}
  */
 function decodeLine(line, number) {
+  // Raw (unescaped) text is tolerated, as diff-match-patch's own reader does, but it must be
+  // valid on its own, and is checked first, as in Python: a lone surrogate cannot even be
+  // turned into bytes.
+  validateText(line, { what: `patch line ${number}` });
   if (BAD_ESCAPE.test(line)) {
     throw new MalformedPatch(`patch line ${number}: '%' not followed by two hex digits`);
   }

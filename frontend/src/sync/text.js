@@ -160,7 +160,7 @@ export function checksum(text) {
 }
 
 /**
- * The length part of a checksum: the text's length in code points.
+ * The length part of a checksum: the text's length in code points, in ASCII digits only.
  * @param {string} value
  * @returns {number}
  */
@@ -193,7 +193,9 @@ export function codepointToUtf16(text, index) {
  * @returns {number}
  */
 export function utf16ToCodepoint(text, index) {
-  if (!Number.isInteger(index) || index < 0 || index > text.length) {
+  if (!Number.isInteger(index)) throw new RangeError(`UTF-16 index ${index} is not an integer`);
+  if (index < 0) throw new RangeError(`UTF-16 index ${index} is negative`);
+  if (index > text.length) {
     throw new RangeError(`UTF-16 index ${index} outside 0..${text.length}`);
   }
   const before = text.slice(0, index);
