@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _route_template(app: FastAPI, request: Request) -> str:
     # Label by template ("/api/documents/{doc_id}"), never by raw path: ids would make
     # the metric's cardinality grow with the number of documents.
+    matched = request.scope.get("route")
+    if matched is not None:
+        return str(getattr(matched, "path", "other"))
     for route in app.router.routes:
         match, _ = route.matches(request.scope)
         if match is Match.FULL:

@@ -61,7 +61,7 @@ class _Payload(ElementBase):
 
     def int_attr(self, name: str) -> int:
         value = self.xml.get(name, "")
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise ProtocolViolation(f"<{self.name}> needs a non-negative integer '{name}'")
         return int(value)
 

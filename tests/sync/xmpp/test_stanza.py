@@ -77,6 +77,28 @@ def test_snapshot_text_is_escaped_so_cr_survives_xml() -> None:
             "client id",
         ),
         ({"rev": "1", "base": "1", "client": "c", "seq": "1", "checksum": "1:0"}, "lacks 'author'"),
+        (
+            {
+                "rev": "\u0661",
+                "base": "1",
+                "author": "a",
+                "client": "c",
+                "seq": "1",
+                "checksum": "1:0",
+            },
+            "'rev'",
+        ),
+        (
+            {
+                "rev": "\u00b2",
+                "base": "1",
+                "author": "a",
+                "client": "c",
+                "seq": "1",
+                "checksum": "1:0",
+            },
+            "'rev'",
+        ),
     ],
 )
 def test_bad_revision_attributes_are_named(attributes: dict[str, str], message: str) -> None:
