@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-py test-js test-long lint bench clean
+.PHONY: install system-deps run test test-py test-js test-long lint bench clean
 
 install: $(STAMP)
 
@@ -21,13 +21,17 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 	cd frontend && npm ci --no-audit --no-fund
 	touch $@
 
-# Everything a fresh machine needs, then the server on http://127.0.0.1:8000
+# Prosody and its SQL driver (apt-get where possible).
+system-deps:
+	@bash .ci/system-deps.sh
+
+# Everything a fresh machine needs, then Prosody and the server on http://127.0.0.1:8000
 # (COLLAB_HOST / COLLAB_PORT / COLLAB_DATA_DIR change that).
-run: install
+run: system-deps install
 	$(VENV)/bin/collab migrate
 	$(VENV)/bin/collab serve
 
-test: install frontend/node_modules/.installed lint
+test: system-deps install frontend/node_modules/.installed lint
 	$(PY) -m pytest -q
 	cd frontend && node --test
 

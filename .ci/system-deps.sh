@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# System packages the product needs: Prosody (the XMPP server the app manages) with its SQL
+# storage driver. Installed with apt-get where we can; otherwise we say what to install.
+set -euo pipefail
+packages=(prosody lua-dbi-sqlite3)
+missing=()
+command -v prosody >/dev/null 2>&1 || missing+=(prosody)
+ls /usr/lib/*/liblua5.*-dbi-sqlite3.so* >/dev/null 2>&1 || missing+=(lua-dbi-sqlite3)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "Missing: ${missing[*]}. Install them as root: apt-get install -y ${packages[*]}" >&2
+    exit 1
+  fi
+  echo "Installing ${missing[*]} with apt-get"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >/dev/null \
+    || { $sudo apt-get update -q >/dev/null && \
+         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${packages[@]}" >/dev/null; }
+  # Debian's package starts a system-wide Prosody where it can; ours runs its own.
+  exit 0
+fi
+echo "Missing: ${missing[*]}. Install Prosody 0.12+ and its SQLite driver with your package manager," >&2
+echo "or run with COLLAB_XMPP_MODE=off (no XMPP) or external (your own server)." >&2
+exit 1
