@@ -272,7 +272,9 @@ class WSClient:
     async def _run(self) -> None:
         delays = self.backoff.delays()
         while True:
-            await self._allowed.wait()
+            if not self._allowed.is_set():
+                self._set_state(LinkState.OFFLINE)
+                await self._allowed.wait()
             if self._ended is not None:
                 return
             self._set_state(LinkState.CONNECTING)
