@@ -303,7 +303,7 @@ def _on_presence(room: Room, member: Member, data: dict[str, Any]) -> None:
         name = _name(data["name"]) if "name" in data else person.name
         color = _color(data["color"]) if "color" in data else person.color
     except sync_errors.SyncError as exc:
-        member.push(error_message(exc.code, str(exc)))
+        member.push(error_message("bad-message", str(exc)))
         return
     person.cursor, person.anchor, person.rev = cursor, anchor, rev or 0
     person.name, person.color = name, color

@@ -414,8 +414,12 @@ async def test_bad_presence_gets_an_error_and_is_not_relayed(
     server: LiveServer, doc_id: str
 ) -> None:
     ws, _, _ = await joined_socket(server, doc_id, "raw-1")
-    async with ws:
+    watcher, _, _ = await joined_socket(server, doc_id, "raw-2")
+    async with ws, watcher:
         for bad in ({"cursor": -1}, {"cursor": True}, {"color": "blue"}, {"name": "x" * 65}):
             await send(ws, {"type": "presence", **bad})
-            await error_for(ws, "protocol-violation")
-        await still_open(ws)
+            await error_for(ws, "bad-message")
+        await send(ws, {"type": "presence", "cursor": 1})
+        update = await receive_until(watcher, of_type("presence", event="update"))
+        assert update["person"]["cursor"] == 1  # the first update the watcher saw
+        assert update["person"]["name"] == "Raw"
