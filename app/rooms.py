@@ -45,6 +45,27 @@ CLOSE_DELETED = 4410
 CLOSE_TIMEOUT_SECONDS = 10.0
 
 
+class RoomEvents(Protocol):
+    """What the rest of the app hears from rooms (the XMPP bridge, for one)."""
+
+    def room_loaded(self, room: Room) -> None: ...
+
+    def room_unloaded(self, doc_id: str) -> None: ...
+
+    def revision_committed(self, room: Room, revision: Revision) -> None: ...
+
+
+class NoEvents:
+    def room_loaded(self, room: Room) -> None:
+        pass
+
+    def room_unloaded(self, doc_id: str) -> None:
+        pass
+
+    def revision_committed(self, room: Room, revision: Revision) -> None:
+        pass
+
+
 class Channel(Protocol):
     """Where a member's messages go: the WebSocket adapter, or a test double."""
 
@@ -192,6 +213,7 @@ class Room:
         self.users = 0  # members plus REST callers holding the room
         self.unload_task: asyncio.Task[None] | None = None
         self._dropping: set[asyncio.Task[None]] = set()
+        self.events: RoomEvents = NoEvents()
 
     # -- sequencing ---------------------------------------------------------------------
 
@@ -216,6 +238,7 @@ class Room:
                 if result is AppendResult.APPENDED:
                     self.sequencer.accept(outcome)
                     self.broadcast(outcome.revision.to_wire())
+                    self.events.revision_committed(self, outcome.revision)
                     break
                 if result is AppendResult.DUPLICATE:
                     existing = await self.store.find_operation(self.doc_id, edit.op_id)
@@ -245,6 +268,33 @@ class Room:
     async def refresh(self) -> None:
         async with self.lock:
             await self._refresh_locked()
+
+    async def apply_remote(self, revisions: list[Revision]) -> None:
+        """Revisions another instance committed (heard over XMPP), in order.
+
+        The next one is folded in directly and passed to our members; anything that does
+        not follow on (a gap, a revision that does not fit) is filled from the store, which
+        has every committed revision.
+        """
+        async with self.lock:
+            for revision in revisions:
+                if revision.rev <= self.sequencer.rev:
+                    continue  # ours, or already folded in from the store
+                if revision.rev == self.sequencer.rev + 1:
+                    try:
+                        self.sequencer.ingest(revision)
+                    except sync_errors.SyncError:
+                        log.warning(
+                            "revision %d of %s did not fold; reading the store",
+                            revision.rev,
+                            self.doc_id,
+                        )
+                        await self._refresh_locked()
+                        return
+                    self.broadcast(revision.to_wire())
+                    continue
+                await self._refresh_locked()
+                return
 
     async def _refresh_locked(self) -> None:
         """Fold in revisions other processes committed, and pass them on to our members."""
@@ -376,6 +426,7 @@ class RoomRegistry:
         self.store = store
         self.settings = settings
         self.metrics = metrics
+        self.events: RoomEvents = NoEvents()
         self.rooms: dict[str, Room] = {}
         # Loads in progress, each with the number of deletions seen when it started.
         self._loading: dict[str, tuple[asyncio.Future[Room], int]] = {}
@@ -403,8 +454,12 @@ class RoomRegistry:
                 await self.store.get(doc_id)  # raises DocumentNotFound
             # The load's room may have been installed, used and unloaded meanwhile; it is
             # still a faithful copy (catch-ups refresh it), and only one room is live.
+            installed = doc_id not in self.rooms
             room = self.rooms.setdefault(doc_id, loaded)
             self.metrics.rooms.set(len(self.rooms))
+            if installed:
+                room.events = self.events
+                self.events.room_loaded(room)
         room.users += 1
         if room.unload_task is not None:
             room.unload_task.cancel()
@@ -449,6 +504,7 @@ class RoomRegistry:
         if self.rooms.get(room.doc_id) is room:
             del self.rooms[room.doc_id]
             self.metrics.rooms.set(len(self.rooms))
+            self.events.room_unloaded(room.doc_id)
             log.info("unloaded document %s", room.doc_id)
 
     async def _load(self, doc_id: str) -> Room:
@@ -473,6 +529,7 @@ class RoomRegistry:
                 room.unload_task.cancel()
                 room.unload_task = None
             self.metrics.rooms.set(len(self.rooms))
+            self.events.room_unloaded(doc_id)
             await room.close_all(CLOSE_DELETED, "the document was deleted")
 
     async def close(self) -> None:
