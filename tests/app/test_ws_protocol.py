@@ -50,6 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         edit_burst=EDIT_BURST,
     ) as live:
         yield live
+    assert "Traceback" not in live.log(), live.log()
 
 
 @pytest.fixture

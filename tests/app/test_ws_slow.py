@@ -40,6 +40,7 @@ CHUNK = 100_000  # characters replaced by every big edit: each revision carries 
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with serving(tmp_path_factory.mktemp("ws-slow"), send_queue_limit=QUEUE_LIMIT) as live:
         yield live
+    assert "Traceback" not in live.log(), live.log()
 
 
 def noise(rng: random.Random, length: int) -> str:

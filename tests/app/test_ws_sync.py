@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ FAST = Backoff(initial=0.02, maximum=0.3)
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with serving(tmp_path_factory.mktemp("ws-sync")) as live:
         yield live
+    assert "Traceback" not in live.log(), live.log()
 
 
 def new_id() -> str:
@@ -191,7 +193,7 @@ async def test_a_crash_loses_no_acknowledged_edit(tmp_path: Path) -> None:
                 lambda: all(len(typed[me]) >= counts[me] + 5 for me in typed),
                 what="typing while the server is down",
             )
-            server.start()
+            await asyncio.to_thread(server.start)  # the clients keep trying meanwhile
             await eventually(
                 lambda: all(ws.joins >= 2 and ws.state is LinkState.ONLINE for ws in everyone),
                 what="every client reconnecting",
@@ -217,6 +219,33 @@ async def test_a_crash_loses_no_acknowledged_edit(tmp_path: Path) -> None:
                 response = await http.get(f"/api/documents/{doc_id}/revisions/{number}")
                 assert response.status_code == 200, response.text
                 assert response.json()["checksum"] == expected, number
+        await asyncio.gather(*(ws.stop() for ws in everyone))
+    finally:
+        server.stop()
+
+
+async def test_a_graceful_restart_with_people_connected(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path / "graceful")
+    server.start()
+    try:
+        doc_id = new_id()
+        await create_document(server, doc_id, "")
+        everyone = clients(server, doc_id, 2)
+        for ws in everyone:
+            await ws.start()
+        await settle(everyone)
+        everyone[0].replace(0, 0, "before ")
+        await settle(everyone)
+        # SIGTERM: uvicorn closes the sockets, shuts down, then re-raises the signal.
+        assert await asyncio.to_thread(server.stop) in (0, -signal.SIGTERM)
+        assert "Traceback" not in server.log()
+        assert all(ws.state is not LinkState.ONLINE for ws in everyone)
+        assert {ws.close_code for ws in everyone} <= {1001, 1012}
+        everyone[1].replace(len(everyone[1].text), 0, "offline")
+        await asyncio.to_thread(server.start)
+        await settle(everyone)
+        assert await server_text(server, doc_id) == (2, "before offline")
+        assert all(ws.text == "before offline" and ws.joins == 2 for ws in everyone)
         await asyncio.gather(*(ws.stop() for ws in everyone))
     finally:
         server.stop()
