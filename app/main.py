@@ -1,11 +1,14 @@
-"""The application factory and its lifespan: database, migrations, rooms, metrics."""
+"""The application factory and its lifespan: database, migrations, rooms, XMPP, metrics."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from starlette.routing import Match
@@ -19,6 +22,8 @@ from app.errors import install_handlers
 from app.metrics import Metrics
 from app.rooms import RoomRegistry
 from app.store import Store
+from app.xmpp.bridge import XmppBridge
+from app.xmpp.prosody import ManagedProsody, ProsodyError, XmppAccount
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stack.push_async_callback(rooms.close)
             app.state.store = store
             app.state.rooms = rooms
+            app.state.xmpp = await _start_xmpp(settings, stack, rooms, store, metrics)
             log.info("serving documents from %s", _redacted(settings.resolved_database_url()))
             yield
 
@@ -67,6 +73,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     return app
+
+
+async def _start_xmpp(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    rooms: RoomRegistry,
+    store: Store,
+    metrics: Metrics,
+) -> XmppBridge | None:
+    """Start (managed mode) or reach (external mode) the XMPP server, and the bridge."""
+    if settings.xmpp_mode == "off":
+        log.info("XMPP is off (COLLAB_XMPP_MODE=off): no pubsub, no bots")
+        return None
+    if settings.xmpp_mode == "managed":
+        prosody = ManagedProsody(
+            Path(settings.data_dir), domain=settings.xmpp_domain, port=settings.xmpp_managed_port
+        )
+        account = await prosody.start()  # raises ProsodyError with the fix to apply
+        stack.push_async_callback(prosody.stop)
+    else:
+        if not settings.xmpp_jid or not settings.xmpp_password:
+            raise ProsodyError(
+                "COLLAB_XMPP_MODE=external needs COLLAB_XMPP_JID and COLLAB_XMPP_PASSWORD"
+            )
+        domain = settings.xmpp_jid.split("@", 1)[-1].split("/", 1)[0]
+        account = XmppAccount(
+            settings.xmpp_jid,
+            settings.xmpp_password,
+            settings.xmpp_host,
+            settings.xmpp_port,
+            settings.xmpp_pubsub or f"pubsub.{domain}",
+        )
+    resource = settings.xmpp_resource or f"app-{socket.gethostname()}-{settings.port}-{os.getpid()}"
+    bridge = XmppBridge(
+        account, resource=resource, rooms=rooms, store=store, settings=settings, metrics=metrics
+    )
+    rooms.events = bridge
+    stack.push_async_callback(bridge.stop)
+    await bridge.start(wait=settings.xmpp_connect_timeout)
+    return bridge
 
 
 def _route_template(app: FastAPI, request: Request) -> str:

@@ -11,6 +11,7 @@ from app.metrics import Metrics
 from app.rooms import RoomRegistry
 from app.schemas import DOC_ID_PATTERN
 from app.store import Store
+from app.xmpp.bridge import XmppBridge
 
 
 def get_store(request: Request) -> Store:
@@ -33,7 +34,13 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+def get_xmpp(request: Request) -> XmppBridge | None:
+    bridge: XmppBridge | None = getattr(request.app.state, "xmpp", None)
+    return bridge
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
+XmppDep = Annotated[XmppBridge | None, Depends(get_xmpp)]
 RoomsDep = Annotated[RoomRegistry, Depends(get_rooms)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

@@ -7,6 +7,7 @@ serves it with uvicorn on a free port in the test's own event loop, for WebSocke
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,10 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
+
+# These tests are about HTTP, WebSockets and storage; the XMPP tests start their own Prosody
+# and ask for it explicitly. Child processes (uvicorn, the CLI) inherit this.
+os.environ.setdefault("COLLAB_XMPP_MODE", "off")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from app.api.deps import DocId, RoomsDep, SettingsDep, StoreDep
+from app.api.deps import DocId, RoomsDep, SettingsDep, StoreDep, XmppDep
 from app.api.responses import errors
 from app.config import Settings
 from app.errors import BadRequest, InvalidInput, PayloadTooLarge
@@ -25,6 +25,8 @@ from app.schemas import (
     DocumentUpdate,
 )
 from app.store import DocumentInfo, SortOrder
+from app.xmpp.bridge import XmppBridge
+from sync.protocol import Snapshot
 from sync.text import checksum, validate_text
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
@@ -73,13 +75,20 @@ def _check_title(title: str, settings: Settings) -> None:
     responses=errors(400, 409, 413, 422),
 )
 async def create_document(
-    body: DocumentCreate, store: StoreDep, settings: SettingsDep
+    body: DocumentCreate, store: StoreDep, settings: SettingsDep, xmpp: XmppDep
 ) -> DocumentPublic:
     """Create a document, optionally with initial text and a chosen id."""
     _check_title(body.title, settings)
     _check_text(body.text, settings.max_document_chars)
     info = await store.create(body.id or str(uuid.uuid4()), body.title, body.text)
+    await _announce(xmpp, info, body.text)
     return public(info)
+
+
+async def _announce(xmpp: XmppBridge | None, info: DocumentInfo, text: str) -> None:
+    # The document's pubsub nodes, with its first snapshot, so bots can follow it at once.
+    if xmpp is not None:
+        await xmpp.document_created(info.id, info.title, Snapshot(0, text, info.checksum))
 
 
 @router.get("", response_model=DocumentsPublic, responses=errors(422))
@@ -113,6 +122,7 @@ async def list_documents(
 async def import_document(
     store: StoreDep,
     settings: SettingsDep,
+    xmpp: XmppDep,
     file: Annotated[
         UploadFile,
         File(description="A UTF-8 text file (a BOM is dropped) without XML-forbidden characters"),
@@ -143,7 +153,9 @@ async def import_document(
         title = re.split(r"[/\\]", file.filename or "")[-1] or "Imported"
         title = title[: settings.max_title_chars]
         validate_text(title, what="file name")
-    return public(await store.create(str(uuid.uuid4()), title, text))
+    info = await store.create(str(uuid.uuid4()), title, text)
+    await _announce(xmpp, info, text)
+    return public(info)
 
 
 @router.get("/{doc_id}", response_model=DocumentPublic, responses=errors(404, 422))
@@ -167,10 +179,14 @@ async def rename_document(
 
 
 @router.delete("/{doc_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 422))
-async def delete_document(doc_id: DocId, store: StoreDep, rooms: RoomsDep) -> Response:
+async def delete_document(
+    doc_id: DocId, store: StoreDep, rooms: RoomsDep, xmpp: XmppDep
+) -> Response:
     """Delete a document and its history; connected editors are disconnected (4410)."""
     await store.delete(doc_id)
     await rooms.forget(doc_id)
+    if xmpp is not None:
+        await xmpp.document_deleted(doc_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from app.api.deps import MetricsDep, RoomsDep, StoreDep
+from app.api.deps import MetricsDep, RoomsDep, StoreDep, XmppDep
 
 router = APIRouter(tags=["health"])
 
@@ -30,22 +30,30 @@ class HealthPublic(BaseModel):
     response_model=HealthPublic,
     responses={503: {"model": HealthPublic, "description": "A dependency is down"}},
 )
-async def read_health(store: StoreDep, rooms: RoomsDep) -> JSONResponse:
-    """Each dependency's state; 503 when one the server needs is down."""
+async def read_health(store: StoreDep, rooms: RoomsDep, xmpp: XmppDep) -> JSONResponse:
+    """Each dependency's state: 503 when the database is down; "degraded" (still 200) when
+    only XMPP is, since editing goes on without it."""
     dependencies: dict[str, DependencyHealth] = {}
     try:
         await store.ping()
         dependencies["database"] = DependencyHealth(status="ok")
     except Exception as exc:  # any failure means "down", with the reason shown
         dependencies["database"] = DependencyHealth(status="down", detail=str(exc)[:200])
-    dependencies["xmpp"] = DependencyHealth(status="disabled", detail="not configured yet")
+    if xmpp is None:
+        dependencies["xmpp"] = DependencyHealth(status="disabled", detail="COLLAB_XMPP_MODE=off")
+    else:
+        state, detail = xmpp.health()
+        dependencies["xmpp"] = DependencyHealth(
+            status="ok" if state == "ok" else "down", detail=detail
+        )
     healthy = all(d.status != "down" for d in dependencies.values())
     body = HealthPublic(
         status="ok" if healthy else "degraded",
         dependencies=dependencies,
         documents_loaded=len(rooms.rooms),
     )
-    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+    database_up = dependencies["database"].status == "ok"
+    return JSONResponse(body.model_dump(), status_code=200 if database_up else 503)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
