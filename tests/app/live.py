@@ -38,12 +38,16 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """One server process; ``settings`` become ``COLLAB_<NAME>`` environment variables."""
+    """One server process; ``settings`` become ``COLLAB_<NAME>`` environment variables.
+
+    XMPP is off unless a test asks for it (``xmpp_mode="managed"``): these servers test the
+    HTTP and WebSocket layers, and a managed Prosody would outlive a SIGKILL of its parent.
+    """
 
     def __init__(self, data_dir: Path, **settings: object) -> None:
         self.data_dir = data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.settings = settings
+        self.settings: dict[str, object] = {"xmpp_mode": "off", **settings}
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
@@ -86,6 +90,7 @@ class LiveServer:
             cwd=self.data_dir,  # no stray .env file from the repository
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so kill() can take it all
         )
         self._wait_healthy()
 
@@ -117,12 +122,17 @@ class LiveServer:
         if process is None:
             return 0
         if process.poll() is None:
-            process.send_signal(which)
+            if which is signal.SIGKILL:
+                os.killpg(process.pid, which)  # the server and anything it started
+            else:
+                process.send_signal(which)
         try:
             status = process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             status = process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # leftovers in its group, if any
         self._forget_process()
         return status
 
