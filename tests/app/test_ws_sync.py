@@ -183,6 +183,8 @@ async def test_a_crash_loses_no_acknowledged_edit(tmp_path: Path) -> None:
             await eventually(lambda: len(acknowledged) >= 30, what="30 revisions")
             server.kill()
             before_crash = dict(acknowledged)
+            # Each client's shadow is the text at the newest revision it has: committed.
+            shadows = {(ws.client.rev, ws.client.shadow) for ws in everyone}
             # Offline now: everyone keeps typing into their buffers.
             await eventually(
                 lambda: all(ws.state is not LinkState.ONLINE for ws in everyone),
@@ -219,6 +221,9 @@ async def test_a_crash_loses_no_acknowledged_edit(tmp_path: Path) -> None:
                 response = await http.get(f"/api/documents/{doc_id}/revisions/{number}")
                 assert response.status_code == 200, response.text
                 assert response.json()["checksum"] == expected, number
+            for number, shadow in shadows:
+                response = await http.get(f"/api/documents/{doc_id}/text", params={"rev": number})
+                assert response.json()["text"] == shadow, number
         await asyncio.gather(*(ws.stop() for ws in everyone))
     finally:
         server.stop()
