@@ -229,8 +229,8 @@ class XmppBridge:
         head = room.sequencer.rev
         if state.published is None:
             state.published = await self._node_head(doc_id)
-        if head - state.published > MAX_REPUBLISH or (state.published == 0 and head > 0):
-            # Too far behind (or a document from before XMPP): one snapshot says it all.
+        if head - state.published > MAX_REPUBLISH:
+            # Too far behind (an old document, a long outage): one snapshot says it all.
             await self._publish_snapshot(doc_id, room, state)
             state.published = state.snapshot_at
             return

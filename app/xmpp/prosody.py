@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -38,6 +39,13 @@ _SQLITE_DRIVER_GLOB = "liblua5.*-dbi-sqlite3.so*"
 
 class ProsodyError(RuntimeError):
     pass
+
+
+def _die_with_parent() -> None:
+    # Linux: SIGTERM Prosody when the app's process dies, even by SIGKILL, so a crashed app
+    # does not leave a server holding the port.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +216,7 @@ Component {_lua(self.pubsub_service)} "pubsub"
         self.write_config()
         password = self._password()
         await self._prosodyctl("register", self.username, self.domain, password)
+        await self._stop_stale()
         self.log_path.touch()
         log_offset = self.log_path.stat().st_size
         self.process = await asyncio.create_subprocess_exec(
@@ -219,6 +228,7 @@ Component {_lua(self.pubsub_service)} "pubsub"
             stderr=asyncio.subprocess.DEVNULL,
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it
+            preexec_fn=_die_with_parent,
         )
         await self._wait_listening(log_offset)
         self.account = XmppAccount(
@@ -239,6 +249,25 @@ Component {_lua(self.pubsub_service)} "pubsub"
             self.process.pid,
         )
         return self.account
+
+    async def _stop_stale(self) -> None:
+        """Stop a Prosody left running on our data directory by an app that was killed."""
+        pidfile = self.root / "prosody.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            return
+        if str(self.config_path) not in cmdline:
+            return  # the pid was reused by something else
+        log.warning("stopping a Prosody (pid %d) left running by an earlier run", pid)
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            for _ in range(int(wait / 0.05)):
+                if not Path(f"/proc/{pid}").exists():
+                    return
+                await asyncio.sleep(0.05)
 
     async def _wait_listening(self, log_offset: int) -> None:
         assert self.process is not None

@@ -1,0 +1,3 @@
+from tests.xmpp_support import prosody
+
+__all__ = ["prosody"]
