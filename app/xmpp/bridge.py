@@ -315,7 +315,11 @@ class XmppBridge:
     def _send_edit_error(
         self, to: JID, doc_id: str, client: str, seq: int, code: str, text: str
     ) -> None:
-        message = self.connection.xmpp.make_message(mto=to, mtype="normal")
+        # A body too: Prosody does not deliver a body-less message sent to a bare JID, and a
+        # person using an ordinary client as a bot sees why the edit failed.
+        message = self.connection.xmpp.make_message(
+            mto=to, mtype="normal", mbody=f"Edit {client}:{seq} to '{doc_id}' was refused: {text}"
+        )
         error = st.EditErrorStanza()
         error["doc"] = doc_id
         error["client"] = client
