@@ -350,6 +350,93 @@ def delete_document(
     typer.echo(f"deleted {doc_id}")
 
 
+# -- following a document over XMPP ----------------------------------------------------------
+
+
+@app.command()
+def follow(
+    doc_id: Annotated[str, typer.Argument(help="The document's id.")],
+    text: Annotated[
+        bool, typer.Option("--text", help="Print the whole current text before following.")
+    ] = False,
+    name: Annotated[
+        str, typer.Option(help="The XMPP account to follow with (managed mode registers it).")
+    ] = "follower",
+) -> None:
+    """Print each revision of a document as it arrives, as `tail -f` would (over XMPP alone).
+
+    Uses the managed Prosody of the server in COLLAB_DATA_DIR, or, with
+    COLLAB_XMPP_MODE=external, the account in COLLAB_BOT_JID / COLLAB_BOT_PASSWORD.
+    """
+    from app.config import get_settings
+    from app.xmpp.accounts import bot_account
+    from app.xmpp.prosody import ProsodyError
+    from sync.protocol import Revision
+    from sync.xmpp.bot import DocumentBot
+
+    async def run() -> None:
+        try:
+            account = await bot_account(get_settings(), name)
+        except ProsodyError as exc:
+            fail(str(exc))
+        bot = DocumentBot(
+            f"{account.jid}/follow",
+            account.password,
+            doc_id,
+            host=account.host,
+            port=account.port,
+            pubsub=account.pubsub,
+            name=name,
+        )
+        try:
+            await bot.start()
+            await bot.wait_synced()
+        except (TimeoutError, OSError) as exc:
+            await bot.stop()
+            fail(f"cannot follow '{doc_id}' over XMPP at {account.host}:{account.port}: {exc}")
+        header = f"'{doc_id}' at r{bot.rev}: {len(bot.text)} characters; following (Ctrl-C stops)"
+        typer.echo(header)
+        if text:
+            typer.echo(bot.text)
+
+        def show(revision: Revision, _mine: bool) -> None:
+            typer.echo(describe_revision(revision))
+
+        bot.on_revision(show)
+        try:
+            while not bot.deleted:
+                await asyncio.sleep(0.5)
+            typer.echo(f"'{doc_id}' was deleted")
+        finally:
+            await bot.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def describe_revision(revision: Any) -> str:
+    """One line per revision: number, author, and what it inserted and deleted."""
+    from sync import patches
+    from sync.ops import DIFF_DELETE, DIFF_INSERT
+
+    inserted: list[str] = []
+    deleted = 0
+    for hunk in patches.parse_patch(revision.patch):
+        for kind, data in hunk.diffs:
+            if kind == DIFF_INSERT:
+                inserted.append(data)
+            elif kind == DIFF_DELETE:
+                deleted += len(data)
+    added = "".join(inserted)
+    preview = _shorten(printable(added), 60)
+    parts = [f"r{revision.rev}", printable(revision.author)]
+    if added:
+        parts.append(f"+{len(added)} {preview!r}")
+    if deleted:
+        parts.append(f"-{deleted}")
+    return "  ".join(parts)
+
+
 def _segment(doc_id: str) -> str:
     # An id is a slug, but whatever was typed must stay one path segment.
     return quote(doc_id, safe="")
@@ -357,3 +444,7 @@ def _segment(doc_id: str) -> str:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
