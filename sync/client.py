@@ -192,11 +192,10 @@ class SyncClient:
         self.shadow, self.rev = new_shadow, rev
         if server_op == inflight.op:
             return
-        # The server placed our edit differently (fuzzily). Move the buffer from
-        # "shadow + ours" to "shadow + what the server did" and rebuild the local text.
-        correction = ops.compose(ops.invert(inflight.op), server_op)
-        self._buffer = ops.transform(self._buffer, correction)
-        self.text = ops.apply(self.shadow, self._buffer)
+        # The server applied something else under this id: an earlier copy of an edit we
+        # later merged more into (after a snapshot), or a fuzzy placement. Keep the text the
+        # user sees and send whatever still differs: nothing typed is lost or doubled.
+        self._buffer = merge.changes_between(self.shadow, self.text)
 
     def _on_remote(self, remote: Op, new_shadow: str, rev: int) -> None:
         self.shadow, self.rev = new_shadow, rev
@@ -212,23 +211,37 @@ class SyncClient:
         self.text = ops.apply(self.text, remote)
 
     def _on_snapshot(self, snapshot: Snapshot) -> list[ClientMessage]:
+        if self.state is not ClientState.SYNCING or snapshot.rev < self.rev:
+            # Unasked for, or older than what we hold: a duplicate or a straggler. Merging
+            # it would send our unconfirmed changes a second time.
+            return []
         if checksum(snapshot.text) != snapshot.checksum:
             raise ChecksumMismatch(f"snapshot at revision {snapshot.rev} fails its checksum")
         # What the server has not seen of ours: the buffer, plus the in-flight edit unless
         # the snapshot already contains it.
         base, changes = self.shadow, self._buffer
         inflight = self._inflight
-        if inflight is not None:
-            if inflight.op_id.seq <= snapshot.last_seq:
-                base = ops.apply(self.shadow, inflight.op)
-            else:
-                changes = ops.compose(inflight.op, self._buffer)
+        if inflight is not None and inflight.op_id.seq <= snapshot.last_seq:
+            base = ops.apply(self.shadow, inflight.op)
+            inflight = None
+        elif inflight is not None:
+            changes = ops.compose(inflight.op, self._buffer)
         self._want_full = False
-        self._buffer = merge.rebase_onto(base, changes, snapshot.text)
-        self.shadow, self.rev = snapshot.text, snapshot.rev
-        self._inflight = None
+        merged = merge.rebase_onto(base, changes, snapshot.text)
         self._seq = max(self._seq, snapshot.last_seq)
-        self.text = ops.apply(snapshot.text, self._buffer)
+        if inflight is not None:
+            # The in-flight edit may still reach the server after this snapshot was made, so
+            # it goes again under its own id (the server applies one copy at most) and with
+            # its own content: the buffer stays apart, so that if the first copy is the one
+            # applied, nothing of the buffer is taken for sent.
+            alone = merge.rebase_onto(base, inflight.op, snapshot.text)
+            self._inflight = InFlight(inflight.op_id, alone, sent=False)
+            self._buffer = ops.compose(ops.invert(alone), merged)
+        else:
+            self._inflight = None
+            self._buffer = merged
+        self.shadow, self.rev = snapshot.text, snapshot.rev
+        self.text = ops.apply(snapshot.text, merged)
         self.state = ClientState.READY
         return self.flush()
 

@@ -28,6 +28,15 @@ def submit(server: Sequencer, message: ClientMessage, author: str = "x") -> Revi
     return server.submit(message, author).revision
 
 
+def pump(client: SyncClient, server: Sequencer, messages: list[ClientMessage]) -> None:
+    """Deliver ``messages`` to the server and its answers back, until nothing is left."""
+    queue = list(messages)
+    while queue:
+        message = queue.pop(0)
+        assert isinstance(message, Edit)
+        queue.extend(client.receive(server.submit(message, "x").revision))
+
+
 def test_local_edit_is_sent_and_acknowledged() -> None:
     server = Sequencer(BASE)
     client = connected("c", server)
@@ -161,11 +170,47 @@ def test_snapshot_merges_unconfirmed_edits() -> None:
     # Both appended at the end: the text the server already has comes first.
     assert client.text == "> line one\nline two\nline three\nother 1\nother 2\nline four\n"
     assert client.rev == 2
-    for reply in replies:
-        assert isinstance(reply, Edit) and reply.op_id.seq == 2  # a fresh id: not edit's
-        client.receive(submit(server, reply))
-    assert edit.op_id.seq == 1
+    # The unconfirmed edit keeps its id: if the first copy still arrives, it lands once.
+    assert isinstance(replies[0], Edit) and replies[0].op_id == edit.op_id
+    pump(client, server, replies)
     assert client.text == server.text
+    assert not client.has_unconfirmed
+
+
+def test_late_first_copy_after_a_snapshot_lands_once() -> None:
+    server = Sequencer("base\n")
+    client = connected("c", server)
+    client.replace(0, 0, "mine ")
+    [first] = client.flush()
+    client.replace(0, 0, "later ")  # typed while the first is in flight
+    client.disconnect()
+    server.submit(edit_on(server.text, 0, "o", 1, 5, 0, "other\n"), "o")
+    server.submit(edit_on(server.text, 1, "o", 2, 0, 0, "top\n"), "o")
+    client.connect()
+    [again] = client.receive(server.catch_up(0, "c", full=True))  # type: ignore[arg-type]
+    # The first copy, delayed in the network, reaches the server before the second.
+    late = server.submit(first, "c")  # type: ignore[arg-type]
+    duplicate = server.submit(again, "c")  # type: ignore[arg-type]
+    assert duplicate.revision == late.revision
+    pump(client, server, client.receive(late.revision))
+    assert client.text == server.text
+    assert server.text.count("mine ") == 1 and server.text.count("later ") == 1
+    assert not client.has_unconfirmed
+
+
+def test_unasked_or_old_snapshots_are_ignored() -> None:
+    server = Sequencer(BASE)
+    client = connected("c", server)
+    client.replace(0, 0, "x")
+    [edit] = client.flush()
+    snapshot = server.snapshot("c")
+    assert client.receive(snapshot) == []  # ready: nobody asked
+    assert client.text == "x" + BASE and client.unconfirmed_count == 1
+    client.receive(submit(server, edit))
+    client.disconnect()
+    client.connect()
+    assert client.receive(snapshot) == []  # older than what the client holds
+    assert client.state is ClientState.SYNCING
 
 
 def test_snapshot_that_contains_the_in_flight_edit_does_not_duplicate_it() -> None:
@@ -236,9 +281,12 @@ def test_fuzzy_acknowledgement_corrects_the_local_text() -> None:
     # Pretend the server placed the edit differently (as a fuzzy placement may).
     other = Sequencer(BASE)
     different = other.submit(edit_on(BASE, 0, "c", 1, 6, 5, "WORLD"), "c").revision
-    client.receive(different)
+    [follow_up] = client.receive(different)
     assert client.shadow == "hello WORLD"
-    assert client.text == "hello WORLD?"
+    # The user's text stays; what still differs from the server's is sent next.
+    assert client.text == "HELLO world?"
+    client.receive(other.submit(follow_up, "c").revision)  # type: ignore[arg-type]
+    assert client.text == other.text == "HELLO world?"
 
 
 def test_local_edits_are_validated() -> None:
