@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test test-py test-js test-long lint bench clean
+.PHONY: install system-deps run test test-py test-js test-long lint bench bench-xmpp clean
 
 install: $(STAMP)
 
@@ -46,12 +46,16 @@ test-long: install
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/sync
 
 lint: install
-	$(PY) -m ruff check sync app tests bench
-	$(PY) -m ruff format --check sync app tests bench
+	$(PY) -m ruff check sync app tests bench examples
+	$(PY) -m ruff format --check sync app tests bench examples
 	$(PY) -m mypy
 
 bench: install
 	$(PY) -m bench.engine
+
+# End-to-end latency through two app instances, Prosody and a bot (docs/benchmarks-xmpp.md).
+bench-xmpp: system-deps install
+	$(PY) -m bench.latency
 
 clean:
 	rm -rf $(VENV) frontend/node_modules .pytest_cache .mypy_cache .hypothesis
