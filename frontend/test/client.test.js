@@ -36,6 +36,17 @@ function submit(server, message) {
   return /** @type {ServerMessage} */ (revision ?? error);
 }
 
+/**
+ * Deliver `messages` to the server and its answers back, until nothing is left.
+ * @param {SyncClient} client
+ * @param {TestSequencer} server
+ * @param {ClientMessage[]} messages
+ */
+function pump(client, server, messages) {
+  const queue = [...messages];
+  while (queue.length) queue.push(...client.receive(submit(server, queue.shift())));
+}
+
 test("a local edit is sent with code point positions and acknowledged", () => {
   const server = new TestSequencer({ text: "😀 world" });
   const client = connected("ann", server);
@@ -194,9 +205,76 @@ test("a stale edit is caught up by snapshot and merged, counting what the server
   assert.equal(snapshot.type, "snapshot");
   const [resent] = ann.receive(snapshot);
   assert.equal(ann.text, "ONE two threeXY");
-  assert.deepEqual([resent.type, /** @type {any} */ (resent).seq], ["edit", 2]);
-  ann.receive(submit(server, resent));
+  // The unconfirmed edit keeps its id: if the first copy still arrives, it lands once.
+  assert.deepEqual([resent.type, /** @type {any} */ (resent).seq], ["edit", 1]);
+  pump(ann, server, [resent]);
   assert.equal(server.text, ann.text);
+  assert.ok(!ann.hasUnconfirmed);
+});
+
+/**
+ * ann sends `first` and types `later` while it is in flight; the connection breaks, bob
+ * makes `others`, and the catch-up is a snapshot. Then the first copy, delayed in the
+ * network, reaches the server before the second. Returns ann, the server and the first copy's
+ * revision and the second copy's in-flight op.
+ * @param {string} text
+ * @param {[number, number, string]} first
+ * @param {[number, number, string]} later
+ * @param {[number, number, string][]} others
+ */
+function lateFirstCopy(text, first, later, others) {
+  const server = new TestSequencer({ text });
+  const ann = connected("ann", server);
+  const bob = connected("bob", server);
+  ann.replace(...first);
+  const [sent] = ann.flush();
+  ann.replace(...later);
+  ann.disconnect();
+  for (const edit of others) {
+    bob.replace(...edit);
+    bob.receive(submit(server, bob.flush()[0]));
+  }
+  const [request] = ann.connect();
+  const [snapshot] = server.catchUp({ .../** @type {any} */ (request), full: true });
+  const [again] = ann.receive(snapshot);
+  assert.equal(/** @type {any} */ (again).seq, /** @type {any} */ (sent).seq); // the same id
+  const late = submit(server, sent);
+  assert.deepEqual(submit(server, again), late); // the second copy is a duplicate
+  pump(ann, server, ann.receive(late));
+  assert.equal(ann.text, server.text);
+  assert.ok(!ann.hasUnconfirmed);
+  return { ann, server };
+}
+
+test("a late first copy after a snapshot lands once, and later typing is kept", () => {
+  const { server } = lateFirstCopy("base\n", [0, 0, "mine "], [0, 0, "later "], [
+    [5, 0, "other\n"],
+    [0, 0, "top\n"],
+  ]);
+  assert.equal(server.text, "top\nlater mine base\nother\n");
+});
+
+test("an acknowledgement unlike the in-flight edit keeps the user's text", () => {
+  // The merge puts "TWO" after "one ", the server (transforming the first copy over the
+  // deletion) before the space: the client keeps what its user sees and sends the difference.
+  const { server } = lateFirstCopy("one two three", [4, 3, "TWO"], [0, 0, "> "], [[3, 5, " "]]);
+  assert.equal(server.text, "> one TWOthree");
+});
+
+test("unasked or old snapshots are ignored", () => {
+  const server = new TestSequencer({ text: "abc" });
+  const ann = connected("ann", server);
+  ann.replace(0, 0, "x");
+  const [edit] = ann.flush();
+  const [snapshot] = server.catchUp({ type: "resync", client: "ann", since: 0, full: true });
+  assert.deepEqual(ann.receive(snapshot), []); // ready: nobody asked
+  assert.equal(ann.text, "xabc");
+  assert.equal(ann.unconfirmedCount, 1);
+  ann.receive(submit(server, edit));
+  ann.disconnect();
+  ann.connect();
+  assert.deepEqual(ann.receive(snapshot), []); // older than what the client holds
+  assert.equal(ann.state, ClientState.SYNCING);
 });
 
 test("a snapshot that already holds the in-flight edit does not apply it twice", () => {

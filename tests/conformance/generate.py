@@ -35,6 +35,7 @@ from typing import Any
 from sync import merge, ops, patches, protocol, text
 from sync.client import ClientState, SyncClient
 from sync.errors import ChecksumMismatch, SyncError
+from sync.fold import fold
 from sync.ops import Op
 from sync.protocol import ClientMessage, Edit, EditError, Resync, Revision, ServerMessage, Synced
 from sync.server import Placement, Sequencer
@@ -943,8 +944,9 @@ class Script:
         step = {"do": "replace", "position": position, "delete": delete, "insert": new}
         self.do(step, lambda c: c.replace(position, delete, new))
 
-    def other(self, name: str, edits: list[tuple[str, str]]) -> None:
-        """Another client connects, makes ``edits`` (swaps) one by one, and disconnects."""
+    def other(self, name: str, edits: list[tuple[str, str]], *, trim: bool = False) -> None:
+        """Another client connects, makes ``edits`` (swaps) one by one, and disconnects.
+        With ``trim``, a swap changes only what differs (``"b"`` to ``"abc"`` inserts)."""
         client = SyncClient(name, text=self.text)
         for message in client.connect():
             assert isinstance(message, Resync)
@@ -954,7 +956,12 @@ class Script:
             ):
                 client.receive(reply)
         for old, new in edits:
-            client.replace(client.text.index(old), len(old), new)
+            position = client.text.index(old)
+            while trim and old and new and old[0] == new[0]:
+                old, new, position = old[1:], new[1:], position + 1
+            while trim and old and new and old[-1] == new[-1]:
+                old, new = old[:-1], new[:-1]
+            client.replace(position, len(old), new)
             for message in client.flush():
                 assert isinstance(message, Edit)
                 client.receive(self.server.submit(message, name).revision)
@@ -1024,6 +1031,99 @@ def snapshot_merge_session() -> JSONValue:
     return s.session()
 
 
+def repeated_snapshot_sessions() -> list[JSONValue]:
+    """Snapshots nobody is waiting for are ignored: a duplicate that arrives once the client is
+    ready, and an old one that arrives during a later catch-up. Merging either would send the
+    unconfirmed edit again."""
+    s = Script("duplicate-snapshot-while-ready", "one two three", history_limit=1)
+    s.swap("one", "ONE")  # offline
+    s.other("bob", [("three", "three four"), ("two", "2")])
+    [request] = s.do({"do": "connect"}, SyncClient.connect)
+    [snapshot] = s.answer(request)  # the history is too short for revisions
+    [edit] = s.receive(snapshot)
+    assert s.receive(snapshot) == []  # the same snapshot again: ready, and nobody asked
+    [ack] = s.answer(edit)
+    s.receive(ack)
+    assert s.receive(snapshot) == []  # and once more, now older than the client
+    sessions = [s.session()]
+
+    s = Script("old-snapshot-during-later-catch-up", "one two three", history_limit=1)
+    s.swap("one", "ONE")
+    s.other("bob", [("three", "three four"), ("two", "2")])
+    [request] = s.do({"do": "connect"}, SyncClient.connect)
+    [snapshot] = s.answer(request)
+    [edit] = s.receive(snapshot)
+    s.receive(s.answer(edit)[0])
+    s.swap("four", "four five")
+    [edit] = s.do({"do": "flush"}, SyncClient.flush)  # lost with the connection
+    s.do({"do": "disconnect"}, SyncClient.disconnect)
+    s.other("cy", [("2", "two")])
+    [request] = s.do({"do": "connect"}, SyncClient.connect)
+    assert s.receive(snapshot) == []  # a straggler older than the client: still syncing
+    assert s.client.state is ClientState.SYNCING
+    [revision, synced] = s.answer(request)
+    s.receive(revision)
+    [edit] = s.receive(synced)
+    s.receive(s.answer(edit)[0])
+    sessions.append(s.session())
+    return sessions
+
+
+def late_first_copy_session(
+    name: str, text: str, first: tuple[int, int, str], later: tuple[int, int, str],
+    others: list[tuple[str, str]], *, exact: bool,
+) -> JSONValue:  # fmt: skip
+    """ann sends ``first`` and types ``later``; the connection breaks and others edit; the
+    catch-up is a snapshot, merged and sent again under the same id. Then the first copy,
+    delayed in the network, reaches the server before the second: it lands once, the second is
+    a duplicate, and only what ann typed later is sent on top. ``exact``: whether the server
+    places the first copy as the merge placed the second (else the acknowledgement differs)."""
+    s = Script(name, text)
+    s.do({"do": "connect"}, SyncClient.connect)
+    s.receive(Synced(0))
+    position, delete, insert = first
+    step = {"do": "replace", "position": position, "delete": delete, "insert": insert}
+    s.do(step, lambda c: c.replace(position, delete, insert))
+    [sent] = s.do({"do": "flush"}, SyncClient.flush)
+    position, delete, insert = later
+    step = {"do": "replace", "position": position, "delete": delete, "insert": insert}
+    s.do(step, lambda c: c.replace(position, delete, insert))
+    s.do({"do": "disconnect"}, SyncClient.disconnect)
+    s.other("bob", others, trim=exact)
+    [request] = s.do({"do": "connect"}, SyncClient.connect)
+    assert isinstance(request, Resync)
+    [again] = s.receive(s.server.catch_up(request.since, "ann", full=True))
+    assert isinstance(again, Edit) and again.op_id == sent.op_id  # the same id
+    [late] = s.answer(sent)
+    [duplicate] = s.answer(again)
+    assert duplicate == late and isinstance(late, Revision)
+    merged_op = patches.apply_patch(s.client.shadow, patches.parse_patch(again.patch))[1]
+    assert (fold(s.client.shadow, late)[1] == merged_op) is exact, name
+    replies = s.receive(late)
+    assert s.receive(duplicate) == []
+    while replies:
+        replies.extend(s.receive(s.answer(replies.pop(0))[0]))
+    for _, _, typed in (first, later):
+        assert s.server.text.count(typed) == 1, (name, s.server.text)
+    return s.session()
+
+
+def late_copy_sessions() -> list[JSONValue]:
+    # The server places the first copy as the merge did: an exact acknowledgement.
+    exact = late_first_copy_session(
+        "snapshot-then-late-first-copy", "base\n", (0, 0, "mine "), (0, 0, "later "),
+        [("base\n", "base\nother\n"), ("base", "top\nbase")], exact=True,
+    )  # fmt: skip
+    # The merge put "TWO" after "one ", the server (transforming the first copy over the
+    # deletion of " two ") before the space: the acknowledgement differs from the in-flight
+    # edit, the client keeps its text and sends the difference.
+    mismatched = late_first_copy_session(
+        "mismatched-acknowledgement-keeps-text", "one two three", (4, 3, "TWO"),
+        (0, 0, "> "), [(" two ", " ")], exact=False,
+    )  # fmt: skip
+    return [exact, mismatched]
+
+
 def session_vectors() -> list[JSONValue]:
     sessions = []
     for scenario in SCENARIOS:
@@ -1046,7 +1146,13 @@ def session_vectors() -> list[JSONValue]:
                 },
             }
         )
-    return [*sessions, full_resync_session(), snapshot_merge_session()]
+    return [
+        *sessions,
+        full_resync_session(),
+        snapshot_merge_session(),
+        *repeated_snapshot_sessions(),
+        *late_copy_sessions(),
+    ]
 
 
 # -- files -----------------------------------------------------------------------------------

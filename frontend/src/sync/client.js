@@ -279,11 +279,10 @@ export class SyncClient {
     this.shadow = newShadow;
     this.rev = rev;
     if (ops.equals(serverOp, inflight.op)) return;
-    // The server placed our edit differently (fuzzily). Move the buffer from
-    // "shadow + ours" to "shadow + what the server did" and rebuild the local text.
-    const correction = ops.compose(ops.invert(inflight.op), serverOp);
-    this.#buffer = ops.transform(this.#buffer, correction);
-    this.text = ops.apply(this.shadow, this.#buffer);
+    // The server applied something else under this id: an earlier copy of an edit we later
+    // merged more into (after a snapshot), or a fuzzy placement. Keep the text the user sees
+    // and send whatever still differs: nothing typed is lost or doubled.
+    this.#buffer = changesBetween(this.shadow, this.text);
   }
 
   /**
@@ -313,6 +312,11 @@ export class SyncClient {
    * @returns {ClientMessage[]}
    */
   #onSnapshot(snapshot) {
+    if (this.state !== ClientState.SYNCING || snapshot.rev < this.rev) {
+      // Unasked for, or older than what we hold: a duplicate or a straggler. Merging it
+      // would send our unconfirmed changes a second time.
+      return [];
+    }
     if (checksum(snapshot.text) !== snapshot.checksum) {
       throw new ChecksumMismatch(`snapshot at revision ${snapshot.rev} fails its checksum`);
     }
@@ -320,19 +324,32 @@ export class SyncClient {
     // snapshot already contains it.
     let base = this.shadow;
     let changes = this.#buffer;
-    const inflight = this.#inflight;
-    if (inflight !== null) {
-      if (inflight.seq <= snapshot.last_seq) base = ops.apply(this.shadow, inflight.op);
-      else changes = ops.compose(inflight.op, this.#buffer);
+    let inflight = this.#inflight;
+    if (inflight !== null && inflight.seq <= snapshot.last_seq) {
+      base = ops.apply(this.shadow, inflight.op);
+      inflight = null;
+    } else if (inflight !== null) {
+      changes = ops.compose(inflight.op, this.#buffer);
     }
-    // A three-way merge: `changes` transformed over the diff from `base` to the snapshot.
     this.#wantFull = false;
-    this.#buffer = rebaseOnto(base, changes, snapshot.text);
+    // A three-way merge: `changes` transformed over the diff from `base` to the snapshot.
+    const merged = rebaseOnto(base, changes, snapshot.text);
+    this.#seq = Math.max(this.#seq, snapshot.last_seq);
+    if (inflight !== null) {
+      // The in-flight edit may still reach the server after this snapshot was made, so it
+      // goes again under its own id (the server applies one copy at most) and with its own
+      // content: the buffer stays apart, so that if the first copy is the one applied,
+      // nothing of the buffer is taken for sent.
+      const alone = rebaseOnto(base, inflight.op, snapshot.text);
+      this.#inflight = { seq: inflight.seq, op: alone, sent: false };
+      this.#buffer = ops.compose(ops.invert(alone), merged);
+    } else {
+      this.#inflight = null;
+      this.#buffer = merged;
+    }
     this.shadow = snapshot.text;
     this.rev = snapshot.rev;
-    this.#inflight = null;
-    this.#seq = Math.max(this.#seq, snapshot.last_seq);
-    this.text = ops.apply(snapshot.text, this.#buffer);
+    this.text = ops.apply(snapshot.text, merged);
     this.state = ClientState.READY;
     return this.flush();
   }
