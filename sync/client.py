@@ -234,14 +234,18 @@ class SyncClient:
             # it goes again under its own id (the server applies one copy at most) and with
             # its own content: the buffer stays apart, so that if the first copy is the one
             # applied, nothing of the buffer is taken for sent.
+            # The buffer is found by diffing, not as compose(invert(alone), merged): that form
+            # can hold a delete-and-reinsert of unchanged text, which would resurrect the text
+            # if someone else replaced it meanwhile.
             alone = merge.rebase_onto(base, inflight.op, snapshot.text)
             self._inflight = InFlight(inflight.op_id, alone, sent=False)
-            self._buffer = ops.compose(ops.invert(alone), merged)
+            self.text = ops.apply(snapshot.text, merged)
+            self._buffer = merge.changes_between(ops.apply(snapshot.text, alone), self.text)
         else:
             self._inflight = None
             self._buffer = merged
+            self.text = ops.apply(snapshot.text, merged)
         self.shadow, self.rev = snapshot.text, snapshot.rev
-        self.text = ops.apply(snapshot.text, merged)
         self.state = ClientState.READY
         return self.flush()
 

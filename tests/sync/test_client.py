@@ -4,7 +4,7 @@ import pytest
 
 from sync import ops
 from sync.client import ClientState, SyncClient
-from sync.errors import InvalidText
+from sync.errors import InvalidText, StaleRevision
 from sync.protocol import ClientMessage, Edit, EditError, OpId, Resync, Revision, Synced
 from sync.server import Placement, Sequencer
 from tests.sync.helpers import edit_on
@@ -317,3 +317,25 @@ def test_resend_after_timeouts() -> None:
     assert client.resend() == []
     client.connect()
     assert client.resend() == [Resync("c", 0)]
+
+
+def test_snapshot_merge_does_not_resurrect_replaced_text() -> None:
+    server = Sequencer("one two three", history_limit=1)
+    ann, bob = connected("ann", server), connected("bob", server)
+    ann.replace(0, 3, "ONE")
+    [stale] = ann.flush()
+    for letter in "XY":
+        bob.replace(len(bob.text), 0, letter)
+        bob.receive(submit(server, bob.flush()[0]))
+    with pytest.raises(StaleRevision) as info:
+        server.submit(stale, "ann")  # type: ignore[arg-type]
+    [request] = ann.receive(EditError(stale.op_id, info.value.code, str(info.value)))
+    assert isinstance(request, Resync)
+    [resent] = ann.receive(server.catch_up(request.since, "ann", full=request.full))  # type: ignore[arg-type]
+    assert ann.unconfirmed_count == 1  # one edit was typed; nothing else to send
+    revision = submit(server, resent)
+    assert ann.receive(revision) == []
+    bob.receive(revision)
+    bob.replace(0, 3, "1")  # Bob replaces Ann's word afterwards
+    bob.receive(submit(server, bob.flush()[0]))
+    assert server.text == "1 two threeXY"

@@ -340,16 +340,20 @@ export class SyncClient {
       // goes again under its own id (the server applies one copy at most) and with its own
       // content: the buffer stays apart, so that if the first copy is the one applied,
       // nothing of the buffer is taken for sent.
+      // The buffer is found by diffing, not as compose(invert(alone), merged): that form
+      // can hold a delete-and-reinsert of unchanged text, which would resurrect the text if
+      // someone else replaced it meanwhile.
       const alone = rebaseOnto(base, inflight.op, snapshot.text);
       this.#inflight = { seq: inflight.seq, op: alone, sent: false };
-      this.#buffer = ops.compose(ops.invert(alone), merged);
+      this.text = ops.apply(snapshot.text, merged);
+      this.#buffer = changesBetween(ops.apply(snapshot.text, alone), this.text);
     } else {
       this.#inflight = null;
       this.#buffer = merged;
+      this.text = ops.apply(snapshot.text, merged);
     }
     this.shadow = snapshot.text;
     this.rev = snapshot.rev;
-    this.text = ops.apply(snapshot.text, merged);
     this.state = ClientState.READY;
     return this.flush();
   }
