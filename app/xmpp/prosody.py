@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
 import json
 import logging
 import os
@@ -182,6 +183,26 @@ Component {_lua(self.pubsub_service)} "pubsub"
         self.config_path.write_text(config)
 
     async def _prosodyctl(self, *args: str) -> str:
+        # prosodyctl writes Prosody's SQLite file directly: one at a time across processes
+        # (bots register while the server runs), and again if Prosody itself held the lock.
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".prosodyctl.lock").open("w") as lock:
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.05)
+            for attempt in range(20):
+                code, text = await self._run_prosodyctl(*args)
+                if code == 0:
+                    return text
+                if "database is locked" not in text:
+                    break
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise ProsodyError(f"prosodyctl {args[0]} failed ({code}): {text.strip()}")
+
+    async def _run_prosodyctl(self, *args: str) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
             "prosodyctl",
             "--config",
@@ -192,12 +213,7 @@ Component {_lua(self.pubsub_service)} "pubsub"
             stdin=asyncio.subprocess.DEVNULL,
         )
         output, _ = await asyncio.wait_for(process.communicate(), 60)
-        text = output.decode(errors="replace")
-        if process.returncode != 0:
-            raise ProsodyError(
-                f"prosodyctl {args[0]} failed ({process.returncode}): {text.strip()}"
-            )
-        return text
+        return process.returncode or 0, output.decode(errors="replace")
 
     async def register(self, username: str, password: str) -> XmppAccount:
         """Create (or reset the password of) an account, e.g. for a bot."""

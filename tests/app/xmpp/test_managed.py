@@ -17,6 +17,7 @@ import pytest
 from app.wsclient import WSClient
 from app.xmpp.prosody import INSTALL_HINT, ManagedProsody, ProsodyError, free_port
 from sync.client import SyncClient
+from sync.xmpp.connection import XmppConnection
 from tests.app.live import LiveServer, create_document, server_text
 from tests.xmpp_support import needs_prosody
 
@@ -171,3 +172,24 @@ def test_examples_and_follow_against_the_managed_server(managed_server: LiveServ
     finally:
         for child in (stats, clock, follow):
             child.stop()
+
+
+def test_accounts_registered_at_once_all_work(tmp_path: Path) -> None:
+    # Bots started together register together; prosodyctl must not trip over the
+    # database lock (each would otherwise fail, or leave an account without its password).
+    async def scenario() -> None:
+        async with ManagedProsody(tmp_path, port=free_port()) as server:
+            accounts = await asyncio.gather(
+                *(
+                    ManagedProsody(tmp_path, port=server.port).register(f"b{i}", f"pw{i}")
+                    for i in range(5)
+                )
+            )
+            for account in accounts:
+                connection = XmppConnection(
+                    f"{account.jid}/t", account.password, account.host, account.port
+                )
+                await connection.start(wait=10)  # authenticates, or times out
+                await connection.stop()
+
+    asyncio.run(scenario())
