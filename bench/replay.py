@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 from collections import deque
 from collections.abc import Callable
@@ -26,8 +27,22 @@ from sync.client import ClientState, SyncClient
 from sync.protocol import ClientMessage, Edit, Revision, Synced
 from sync.server import Placement, Sequencer
 
-# Where the traces live: ``../shared/traces`` from the project root.
-TRACE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "traces"
+
+def _trace_dir() -> Path:
+    """Where the traces live: ``$COLLAB_TRACES_DIR``, else ``../shared/traces`` from the
+    project root, else this workplace's shared folder (for a clone made elsewhere, as CI's)."""
+    candidates = [
+        os.environ.get("COLLAB_TRACES_DIR", ""),
+        str(Path(__file__).resolve().parents[1].parent / "shared" / "traces"),
+        "/work/shared/traces",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path(candidates[1])
+
+
+TRACE_DIR = _trace_dir()
 TRACE_NAMES = (
     "automerge-paper",
     "seph-blog1",

@@ -14,21 +14,21 @@ skips, saying so, where they are absent.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from bench.replay import TRACE_DIR as TRACES
 from bench.replay import TRACE_NAMES, load_trace, replay
 from sync.server import Placement
-
-TRACES = Path(__file__).parents[2].parent / "shared" / "traces"
 
 
 @pytest.mark.parametrize("name", TRACE_NAMES)
 def test_trace_replays_exactly(name: str) -> None:
     path = TRACES / f"{name}.json.gz"
     if not path.exists():
-        pytest.skip(f"editing trace {path} not found: the traces live in ../shared/traces")
+        pytest.skip(
+            f"editing trace {path} not found: the traces live in ../shared/traces "
+            "(or set COLLAB_TRACES_DIR)"
+        )
     trace = load_trace(path)
     run = replay(trace, max_lag=6)
 
