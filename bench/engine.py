@@ -136,7 +136,7 @@ def bench_trace(path: Path, *, memory: bool) -> dict[str, Any]:
         log(f"  {name}: again under tracemalloc for the peak memory")
         tracemalloc.start()
         try:
-            replay(trace)
+            replay(trace, record=False)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
