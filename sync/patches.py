@@ -177,13 +177,19 @@ def make_patch(text: str, op: Op) -> list[Hunk]:
     hunk = Hunk()
     count1 = count2 = 0
     # ``current`` is the text with every finished hunk applied (diff-match-patch's
-    # ``prepatch_text``); ``edits`` holds this hunk's changes, applied when it ends.
+    # ``prepatch_text``); ``edits`` holds finished hunks' changes not yet applied to it. They
+    # are applied only when another hunk starts: after the last hunk nobody needs the text,
+    # and rebuilding a large document for nothing was half the cost of a keystroke's patch.
     current = text
     edits: list[tuple[int, str, str]] = []  # (position in current, deleted, inserted)
+    pending: list[tuple[int, str, str]] = []
     last = len(diffs) - 1
     for index, (kind, data) in enumerate(diffs):
         if not hunk.diffs and kind != DIFF_EQUAL:
             hunk.start1, hunk.start2 = count1, count2
+            if pending:
+                current = _apply_edits(current, pending)
+                pending = []
         if kind == DIFF_INSERT:
             hunk.diffs.append((kind, data))
             hunk.length2 += len(data)
@@ -200,8 +206,7 @@ def make_patch(text: str, op: Op) -> list[Hunk]:
             _add_context(hunk, current)
             hunks.append(hunk)
             hunk = Hunk()
-            current = _apply_edits(current, edits)
-            edits = []
+            pending, edits = edits, []
             count1 = count2
         if kind != DIFF_INSERT:
             count1 += len(data)
