@@ -197,6 +197,10 @@ class XmppBridge:
             log.warning("could not prepare the nodes of %s: %s", doc_id, exc)
             return
         state.ready.set()
+        # Revisions other instances committed between our load and our subscription were
+        # published before we listened: read them from the store.
+        if room is not None:
+            await room.refresh()
         self._kick(doc_id, state)
 
     async def _unsubscribe(self, doc_id: str) -> None:
