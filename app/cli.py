@@ -369,31 +369,21 @@ def follow(
     COLLAB_XMPP_MODE=external, the account in COLLAB_BOT_JID / COLLAB_BOT_PASSWORD.
     """
     from app.config import get_settings
-    from app.xmpp.accounts import bot_account
+    from app.xmpp.accounts import document_bot
     from app.xmpp.prosody import ProsodyError
     from sync.protocol import Revision
-    from sync.xmpp.bot import DocumentBot
 
     async def run() -> None:
         try:
-            account = await bot_account(get_settings(), name)
+            bot = await document_bot(get_settings(), name, doc_id, "follow")
         except ProsodyError as exc:
             fail(str(exc))
-        bot = DocumentBot(
-            f"{account.jid}/follow",
-            account.password,
-            doc_id,
-            host=account.host,
-            port=account.port,
-            pubsub=account.pubsub,
-            name=name,
-        )
         try:
             await bot.start()
             await bot.wait_synced()
         except (TimeoutError, OSError) as exc:
             await bot.stop()
-            fail(f"cannot follow '{doc_id}' over XMPP at {account.host}:{account.port}: {exc}")
+            fail(f"cannot follow '{doc_id}' over XMPP ({bot.connection.last_error}): {exc}")
         header = f"'{doc_id}' at r{bot.rev}: {len(bot.text)} characters; following (Ctrl-C stops)"
         typer.echo(header)
         if text:

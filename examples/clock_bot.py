@@ -20,9 +20,8 @@ import re
 from datetime import UTC, datetime
 
 from app.config import get_settings
-from app.xmpp.accounts import bot_account
+from app.xmpp.accounts import document_bot
 from sync.protocol import Revision
-from sync.xmpp.bot import DocumentBot
 
 COMMAND = re.compile(r"^/(time|roll|help)[ \t]*$", re.MULTILINE)
 
@@ -44,16 +43,7 @@ def pending_command(text: str) -> tuple[int, int, str] | None:
 
 
 async def run(doc_id: str, name: str, every: float | None) -> None:
-    account = await bot_account(get_settings(), name)
-    async with DocumentBot(
-        account.jid + "/clock",
-        account.password,
-        doc_id,
-        host=account.host,
-        port=account.port,
-        pubsub=account.pubsub,
-        name=name,
-    ) as bot:
+    async with await document_bot(get_settings(), name, doc_id, "clock") as bot:
         await bot.wait_synced()
         print(f"following '{doc_id}' at r{bot.rev}; type /help in it", flush=True)
         wake = asyncio.Event()

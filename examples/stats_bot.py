@@ -18,9 +18,8 @@ import time
 from collections import deque
 
 from app.config import get_settings
-from app.xmpp.accounts import bot_account
+from app.xmpp.accounts import document_bot
 from sync.protocol import Revision
-from sync.xmpp.bot import DocumentBot
 
 ACTIVE_SECONDS = 300.0
 
@@ -51,17 +50,8 @@ class Statistics:
 
 
 async def run(doc_id: str, name: str) -> None:
-    account = await bot_account(get_settings(), name)
     stats = Statistics()
-    async with DocumentBot(
-        account.jid + "/stats",
-        account.password,
-        doc_id,
-        host=account.host,
-        port=account.port,
-        pubsub=account.pubsub,
-        name=name,
-    ) as bot:
+    async with await document_bot(get_settings(), name, doc_id, "stats") as bot:
         await bot.wait_synced()
         print(stats.line(bot.text, bot.rev), flush=True)
         changed = asyncio.Event()

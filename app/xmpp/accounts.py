@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app.config import Settings
 from app.xmpp.prosody import ManagedProsody, ProsodyError, XmppAccount
+from sync.xmpp.bot import DocumentBot
 
 
 def managed_connection(settings: Settings) -> XmppAccount:
@@ -60,3 +61,17 @@ async def bot_account(settings: Settings, name: str) -> XmppAccount:
 
 def bot_account_sync(settings: Settings, name: str) -> XmppAccount:
     return asyncio.run(bot_account(settings, name))
+
+
+async def document_bot(settings: Settings, name: str, doc_id: str, resource: str) -> DocumentBot:
+    """A bot called ``name`` on ``doc_id``, logged in as ``<name>@<domain>/<resource>``."""
+    account = await bot_account(settings, name)
+    return DocumentBot(
+        f"{account.jid}/{resource}",
+        account.password,
+        doc_id,
+        host=account.host,
+        port=account.port,
+        pubsub=account.pubsub,
+        name=name,
+    )
