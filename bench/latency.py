@@ -64,7 +64,7 @@ from sync.protocol import ClientMessage, Revision, ServerMessage
 from sync.xmpp.bot import DocumentBot
 from sync.xmpp.connection import XmppConnection
 from sync.xmpp.nodes import DocumentNodes, document_node
-from tests.app.live import LiveServer, create_document, server_text
+from tests.app.live import LiveServer, create_document, external_xmpp, server_text
 
 log = logging.getLogger("bench.latency")
 
@@ -336,13 +336,7 @@ def instance(
         root / name,
         database_url=f"sqlite+aiosqlite:///{root / 'shared.sqlite3'}",
         sqlite_synchronous=options.sqlite_synchronous,
-        xmpp_mode="external",
-        xmpp_jid=service.jid,
-        xmpp_password=service.password,
-        xmpp_host=service.host,
-        xmpp_port=service.port,
-        xmpp_pubsub=service.pubsub,
-        xmpp_resource=name,
+        **external_xmpp(service, name),
         log_level="warning",
         # Generous limits: the rate limiter and the slow-consumer cut-off must not shape
         # the numbers. Whatever they still refuse is counted and reported.

@@ -26,6 +26,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.xmpp.prosody import XmppAccount
+
 START_TIMEOUT_SECONDS = 60.0
 WAIT_SECONDS = 20.0  # generous: a loaded CI machine must not turn slowness into failures
 
@@ -147,6 +149,19 @@ class LiveServer:
 
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.http_url, trust_env=False, timeout=WAIT_SECONDS)
+
+
+def external_xmpp(service: XmppAccount, resource: str) -> dict[str, object]:
+    """Settings for a server that uses an XMPP server started elsewhere (by a test)."""
+    return {
+        "xmpp_mode": "external",
+        "xmpp_jid": service.jid,
+        "xmpp_password": service.password,
+        "xmpp_host": service.host,
+        "xmpp_port": service.port,
+        "xmpp_pubsub": service.pubsub,
+        "xmpp_resource": resource,
+    }
 
 
 @contextlib.contextmanager

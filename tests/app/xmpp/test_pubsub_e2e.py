@@ -15,24 +15,14 @@ from sync.client import SyncClient
 from sync.errors import InvalidText
 from sync.protocol import Edit, OpId
 from sync.xmpp.bot import DocumentBot
-from tests.app.live import LiveServer, create_document, server_text
+from tests.app.live import LiveServer, create_document, external_xmpp, server_text
 from tests.xmpp_support import ProsodyForTests
 
 TIMEOUT = 30.0
 
 
 def instance(data_dir: Path, service: XmppAccount, resource: str, **settings: object) -> LiveServer:
-    return LiveServer(
-        data_dir,
-        xmpp_mode="external",
-        xmpp_jid=service.jid,
-        xmpp_password=service.password,
-        xmpp_host=service.host,
-        xmpp_port=service.port,
-        xmpp_pubsub=service.pubsub,
-        xmpp_resource=resource,
-        **settings,
-    )
+    return LiveServer(data_dir, **external_xmpp(service, resource), **settings)
 
 
 @pytest.fixture
