@@ -131,16 +131,14 @@ class XmppBridge:
 
     async def _on_session(self) -> None:
         # After every (re)connection: subscribe again, publish what was committed while we
-        # were away, and fold in what other instances published meanwhile (from the store).
+        # were away, and fold in what other instances published meanwhile (_prepare does
+        # all three).
         for doc_id in list(self.rooms.rooms):
             state = self.tracked.setdefault(doc_id, Tracked())
             state.ready.clear()
             state.published = None
             state.dirty = True
             self._spawn(self._prepare(doc_id))
-            room = self.rooms.rooms.get(doc_id)
-            if room is not None:
-                self._spawn(room.refresh())
 
     # -- room events ----------------------------------------------------------------------
 
@@ -195,13 +193,14 @@ class XmppBridge:
             await self.nodes.subscribe(document_node(doc_id), bare=False)
         except sync_errors.BridgeError as exc:
             log.warning("could not prepare the nodes of %s: %s", doc_id, exc)
-            return
-        state.ready.set()
-        # Revisions other instances committed between our load and our subscription were
-        # published before we listened: read them from the store.
+        else:
+            state.ready.set()
+        # Revisions other instances committed before we listened (while we loaded, or while
+        # the connection was down) were published unheard: read them from the store.
         if room is not None:
             await room.refresh()
-        self._kick(doc_id, state)
+        if state.ready.is_set():
+            self._kick(doc_id, state)
 
     async def _unsubscribe(self, doc_id: str) -> None:
         if doc_id in self.tracked or not self.connection.connected:
