@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test test-py test-js test-long lint bench bench-xmpp clean
+.PHONY: install system-deps frontend run test test-py test-js test-long lint bench bench-xmpp clean
 
 install: $(STAMP)
 
@@ -21,21 +21,28 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 	cd frontend && npm ci --no-audit --no-fund
 	touch $@
 
+# The web page's bundle (frontend/dist, not committed), rebuilt when any source is newer.
+FRONTEND_SOURCES := $(shell find frontend/src frontend/build.mjs -type f 2>/dev/null)
+frontend/dist/.built: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && node build.mjs
+
+frontend: frontend/dist/.built
+
 # Prosody and its SQL driver (apt-get where possible).
 system-deps:
 	@bash .ci/system-deps.sh
 
 # Everything a fresh machine needs, then Prosody and the server on http://127.0.0.1:8000
 # (COLLAB_HOST / COLLAB_PORT / COLLAB_DATA_DIR change that).
-run: system-deps install
+run: system-deps install frontend
 	$(VENV)/bin/collab migrate
 	$(VENV)/bin/collab serve
 
-test: system-deps install frontend/node_modules/.installed lint
+test: system-deps install frontend lint
 	$(PY) -m pytest -q
 	cd frontend && node --test
 
-test-py: install
+test-py: install frontend
 	$(PY) -m pytest -q
 
 test-js: frontend/node_modules/.installed
@@ -58,4 +65,4 @@ bench-xmpp: system-deps install
 	$(PY) -m bench.latency
 
 clean:
-	rm -rf $(VENV) frontend/node_modules .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) frontend/node_modules frontend/dist .pytest_cache .mypy_cache .hypothesis

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     xmpp_allow_plaintext: bool = True
     xmpp_connect_timeout: float = Field(10.0, ge=0)
 
+    # The built web page (frontend/dist); empty means the one beside this package.
+    frontend_dir: Path | None = None
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

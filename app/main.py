@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from starlette.routing import Match
 
-from app import ws
+from app import web, ws
 from app.api.main import api_router
 from app.config import Settings, get_settings
 from app.db.engine import make_engine
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.include_router(api_router)
     app.include_router(ws.router)
+    web.install(app, settings.frontend_dir or web.default_frontend_dir())
 
     @app.middleware("http")
     async def _timing(

@@ -1,0 +1,1 @@
+// documents page (in progress)

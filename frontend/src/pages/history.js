@@ -1,0 +1,1 @@
+// history page (in progress)
