@@ -61,6 +61,13 @@ class DocumentUpdate(BaseModel):
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, json_schema_extra=XML_TEXT)
 
 
+class EditorPublic(BaseModel):
+    """Someone with the document open, as they named themselves when joining."""
+
+    name: str
+    color: str
+
+
 class DocumentPublic(BaseModel):
     id: str
     title: str
@@ -70,6 +77,12 @@ class DocumentPublic(BaseModel):
     length: int = Field(description="Length of the current text in Unicode code points.")
     checksum: str
     editors: int = Field(0, description="People connected to this server instance right now.")
+    people: list[EditorPublic] = Field(
+        default_factory=list,
+        description="Who they are, in the order they joined. Like editors, this counts only the "
+        "connections to this server instance, not those to other instances sharing the "
+        "document over XMPP.",
+    )
 
 
 class DocumentsPublic(BaseModel):

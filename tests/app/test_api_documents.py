@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.app.conftest import set_text
 
@@ -46,6 +49,7 @@ async def test_create_with_id_and_text(client: httpx.AsyncClient) -> None:
     assert doc["rev"] == 0
     assert doc["length"] == 7  # code points, not UTF-16 units or bytes
     assert doc["editors"] == 0
+    assert doc["people"] == []
     assert doc["created_at"] == doc["updated_at"]
     text = (await client.get("/api/documents/q3-plan/text")).json()
     assert text == {"id": "q3-plan", "rev": 0, "text": "héllo 👋", "checksum": doc["checksum"]}
@@ -344,6 +348,51 @@ async def test_delete_removes_document_and_history(client: httpx.AsyncClient) ->
     doc = await create(client, id="gone", text="new")
     assert doc["rev"] == 0
     assert (await client.get("/api/documents/gone/revisions")).json()["total"] == 0
+
+
+# -- who is editing -------------------------------------------------------------------------
+
+
+async def joined(ws: ClientConnection, client: str, **fields: Any) -> None:
+    await ws.send(json.dumps({"type": "join", "client": client, **fields}))
+    while json.loads(await ws.recv())["type"] != "snapshot":
+        pass
+
+
+async def people(http: httpx.AsyncClient, doc_id: str) -> list[dict[str, Any]]:
+    doc = (await http.get(f"/api/documents/{doc_id}")).json()
+    assert doc["editors"] == len(doc["people"])
+    result: list[dict[str, Any]] = doc["people"]
+    return result
+
+
+async def test_people_editing_are_named_in_join_order(live_server: str) -> None:
+    ws_url = live_server.replace("http://", "ws://")
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        await create(http, id="busy", title="Busy")
+        await create(http, id="quiet", title="Quiet")
+        async with connect(f"{ws_url}/ws/busy", proxy=None) as ann:
+            await joined(ann, "c-ann", name="Ann <b>", color="#e6194b")
+            async with connect(f"{ws_url}/ws/busy", proxy=None) as bob:
+                await joined(bob, "c-bob", name="Bob", color="#3cb44b")
+                expected = [
+                    {"name": "Ann <b>", "color": "#e6194b"},
+                    {"name": "Bob", "color": "#3cb44b"},
+                ]
+                assert await people(http, "busy") == expected
+                listed = {d["id"]: d for d in (await http.get("/api/documents")).json()["items"]}
+                assert listed["busy"]["people"] == expected
+                assert listed["busy"]["editors"] == 2
+                assert (listed["quiet"]["people"], listed["quiet"]["editors"]) == ([], 0)
+                renamed = await http.patch("/api/documents/busy", json={"title": "Busier"})
+                assert renamed.json()["people"] == expected
+            # Bob left; Ann stays, under the name she changes to.
+            await ann.send(json.dumps({"type": "presence", "name": "Annie"}))
+            for _ in range(200):
+                if await people(http, "busy") == [{"name": "Annie", "color": "#e6194b"}]:
+                    break
+                await anyio.sleep(0.01)
+            assert await people(http, "busy") == [{"name": "Annie", "color": "#e6194b"}]
 
 
 # -- text -----------------------------------------------------------------------------------

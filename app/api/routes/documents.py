@@ -23,6 +23,7 @@ from app.schemas import (
     DocumentsPublic,
     DocumentText,
     DocumentUpdate,
+    EditorPublic,
 )
 from app.store import DocumentInfo, SortOrder
 from app.xmpp.bridge import XmppBridge
@@ -36,7 +37,8 @@ imports = APIRouter(prefix="/api/imports", tags=["documents"])
 Rev = Annotated[int | None, Query(ge=0, le=MAX_INT, description="A past revision")]
 
 
-def public(info: DocumentInfo, editors: int = 0) -> DocumentPublic:
+def public(info: DocumentInfo, people: list[EditorPublic] | None = None) -> DocumentPublic:
+    people = people or []
     return DocumentPublic(
         id=info.id,
         title=info.title,
@@ -45,13 +47,16 @@ def public(info: DocumentInfo, editors: int = 0) -> DocumentPublic:
         rev=info.head_rev,
         length=info.length,
         checksum=info.checksum,
-        editors=editors,
+        editors=len(people),
+        people=people,
     )
 
 
-def _editors(rooms: RoomsDep, doc_id: str) -> int:
+def _editors(rooms: RoomsDep, doc_id: str) -> list[EditorPublic]:
     room = rooms.rooms.get(doc_id)
-    return len(room.members) if room else 0
+    if room is None:
+        return []
+    return [EditorPublic(name=m.person.name, color=m.person.color) for m in room.members.values()]
 
 
 def _check_text(text: str, limit: int) -> None:
