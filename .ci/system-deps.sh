@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # System packages the product needs: Prosody (the XMPP server the app manages) with its SQL
-# storage driver. Installed with apt-get where we can; otherwise we say what to install.
+# storage driver, and Chromium for the browser tests (tests/browser: Playwright drives this
+# system Chromium, since Playwright's own browser download is not available everywhere).
+# Installed with apt-get where we can; otherwise we say what to install.
 set -euo pipefail
-packages=(prosody lua-dbi-sqlite3)
+packages=(prosody lua-dbi-sqlite3 chromium)
 missing=()
 command -v prosody >/dev/null 2>&1 || missing+=(prosody)
 ls /usr/lib/*/liblua5.*-dbi-sqlite3.so* >/dev/null 2>&1 || missing+=(lua-dbi-sqlite3)
+{ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ]; then
@@ -25,4 +28,5 @@ if command -v apt-get >/dev/null 2>&1; then
 fi
 echo "Missing: ${missing[*]}. Install Prosody 0.12+ and its SQLite driver with your package manager," >&2
 echo "or run with COLLAB_XMPP_MODE=off (no XMPP) or external (your own server)." >&2
+echo "The browser tests need Chromium (COLLAB_CHROMIUM=/path/to/chromium if it is elsewhere)." >&2
 exit 1

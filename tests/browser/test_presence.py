@@ -1,0 +1,126 @@
+"""Who else is here: the people list, remote cursors and selections, a small screen.
+
+The presence test also takes the README's screenshot of two people editing. It is written to
+``docs/screenshots/two-people-editing.png`` only with ``COLLAB_SCREENSHOTS=1`` (the picture
+differs on every run, so a plain test run must not touch the committed file):
+
+    COLLAB_SCREENSHOTS=1 .venv/bin/python -m pytest tests/browser -k presence
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.app.live import LiveServer
+from tests.browser.conftest import ROOT, People
+from tests.browser.helpers import EDITOR, converge, create_document
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+SCREENSHOT = ROOT / "docs" / "screenshots" / "two-people-editing.png"
+
+POEM = "\n".join(
+    [
+        "The sea is calm tonight.",
+        "The tide is full, the moon lies fair",
+        "Upon the straits; on the French coast the light",
+        "Gleams and is gone; the cliffs of England stand,",
+        "Glimmering and vast, out in the tranquil bay.",
+        "Come to the window, sweet is the night-air!",
+    ]
+)
+
+
+def box(page: Page, selector: str) -> dict[str, float]:
+    found = page.locator(selector).bounding_box()
+    assert found is not None, f"{selector} is not shown"
+    return found
+
+
+def test_people_and_remote_cursors(server: LiveServer, people: People, tmp_path: Path) -> None:
+    doc_id = create_document(server, POEM, title="Dover Beach")
+    ann = people.editor(doc_id, "Ann", color="#d7263d")
+    bob = people.editor(doc_id, "Bob", color="#2e86de")
+
+    for page, me, other in [(ann, "Ann", "Bob"), (bob, "Bob", "Ann")]:
+        expect(page.locator("#people li[data-session]")).to_have_count(2)
+        expect(page.locator("#people li.me .person-name")).to_have_text(me)
+        expect(page.locator("#people li[data-session]:not(.me) .person-name")).to_have_text(other)
+
+    ann.locator(EDITOR).click()
+    ann.keyboard.press("Control+Home")
+    cursor = bob.locator('.cm-remote-cursor[data-name="Ann"]')
+    expect(cursor).to_have_count(1)
+    expect(cursor.locator(".cm-remote-cursor-label")).to_have_text("Ann")
+    first_line = box(bob, ".cm-line >> nth=0")
+    at_start = box(bob, '.cm-remote-cursor[data-name="Ann"]')
+    assert abs(at_start["x"] - first_line["x"]) < 12, (at_start, first_line)
+
+    ann.keyboard.press("Control+End")
+    last_line = box(bob, ".cm-line >> nth=-1")
+    bob.wait_for_function(
+        """(top) => {
+            const c = document.querySelector('.cm-remote-cursor[data-name="Ann"]');
+            return c !== null && c.getBoundingClientRect().top > top;
+        }""",
+        arg=at_start["y"] + 40,
+    )
+    at_end = box(bob, '.cm-remote-cursor[data-name="Ann"]')
+    assert last_line["y"] - 4 <= at_end["y"] <= last_line["y"] + last_line["height"], (
+        at_end,
+        last_line,
+    )
+    assert at_end["x"] > at_start["x"] + 100, "the cursor should be at the end of a long line"
+
+    # A selection shows as one too, and people typing is seen where they type.
+    ann.keyboard.press("Shift+Home")
+    expect(bob.locator(".cm-remote-selection").first).to_be_visible()
+    bob.locator(EDITOR).click()
+    bob.keyboard.press("Control+Home")
+    bob.keyboard.press("End")
+    bob.keyboard.type(" Listen!")
+    expect(ann.locator('.cm-remote-cursor[data-name="Bob"]')).to_have_count(1)
+    text = converge(server, doc_id, [ann, bob])
+    assert text.startswith("The sea is calm tonight. Listen!\n"), text
+
+    names = sorted(p["name"] for p in bob.evaluate("window.collab.people()"))
+    assert names == ["Ann"], names
+
+    path = SCREENSHOT if os.environ.get("COLLAB_SCREENSHOTS") == "1" else tmp_path / "shot.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    expect(
+        bob.locator('.cm-remote-cursor[data-name="Ann"] .cm-remote-cursor-label')
+    ).to_be_visible()
+    bob.screenshot(path=str(path))
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_someone_leaving_is_gone_from_the_list(server: LiveServer, people: People) -> None:
+    doc_id = create_document(server, "Short text.")
+    ann = people.editor(doc_id, "Ann")
+    bob = people.editor(doc_id, "Bob")
+    expect(ann.locator("#people li[data-session]")).to_have_count(2)
+    bob.close()
+    expect(ann.locator("#people li[data-session]")).to_have_count(1)
+    expect(ann.locator(".cm-remote-cursor")).to_have_count(0)
+
+
+def test_small_screen_needs_no_horizontal_scrolling(server: LiveServer, people: People) -> None:
+    doc_id = create_document(server, "A line long enough to wrap on a phone screen, surely.")
+    ann = people.editor(doc_id, "Ann", width=375, height=740)
+    people.editor(doc_id, "Bob", width=375, height=740)
+
+    expect(ann.locator("#people li[data-session]")).to_have_count(2)
+    for selector in ["#editor", "#people"]:
+        expect(ann.locator(selector)).to_be_visible()
+        shown = box(ann, selector)
+        assert shown["x"] >= -1 and shown["x"] + shown["width"] <= 376, (selector, shown)
+    assert ann.evaluate("document.documentElement.scrollWidth") <= 376
+
+    home = people.page("/", width=375, height=740)
+    expect(home.locator(f'#docs li[data-id="{doc_id}"]')).to_be_visible()
+    assert home.evaluate("document.documentElement.scrollWidth") <= 376
