@@ -9,14 +9,25 @@ script but our own bundle could run, and no page could be framed or post elsewhe
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from app.schemas import DOC_ID_PATTERN
+
+# The placeholder in the pages' HTML that becomes this response's style nonce.
+NONCE_PLACEHOLDER = "__CSP_NONCE__"
+
+
+def content_security_policy(nonce: str) -> str:
+    """The policy for one page load. Styles need a nonce: CodeMirror adds its own stylesheet
+    as a <style> element at run time, and passes the nonce it finds in the page to it."""
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
+
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -77,11 +88,20 @@ def install(app: FastAPI, frontend_dir: Path) -> None:
 
     def page(name: str) -> Response:
         path = frontend_dir / f"{name}.html"
-        if not path.is_file():
+        try:
+            html = path.read_text(encoding="utf-8")  # small, and the OS caches it
+        except FileNotFoundError:
             return PlainTextResponse(
                 NOT_BUILT.format(path=frontend_dir), status_code=503, headers=SECURITY_HEADERS
             )
-        return FileResponse(path, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+        nonce = secrets.token_urlsafe(18)
+        headers = {
+            **SECURITY_HEADERS,
+            "Content-Security-Policy": content_security_policy(nonce),
+            # A page carries a fresh nonce every time: never serve one from a cache.
+            "Cache-Control": "no-store",
+        }
+        return HTMLResponse(html.replace(NONCE_PLACEHOLDER, nonce), headers=headers)
 
     @router.get("/")
     async def documents_page() -> Response:

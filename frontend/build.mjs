@@ -37,6 +37,7 @@ async function copyPages() {
   const html = join(root, "src", "html");
   for (const name of await readdir(html)) {
     if (name.endsWith(".html")) await copyFile(join(html, name), join(dist, name));
+    else if (name.endsWith(".svg")) await copyFile(join(html, name), join(dist, "assets", name));
   }
   await writeFile(join(dist, ".built"), `${new Date().toISOString()}\n`);
 }

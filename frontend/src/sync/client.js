@@ -44,6 +44,19 @@ export const RETRYABLE = new Set(["rate-limited", "busy"]);
 
 /** @typedef {{seq: number, op: ops.Op, sent: boolean}} InFlight  `op` is on the current shadow */
 
+/**
+ * What a page needs to hear about besides the messages to send: the editor must apply every
+ * change the server makes to the local text, and remote cursors are mapped through revisions.
+ * (A JavaScript-only addition: sync/client.py's callers diff or poll instead.)
+ * @typedef {object} ClientObserver
+ * @property {(op: ops.Op, before: string) => void} [textChanged]  the local text changed
+ *   because of the server (a remote edit, a snapshot, a refused edit); `op` applies to `before`
+ * @property {(rev: number, op: ops.Op) => void} [revisionFolded]  revision `rev` (the patch
+ *   `op` from `rev - 1`) is now in the shadow
+ * @property {(rev: number) => void} [shadowReset]  a snapshot replaced the shadow at `rev`:
+ *   revisions before it can no longer be mapped one by one
+ */
+
 export class SyncClient {
   /** @type {InFlight | null} */
   #inflight = null;
@@ -55,10 +68,11 @@ export class SyncClient {
 
   /**
    * @param {string} clientId
-   * @param {{text?: string, rev?: number, seq?: number}} [options]  where a client starts:
-   *   the text at `rev`, and the last operation sequence number it used
+   * @param {{text?: string, rev?: number, seq?: number, observer?: ClientObserver}} [options]
+   *   where a client starts: the text at `rev`, and the last operation sequence number it
+   *   used; `observer` hears about changes the server makes
    */
-  constructor(clientId, { text = "", rev = 0, seq = 0 } = {}) {
+  constructor(clientId, { text = "", rev = 0, seq = 0, observer = {} } = {}) {
     validateClientId(clientId);
     validateText(text);
     this.clientId = clientId;
@@ -73,6 +87,29 @@ export class SyncClient {
     this.rejected = [];
     this.#seq = seq;
     this.#buffer = ops.identity(codepointLength(text));
+    /** @type {ClientObserver} */
+    this.observer = observer;
+  }
+
+  /**
+   * Every unconfirmed local change as one operation on the shadow (`shadow` → `text`), for
+   * mapping positions from the server's text into the local one.
+   * @returns {ops.Op}
+   */
+  get pending() {
+    return this.#inflight === null ? this.#buffer : ops.compose(this.#inflight.op, this.#buffer);
+  }
+
+  /**
+   * Replace the local text with `text`, telling the observer what changed.
+   * @param {string} text
+   * @param {ops.Op | null} op  the change from the old local text, if known (else found by diffing)
+   */
+  #changeText(text, op) {
+    const before = this.text;
+    this.text = text;
+    if (this.observer.textChanged === undefined || before === text) return;
+    this.observer.textChanged(op ?? changesBetween(before, text), before);
   }
 
   // -- local side --------------------------------------------------------------------------
@@ -265,6 +302,7 @@ export class SyncClient {
     } else {
       this.#onRemote(folded.op, folded.text, revision.rev);
     }
+    this.observer.revisionFolded?.(revision.rev, folded.op);
     return this.flush();
   }
 
@@ -304,7 +342,7 @@ export class SyncClient {
     const buffer = this.#buffer;
     this.#buffer = ops.transform(buffer, rebased);
     rebased = ops.transform(rebased, buffer, { otherFirst: false });
-    this.text = ops.apply(this.text, rebased);
+    if (!ops.isNoop(rebased)) this.#changeText(ops.apply(this.text, rebased), rebased);
   }
 
   /**
@@ -345,15 +383,16 @@ export class SyncClient {
       // someone else replaced it meanwhile.
       const alone = rebaseOnto(base, inflight.op, snapshot.text);
       this.#inflight = { seq: inflight.seq, op: alone, sent: false };
-      this.text = ops.apply(snapshot.text, merged);
+      this.#changeText(ops.apply(snapshot.text, merged), null);
       this.#buffer = changesBetween(ops.apply(snapshot.text, alone), this.text);
     } else {
       this.#inflight = null;
       this.#buffer = merged;
-      this.text = ops.apply(snapshot.text, merged);
+      this.#changeText(ops.apply(snapshot.text, merged), null);
     }
     this.shadow = snapshot.text;
     this.rev = snapshot.rev;
+    this.observer.shadowReset?.(snapshot.rev);
     this.state = ClientState.READY;
     return this.flush();
   }
@@ -380,7 +419,7 @@ export class SyncClient {
     this.#inflight = null;
     // Take the refused edit out of the local text; later typing stays.
     this.#buffer = ops.transform(this.#buffer, ops.invert(inflight.op));
-    this.text = ops.apply(this.shadow, this.#buffer);
+    this.#changeText(ops.apply(this.shadow, this.#buffer), null);
     return this.flush();
   }
 }

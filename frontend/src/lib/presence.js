@@ -1,0 +1,90 @@
+/**
+ * Other people's cursors, from their presence messages to positions in our own text.
+ *
+ * A presence message gives a cursor as a code point position in the sender's text at
+ * revision `rev` (plus the sender's unconfirmed typing, which we cannot know; senders send
+ * their presence again once their edits are acknowledged). To draw it in our text we map it
+ * through the revisions we have folded in since `rev`, then through our own unconfirmed
+ * edits. After that the editor maps it through every later change itself.
+ * @module
+ */
+
+import { ops } from "../sync/index.js";
+
+/** @typedef {import("../sync/ops.js").Op} Op */
+
+export class RevisionLog {
+  /** @type {Map<number, Op>} */
+  #ops = new Map();
+  #floor = 0; // the oldest revision positions can be mapped from
+
+  /** @param {number} [keep]  how many recent revisions to remember */
+  constructor(keep = 500) {
+    this.keep = keep;
+  }
+
+  /**
+   * Revision `rev` (the operation `op` from `rev - 1`) is now in our shadow.
+   * @param {number} rev
+   * @param {Op} op
+   */
+  add(rev, op) {
+    if (this.#ops.size === 0 && this.#floor < rev - 1) this.#floor = rev - 1;
+    this.#ops.set(rev, op);
+    while (this.#ops.size > this.keep) {
+      const oldest = /** @type {number} */ (this.#ops.keys().next().value);
+      this.#ops.delete(oldest);
+      this.#floor = oldest;
+    }
+  }
+
+  /**
+   * A snapshot replaced our shadow at `rev`: nothing older can be mapped exactly.
+   * @param {number} rev
+   */
+  reset(rev) {
+    this.#ops.clear();
+    this.#floor = rev;
+  }
+
+  /**
+   * Map `position` from the text at revision `from` to the text at revision `to`, or null
+   * if a revision in between is unknown (too old, or not here yet).
+   * @param {number} position
+   * @param {number} from
+   * @param {number} to
+   * @returns {number | null}
+   */
+  map(position, from, to) {
+    if (from > to) return null;
+    if (from < this.#floor) return null;
+    let mapped = position;
+    for (let rev = from + 1; rev <= to; rev++) {
+      const op = this.#ops.get(rev);
+      if (op === undefined) return null;
+      mapped = ops.transformPosition(Math.min(mapped, ops.baseLength(op)), op);
+    }
+    return mapped;
+  }
+}
+
+/**
+ * Where a presence position lands in our local text, in code points: through the revisions
+ * since the sender's, then through our unconfirmed edits. Null when the sender is ahead of
+ * us (try again after the next revision); a position whose revisions are forgotten is
+ * clamped instead, a best effort.
+ * @param {number} position  code points in the sender's text at `rev`
+ * @param {number} rev
+ * @param {{rev: number, pending: Op}} client
+ * @param {RevisionLog} log
+ * @returns {number | null}
+ */
+export function toLocalPosition(position, rev, client, log) {
+  if (!Number.isInteger(position) || position < 0) return null;
+  if (rev > client.rev) return null;
+  let inShadow = log.map(position, rev, client.rev);
+  if (inShadow === null) inShadow = position;
+  const pending = client.pending;
+  inShadow = Math.min(inShadow, ops.baseLength(pending));
+  return Math.min(ops.transformPosition(inShadow, pending), ops.targetLength(pending));
+}
