@@ -11,6 +11,7 @@ a test that caused any fails in teardown, whatever it asserted itself.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -53,6 +54,10 @@ window.addEventListener("securitypolicyviolation", (event) => {
   window.__reportViolation?.(what);
 }, true);
 """
+
+# What a person typed into #name-input (and the color picked for them) on an earlier visit.
+# about:blank, where every page starts, has no storage.
+REMEMBER = "if (location.protocol === 'http:') localStorage.setItem(%s, %s);"
 
 
 def chromium_path() -> str:
@@ -113,15 +118,17 @@ class People:
             base_url=self.server.http_url, viewport={"width": width, "height": height}
         )
         context.set_default_timeout(WAIT_MS)
-        context.expose_function("__reportViolation", self.violations.append)
+        context.expose_function("__reportViolation", self._violation)
         context.add_init_script(REPORT_VIOLATIONS)
-        if name is not None:
-            context.add_init_script(f"localStorage.setItem('collab.name', {name!r})")
-        if color is not None:
-            context.add_init_script(f"localStorage.setItem('collab.color', {color!r})")
+        for key, value in [("collab.name", name), ("collab.color", color)]:
+            if value is not None:
+                context.add_init_script(REMEMBER % (json.dumps(key), json.dumps(value)))
         context.on("page", self._watch)
         self.contexts.append(context)
         return context
+
+    def _violation(self, what: str) -> None:
+        self.violations.append(what)
 
     def _watch(self, page: Page) -> None:
         page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))

@@ -63,7 +63,7 @@ def synced(page: Page) -> bool:
 
 
 def wait_synced(page: Page) -> None:
-    page.wait_for_function("window.collab?.synced?.() === true", timeout=WAIT_MS)
+    page.wait_for_function("() => window.collab?.synced?.() === true", timeout=WAIT_MS)
 
 
 def wait_text(page: Page, predicate: str, arg: object = None) -> None:

@@ -119,8 +119,8 @@ def test_offline_edits_are_kept_and_merged(server: LiveServer, people: People) -
 
     ann.context.set_offline(True)
     expect(ann.locator("#status")).to_have_attribute("data-state", "offline")
-    offline_words = ["while", "the", "network", "was", "down"]
-    bob_words = ["meanwhile", "online", "edits"]
+    offline_words = ["trains", "stopped", "underground", "today"]
+    bob_words = ["meanwhile", "elsewhere", "sunshine"]
     type_together([(ann, typed(offline_words)), (bob, "".join(f"{w} " for w in bob_words))])
 
     expect(ann.locator("#status")).to_contain_text(re.compile(r"\d+ unsent", re.IGNORECASE))
@@ -128,7 +128,7 @@ def test_offline_edits_are_kept_and_merged(server: LiveServer, people: People) -
     assert ann.evaluate("window.collab.state()") == "offline"
     wait_synced(bob)
     _, on_server = server_text(server, doc_id)
-    assert "network" not in on_server, "an offline page's edit reached the server"
+    assert "underground" not in on_server, "an offline page's edit reached the server"
 
     ann.context.set_offline(False)
     text = converge(server, doc_id, [ann, bob])
