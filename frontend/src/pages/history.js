@@ -1,1 +1,283 @@
-// history page (in progress)
+/**
+ * The history page (`/d/{id}/history`): a document's revisions, newest first, each showing
+ * its text with that revision's changes marked; any older one can be restored.
+ * @module
+ */
+
+import {
+  ApiError,
+  diffRevisions,
+  docIdFromPath,
+  editorUrl,
+  listRevisions,
+  readDocument,
+  readText,
+  restoreRevision,
+} from "../lib/api.js";
+import { Latest } from "../lib/debounce.js";
+import { changeLabel, diffSegments } from "../lib/diffview.js";
+import { byId, el, say } from "../lib/dom.js";
+import { loadIdentity } from "../lib/identity.js";
+import {
+  REVISIONS_PAGE,
+  canRestore,
+  diffRange,
+  moveIndex,
+  revFromQuery,
+  revisionLabel,
+  revisionPage,
+} from "../lib/revisions.js";
+
+/** @typedef {import("../lib/revisions.js").RevisionEntry} RevisionEntry */
+
+const titleEl = byId("title");
+const back = /** @type {HTMLAnchorElement} */ (byId("back"));
+const list = byId("revisions");
+const more = /** @type {HTMLButtonElement} */ (byId("more"));
+const heading = byId("rev-heading");
+const meta = byId("rev-meta");
+const restore = /** @type {HTMLButtonElement} */ (byId("restore"));
+const message = byId("message");
+const textView = byId("rev-text");
+const confirmDialog = /** @type {HTMLDialogElement} */ (byId("confirm-restore"));
+const confirmRev = byId("confirm-restore-rev");
+
+const docId = docIdFromPath(location.pathname);
+const state = {
+  head: 0,
+  createdAt: "",
+  nextOffset: 0,
+  /** @type {number | null} */
+  selected: null,
+  /** @type {Map<number, RevisionEntry>} */
+  entries: new Map(),
+};
+const latest = new Latest();
+
+/** @param {unknown} error */
+function describe(error) {
+  return error instanceof ApiError ? error.message : `Something went wrong: ${String(error)}`;
+}
+
+/** The name restores are made under; storage may be unavailable (private modes, policies). */
+function displayName() {
+  try {
+    return loadIdentity(globalThis.localStorage).name;
+  } catch {
+    return loadIdentity({ getItem: () => null, setItem: () => {} }).name;
+  }
+}
+
+// -- the list of revisions ----------------------------------------------------------------------
+
+/** @returns {HTMLButtonElement[]} */
+function buttons() {
+  return [...list.querySelectorAll("button.revision")].map((b) => /** @type {HTMLButtonElement} */ (b));
+}
+
+/** @param {number} rev */
+function buttonFor(rev) {
+  return /** @type {HTMLButtonElement | null} */ (list.querySelector(`button.revision[data-rev="${rev}"]`));
+}
+
+/** @param {RevisionEntry} entry */
+function revisionItem(entry) {
+  const label = revisionLabel(entry);
+  const size =
+    entry.inserted === null || entry.deleted === null
+      ? null
+      : changeLabel({ inserted: entry.inserted, deleted: entry.deleted });
+  return el(
+    "li",
+    null,
+    el(
+      "button",
+      { class: "revision", type: "button", dataset: { rev: String(entry.rev) }, onclick: () => select(entry.rev) },
+      el("span", { class: "rev-number" }, label.number),
+      el("span", { class: "rev-author" }, label.who),
+      el("span", { class: "rev-time", title: label.exact }, label.when),
+      size && el("span", { class: "rev-size", "aria-label": `${size} characters` }, size),
+    ),
+  );
+}
+
+/** Load the next page of older revisions; returns the first new button, if any. */
+async function loadMore() {
+  if (docId === null) return null;
+  more.disabled = true;
+  try {
+    const page = await listRevisions(docId, { offset: state.nextOffset, limit: REVISIONS_PAGE });
+    const { entries, nextOffset, done } = revisionPage(page, state.createdAt);
+    state.nextOffset = nextOffset;
+    const fresh = entries.filter((e) => !state.entries.has(e.rev));
+    for (const entry of fresh) state.entries.set(entry.rev, entry);
+    list.append(...fresh.map(revisionItem));
+    more.hidden = done;
+    markSelected();
+    return fresh.length ? buttonFor(fresh[0].rev) : null;
+  } catch (error) {
+    say(message, describe(error), "error");
+    return null;
+  } finally {
+    more.disabled = false;
+  }
+}
+
+function markSelected() {
+  for (const button of buttons()) {
+    if (Number(button.dataset.rev) === state.selected) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+}
+
+more.addEventListener("click", async () => {
+  const first = await loadMore();
+  first?.focus(); // the button that was focused may have just been hidden
+});
+
+list.addEventListener("keydown", (event) => {
+  const target = /** @type {HTMLElement} */ (event.target);
+  if (!target.matches("button.revision") || event.altKey || event.ctrlKey || event.metaKey) return;
+  const all = buttons();
+  const index = all.indexOf(/** @type {HTMLButtonElement} */ (target));
+  if (event.key === "ArrowDown" && index === all.length - 1 && !more.hidden) {
+    event.preventDefault();
+    more.focus();
+    return;
+  }
+  const to = moveIndex(event.key, index, all.length);
+  if (to === null) return;
+  event.preventDefault();
+  all[to].focus();
+  if (to !== index) void select(Number(all[to].dataset.rev));
+});
+
+// -- one revision -------------------------------------------------------------------------------
+
+/** @param {number} rev */
+async function select(rev) {
+  if (docId === null) return;
+  state.selected = rev;
+  markSelected();
+  heading.textContent = `Revision ${rev}`;
+  restore.disabled = !canRestore(rev, state.head);
+  const query = rev === state.head ? "" : `?rev=${rev}`;
+  if (query !== location.search) history.replaceState(null, "", query || location.pathname);
+
+  const entry = state.entries.get(rev);
+  meta.textContent = entry ? describeEntry(entry) : "";
+  const ticket = latest.take();
+  textView.setAttribute("aria-busy", "true");
+  try {
+    const range = diffRange(rev);
+    if (range === null) {
+      const { text } = await readText(docId, 0);
+      if (!latest.isCurrent(ticket)) return;
+      textView.replaceChildren(text);
+    } else {
+      const diff = await diffRevisions(docId, range.from, range.to);
+      if (!latest.isCurrent(ticket)) return;
+      showChanges(diffSegments(diff.diffs));
+    }
+    say(message, "");
+  } catch (error) {
+    if (!latest.isCurrent(ticket)) return;
+    textView.replaceChildren();
+    say(message, describe(error), "error");
+  } finally {
+    if (latest.isCurrent(ticket)) textView.removeAttribute("aria-busy");
+  }
+}
+
+/** @param {RevisionEntry} entry */
+function describeEntry(entry) {
+  const label = revisionLabel(entry);
+  if (entry.rev === 0) return `Created ${label.when} (${label.exact}).`;
+  const current = entry.rev === state.head ? " This is the current text." : "";
+  return `By ${label.who}, ${label.when} (${label.exact}). Inserted text is underlined, deleted text struck through.${current}`;
+}
+
+/** @param {import("../lib/diffview.js").Segment[]} segments */
+function showChanges(segments) {
+  textView.replaceChildren(
+    ...segments.map((s) => {
+      if (s.op === "equal") return document.createTextNode(s.text);
+      const marked = el(s.op === "insert" ? "ins" : "del", null, s.text);
+      if (s.blank) marked.classList.add(s.text.includes("\n") ? "blank-line" : "blank");
+      return marked;
+    }),
+  );
+  // Bring the first change into view inside the text box (not the whole page).
+  const first = /** @type {HTMLElement | null} */ (textView.querySelector("ins, del"));
+  textView.scrollTop = first ? Math.max(0, first.offsetTop - textView.clientHeight / 3) : 0;
+}
+
+// -- restore ------------------------------------------------------------------------------------
+
+restore.addEventListener("click", () => {
+  if (state.selected === null || !canRestore(state.selected, state.head)) return;
+  confirmRev.textContent = String(state.selected);
+  confirmDialog.returnValue = "";
+  confirmDialog.showModal();
+});
+
+confirmDialog.addEventListener("close", async () => {
+  const rev = state.selected;
+  if (confirmDialog.returnValue !== "restore" || docId === null || rev === null) return;
+  restore.disabled = true;
+  say(message, `Restoring revision ${rev}…`);
+  try {
+    await restoreRevision(docId, rev, displayName());
+    location.assign(editorUrl(docId));
+  } catch (error) {
+    say(message, describe(error), "error");
+    restore.disabled = !canRestore(state.selected, state.head);
+  }
+});
+
+// -- start ----------------------------------------------------------------------------------------
+
+/** @param {string} text */
+function notFound(text) {
+  titleEl.textContent = "Document not found";
+  document.title = "Not found · XMPP Collab";
+  heading.textContent = "No history to show";
+  more.hidden = true;
+  restore.disabled = true;
+  say(message, text, "error");
+}
+
+async function start() {
+  if (docId === null) {
+    back.href = "/";
+    back.textContent = "All documents";
+    notFound("This address does not name a document. Open one from the list of documents.");
+    return;
+  }
+  back.href = editorUrl(docId);
+  try {
+    const doc = await readDocument(docId);
+    state.head = doc.rev;
+    state.createdAt = doc.created_at;
+    titleEl.textContent = doc.title;
+    document.title = `History · ${doc.title} · XMPP Collab`;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      back.href = "/";
+      back.textContent = "All documents";
+      notFound(`${describe(error)}. It may have been deleted.`);
+    } else {
+      titleEl.textContent = docId;
+      say(message, describe(error), "error");
+    }
+    return;
+  }
+  await loadMore();
+  const wanted = revFromQuery(location.search);
+  const missing = wanted !== null && wanted > state.head;
+  // Someone may have clicked a revision while the list loaded: theirs wins.
+  if (state.selected === null) await select(wanted === null || missing ? state.head : wanted);
+  if (missing) say(message, `There is no revision ${wanted}; the newest is ${state.head}.`, "error");
+}
+
+void start();
