@@ -10,6 +10,9 @@ import {
   codepointToUtf16,
   fromWire,
 } from "../src/sync/index.js";
+import { ChangeSet, Text } from "@codemirror/state";
+
+import { opToChanges } from "../src/lib/changes.js";
 import { TestSequencer, hasLoneSurrogate, random, randomText } from "../test-support/helpers.js";
 
 /** @typedef {import("../src/sync/protocol.js").ClientMessage} ClientMessage */
@@ -17,8 +20,17 @@ import { TestSequencer, hasLoneSurrogate, random, randomText } from "../test-sup
 
 /**
  * @typedef {{client: SyncClient, online: boolean, outbox: ClientMessage[],
- *   inbox: ServerMessage[]}} Peer
+ *   inbox: ServerMessage[], editor: string}} Peer
+ * `editor` is what a page's CodeMirror would hold: local typing goes into it directly, and
+ * every change the server makes reaches it only through the engine's observer, applied as
+ * CodeMirror applies changes. It must always equal the engine's text.
  */
+
+/** Apply an engine change to an editor's text the way the page does. */
+function applyAsEditor(/** @type {string} */ before, /** @type {any} */ op) {
+  const changes = ChangeSet.of(opToChanges(before, op), before.length, "\n");
+  return changes.apply(Text.of(before.split("\n"))).sliceString(0, undefined, "\n");
+}
 
 /** Every message crosses the wire as JSON and is read back strictly. @param {object} message */
 const wire = (message) => fromWire(JSON.parse(JSON.stringify(message)));
@@ -32,12 +44,23 @@ function simulate(seed, { clients = 3, steps = 400, historyLimit = 1000, loss = 
   const start = "start 😀 text";
   const server = new TestSequencer({ text: start, historyLimit });
   /** @type {Peer[]} */
-  const peers = Array.from({ length: clients }, (_, i) => ({
-    client: new SyncClient(`c${i}`, { text: start }),
-    online: false,
-    outbox: [],
-    inbox: [],
-  }));
+  const peers = Array.from({ length: clients }, (_, i) => {
+    /** @type {Peer} */
+    const peer = {
+      client: new SyncClient(`c${i}`, { text: start }),
+      online: false,
+      outbox: [],
+      inbox: [],
+      editor: start,
+    };
+    peer.client.observer = {
+      textChanged(op, before) {
+        assert.equal(before, peer.editor, `seed ${seed}: the editor fell behind the engine`);
+        peer.editor = applyAsEditor(before, op);
+      },
+    };
+    return peer;
+  });
 
   /** @param {Peer} peer */
   const connect = (peer) => {
@@ -75,7 +98,9 @@ function simulate(seed, { clients = 3, steps = 400, historyLimit = 1000, loss = 
     const from = rng.pick([0, length, length >> 1, rng.int(0, length)]);
     const to = Math.min(length, from + rng.pick([0, 0, 1, 3]));
     const insert = randomText(rng, rng.int(0, 2));
-    peer.client.replaceRange(codepointToUtf16(text, from), codepointToUtf16(text, to), insert);
+    const [fromUnit, toUnit] = [codepointToUtf16(text, from), codepointToUtf16(text, to)];
+    peer.client.replaceRange(fromUnit, toUnit, insert);
+    peer.editor = peer.editor.slice(0, fromUnit) + insert + peer.editor.slice(toUnit);
   };
 
   for (const peer of peers) connect(peer);
@@ -93,6 +118,7 @@ function simulate(seed, { clients = 3, steps = 400, historyLimit = 1000, loss = 
       peer.outbox.length = 0;
       peer.inbox.length = 0;
     } else connect(peer);
+    assert.equal(peer.editor, peer.client.text, `seed ${seed}, step ${step}: editor ≠ engine`);
   }
 
   // A perfect network until everyone is caught up, as a reconnecting browser would see it.
@@ -117,8 +143,9 @@ function simulate(seed, { clients = 3, steps = 400, historyLimit = 1000, loss = 
 test("clients converge on a lossy network", () => {
   for (let seed = 1; seed <= 25; seed++) {
     const { server, peers } = simulate(seed);
-    for (const { client } of peers) {
+    for (const { client, editor } of peers) {
       assert.equal(client.text, server.text, `seed ${seed}: ${client.clientId}`);
+      assert.equal(editor, server.text, `seed ${seed}: ${client.clientId}'s editor`);
       assert.equal(client.rev, server.rev, `seed ${seed}: ${client.clientId}`);
     }
     assert.ok(!hasLoneSurrogate(server.text), `seed ${seed}`);
@@ -128,8 +155,9 @@ test("clients converge on a lossy network", () => {
 test("clients converge when a short history forces snapshots and merges", () => {
   for (let seed = 100; seed <= 125; seed++) {
     const { server, peers } = simulate(seed, { clients: 4, historyLimit: 2, loss: 0.1 });
-    for (const { client } of peers) {
+    for (const { client, editor } of peers) {
       assert.equal(client.text, server.text, `seed ${seed}: ${client.clientId}`);
+      assert.equal(editor, server.text, `seed ${seed}: ${client.clientId}'s editor`);
       assert.equal(client.shadow, server.text, `seed ${seed}: ${client.clientId}`);
     }
   }
