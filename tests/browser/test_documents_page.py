@@ -67,8 +67,9 @@ def test_create_rename_and_delete(server: LiveServer, people: People) -> None:
     home.locator("#confirm-delete-ok").click()
     expect(item).to_have_count(0)
     assert title_on_server(server, doc_id) is None
+    other = create_document(server, title="Still here")
     home.reload()
-    expect(home.locator("#docs li[data-id]").first).to_be_attached()
+    expect(home.locator(f'#docs li[data-id="{other}"]')).to_be_visible()
     expect(home.locator(f'#docs li[data-id="{doc_id}"]')).to_have_count(0)
 
 

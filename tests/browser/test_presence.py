@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.app.live import LiveServer
 from tests.browser.conftest import ROOT, People
-from tests.browser.helpers import EDITOR, converge, create_document
+from tests.browser.helpers import EDITOR, WAIT_MS, converge, create_document
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -33,6 +34,31 @@ POEM = "\n".join(
         "Come to the window, sweet is the night-air!",
     ]
 )
+
+
+# Where someone's cursor is drawn, against the line it should be on: at its start (within a
+# few pixels of the line's left edge) or its end (past the middle of a long line).
+CURSOR_ON_LINE = """([name, line, at]) => {
+    const cursor = document.querySelector(`.cm-remote-cursor[data-name="${name}"]`);
+    const lines = [...document.querySelectorAll("#editor .cm-line")];
+    const target = lines.at(line);
+    if (!cursor || !target) return false;
+    const c = cursor.getBoundingClientRect(), l = target.getBoundingClientRect();
+    const onLine = c.top >= l.top - 4 && c.top < l.bottom;
+    const x = at === "start" ? Math.abs(c.left - l.left) < 12 : c.left > l.left + l.width / 2;
+    return onLine && x;
+}"""
+
+
+def wait_cursor_on_line(page: Page, name: str, line: int, at: str) -> None:
+    try:
+        page.wait_for_function(CURSOR_ON_LINE, arg=[name, line, at], timeout=WAIT_MS)
+    except PlaywrightError as error:
+        cursor = page.locator(f'.cm-remote-cursor[data-name="{name}"]').bounding_box()
+        target = page.locator(f"#editor .cm-line >> nth={line}").bounding_box()
+        raise AssertionError(
+            f"{name}'s cursor is not at the {at} of line {line}: cursor {cursor}, line {target}"
+        ) from error
 
 
 def box(page: Page, selector: str) -> dict[str, float]:
@@ -56,25 +82,10 @@ def test_people_and_remote_cursors(server: LiveServer, people: People, tmp_path:
     cursor = bob.locator('.cm-remote-cursor[data-name="Ann"]')
     expect(cursor).to_have_count(1)
     expect(cursor.locator(".cm-remote-cursor-label")).to_have_text("Ann")
-    first_line = box(bob, ".cm-line >> nth=0")
-    at_start = box(bob, '.cm-remote-cursor[data-name="Ann"]')
-    assert abs(at_start["x"] - first_line["x"]) < 12, (at_start, first_line)
+    wait_cursor_on_line(bob, "Ann", line=0, at="start")
 
     ann.keyboard.press("Control+End")
-    last_line = box(bob, ".cm-line >> nth=-1")
-    bob.wait_for_function(
-        """(top) => {
-            const c = document.querySelector('.cm-remote-cursor[data-name="Ann"]');
-            return c !== null && c.getBoundingClientRect().top > top;
-        }""",
-        arg=at_start["y"] + 40,
-    )
-    at_end = box(bob, '.cm-remote-cursor[data-name="Ann"]')
-    assert last_line["y"] - 4 <= at_end["y"] <= last_line["y"] + last_line["height"], (
-        at_end,
-        last_line,
-    )
-    assert at_end["x"] > at_start["x"] + 100, "the cursor should be at the end of a long line"
+    wait_cursor_on_line(bob, "Ann", line=-1, at="end")
 
     # A selection shows as one too, and people typing is seen where they type.
     ann.keyboard.press("Shift+Home")
