@@ -27,7 +27,13 @@ import {
   placeholder,
 } from "@codemirror/view";
 
-import { ClientState, SyncClient, codepointToUtf16, utf16ToCodepoint } from "../sync/index.js";
+import {
+  ClientState,
+  SyncClient,
+  changesBetween,
+  codepointToUtf16,
+  utf16ToCodepoint,
+} from "../sync/index.js";
 import { docIdFromPath, editorUrl, exportUrl, historyUrl } from "../lib/api.js";
 import { opToChanges, sanitizeInsert } from "../lib/changes.js";
 import { Connection } from "../lib/connection.js";
@@ -164,12 +170,30 @@ function start(id) {
     });
     // Last first: each change's offsets are in the text before the transaction, and applying
     // from the end keeps the earlier ones valid.
-    for (const change of changes.reverse()) {
-      client.replaceRange(change.from, change.to, change.text);
+    try {
+      for (const change of changes.reverse()) {
+        client.replaceRange(change.from, change.to, change.text);
+      }
+    } catch (error) {
+      // A change the engine cannot take (half a surrogate pair, say): put the editor back
+      // to the engine's text rather than let the two differ.
+      realign();
+      say(message, `That change could not be applied (${String(error)}).`, "error");
+      return;
     }
     localEdits += 1;
     connection.flush();
     renderStatus();
+  }
+
+  /** Make the editor's text the engine's again, as a remote change (outside undo). */
+  function realign() {
+    const before = view.state.doc.toString();
+    if (before === client.text) return;
+    view.dispatch({
+      changes: opToChanges(before, changesBetween(before, client.text)),
+      annotations: [Transaction.remote.of(true), Transaction.addToHistory.of(false)],
+    });
   }
 
   /**
