@@ -6,6 +6,7 @@ import {
   diffRange,
   moveIndex,
   revFromQuery,
+  revisionEntry,
   revisionLabel,
   revisionPage,
 } from "../src/lib/revisions.js";
@@ -113,4 +114,15 @@ test("revFromQuery accepts whole revisions in range only", () => {
   assert.equal(revFromQuery("?rev=1e3"), null);
   assert.equal(revFromQuery("?rev=2147483647"), 2147483647);
   assert.equal(revFromQuery("?rev=2147483648"), null);
+});
+
+test("revisionEntry keeps what a row needs; unknown sizes are null, not 0", () => {
+  assert.deepEqual(revisionEntry({ rev: 3, author: "Ann", created_at: CREATED }), {
+    rev: 3,
+    author: "Ann",
+    created_at: CREATED,
+    inserted: null,
+    deleted: null,
+  });
+  assert.deepEqual(revisionEntry({ ...summary(2), deleted: 0 }).deleted, 0);
 });

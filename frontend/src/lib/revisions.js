@@ -33,19 +33,26 @@ export const REVISIONS_PAGE = 50;
  * @returns {{entries: RevisionEntry[], nextOffset: number, done: boolean}}
  */
 export function revisionPage({ items, total, offset }, createdAt) {
-  /** @type {RevisionEntry[]} */
-  const entries = items.map((r) => ({
-    rev: r.rev,
-    author: r.author,
-    created_at: r.created_at,
-    inserted: r.inserted ?? null,
-    deleted: r.deleted ?? null,
-  }));
+  const entries = items.map(revisionEntry);
   const nextOffset = offset + items.length;
   // An empty page past the end also ends the list: never ask for it again.
   const done = nextOffset >= total || items.length === 0;
   if (done) entries.push({ rev: 0, author: "", created_at: createdAt, inserted: null, deleted: null });
   return { entries, nextOffset, done };
+}
+
+/**
+ * @param {RevisionSummary} summary
+ * @returns {RevisionEntry}
+ */
+export function revisionEntry(summary) {
+  return {
+    rev: summary.rev,
+    author: summary.author,
+    created_at: summary.created_at,
+    inserted: summary.inserted ?? null,
+    deleted: summary.deleted ?? null,
+  };
 }
 
 /**

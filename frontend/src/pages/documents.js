@@ -76,9 +76,10 @@ async function load({ quiet = false } = {}) {
   try {
     const page = await listDocuments({ q: state.q, offset: state.offset, limit: PAGE_SIZE });
     if (!latest.isCurrent(ticket)) return;
-    if (page.items.length === 0 && state.offset > 0 && page.total > 0) {
+    const lastFull = clampOffset(state.offset, page.total, PAGE_SIZE);
+    if (page.items.length === 0 && lastFull < state.offset) {
       // The page emptied (deleted elsewhere, or a stale link): show the last one that has items.
-      state.offset = clampOffset(state.offset, page.total, PAGE_SIZE);
+      state.offset = lastFull;
       await load({ quiet });
       return;
     }

@@ -24,11 +24,14 @@ import {
   diffRange,
   moveIndex,
   revFromQuery,
+  revisionEntry,
   revisionLabel,
   revisionPage,
 } from "../lib/revisions.js";
 
 /** @typedef {import("../lib/revisions.js").RevisionEntry} RevisionEntry */
+
+const FOLLOW_MS = 5000;
 
 const titleEl = byId("title");
 const back = /** @type {HTMLAnchorElement} */ (byId("back"));
@@ -46,6 +49,7 @@ const docId = docIdFromPath(location.pathname);
 const state = {
   head: 0,
   createdAt: "",
+  following: false,
   nextOffset: 0,
   /** @type {number | null} */
   selected: null,
@@ -105,10 +109,11 @@ function revisionItem(entry) {
 async function loadMore() {
   if (docId === null) return null;
   more.disabled = true;
+  const head = state.head;
   try {
     const page = await listRevisions(docId, { offset: state.nextOffset, limit: REVISIONS_PAGE });
     const { entries, nextOffset, done } = revisionPage(page, state.createdAt);
-    state.nextOffset = nextOffset;
+    state.nextOffset = nextOffset + (state.head - head); // followHead may have added some meanwhile
     const fresh = entries.filter((e) => !state.entries.has(e.rev));
     for (const entry of fresh) state.entries.set(entry.rev, entry);
     list.append(...fresh.map(revisionItem));
@@ -151,6 +156,43 @@ list.addEventListener("keydown", (event) => {
   all[to].focus();
   if (to !== index) void select(Number(all[to].dataset.rev));
 });
+
+/**
+ * Follow the document while the page is open: newer revisions join the top of the list, the
+ * old head becomes restorable, and a rename shows.
+ */
+async function followHead() {
+  if (docId === null || !state.createdAt || state.following || document.visibilityState !== "visible") {
+    return;
+  }
+  state.following = true;
+  try {
+    const doc = await readDocument(docId);
+    setTitle(doc.title);
+    const newer = doc.rev - state.head;
+    if (newer <= 0) return;
+    const page = await listRevisions(docId, { offset: 0, limit: Math.min(newer, REVISIONS_PAGE) });
+    const added = page.total - state.head;
+    if (added <= 0) return;
+    const fresh = page.items.filter((r) => r.rev > state.head).map(revisionEntry);
+    for (const entry of fresh) state.entries.set(entry.rev, entry);
+    list.prepend(...fresh.map(revisionItem));
+    // Offsets count from the newest: the older pages still to load moved down by as much.
+    state.nextOffset += added;
+    state.head = page.total;
+    if (fresh.length < added) say(message, "Many revisions were made meanwhile: reload the page to see them all.");
+    markSelected();
+    if (state.selected !== null) {
+      restore.disabled = !canRestore(state.selected, state.head);
+      const entry = state.entries.get(state.selected);
+      if (entry) meta.textContent = describeEntry(entry);
+    }
+  } catch {
+    // a missed check; the next one may work, and the list shown stays right as far as it goes
+  } finally {
+    state.following = false;
+  }
+}
 
 // -- one revision -------------------------------------------------------------------------------
 
@@ -237,6 +279,12 @@ confirmDialog.addEventListener("close", async () => {
 
 // -- start ----------------------------------------------------------------------------------------
 
+/** @param {string} title */
+function setTitle(title) {
+  if (titleEl.textContent !== title) titleEl.textContent = title;
+  document.title = `History · ${title} · XMPP Collab`;
+}
+
 /** @param {string} text */
 function notFound(text) {
   titleEl.textContent = "Document not found";
@@ -259,8 +307,7 @@ async function start() {
     const doc = await readDocument(docId);
     state.head = doc.rev;
     state.createdAt = doc.created_at;
-    titleEl.textContent = doc.title;
-    document.title = `History · ${doc.title} · XMPP Collab`;
+    setTitle(doc.title);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       back.href = "/";
@@ -278,6 +325,7 @@ async function start() {
   // Someone may have clicked a revision while the list loaded: theirs wins.
   if (state.selected === null) await select(wanted === null || missing ? state.head : wanted);
   if (missing) say(message, `There is no revision ${wanted}; the newest is ${state.head}.`, "error");
+  setInterval(followHead, FOLLOW_MS);
 }
 
 void start();
