@@ -123,3 +123,9 @@ def words_once(text: str, words: Sequence[str]) -> None:
 def in_order(text: str, words: Sequence[str]) -> None:
     positions = [text.find(word) for word in words]
     assert positions == sorted(positions), f"{words} are out of order in {text!r}"
+
+
+def is_subsequence(part: str, whole: str) -> bool:
+    """Every character of ``part`` is in ``whole``, in the same order (others between)."""
+    rest = iter(whole)
+    return all(char in rest for char in part)
