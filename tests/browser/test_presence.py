@@ -10,6 +10,7 @@ differs on every run, so a plain test run must not touch the committed file):
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,16 @@ from playwright.sync_api import Page, expect
 
 from tests.app.live import LiveServer
 from tests.browser.conftest import ROOT, People
-from tests.browser.helpers import EDITOR, WAIT_MS, converge, create_document
+from tests.browser.helpers import (
+    EDITOR,
+    WAIT_MS,
+    api,
+    caret_to_end,
+    converge,
+    create_document,
+    text_of,
+    wait_synced,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -135,3 +145,49 @@ def test_small_screen_needs_no_horizontal_scrolling(server: LiveServer, people: 
     home = people.page("/", width=375, height=740)
     expect(home.locator(f'#docs li[data-id="{doc_id}"]')).to_be_visible()
     assert home.evaluate("document.documentElement.scrollWidth") <= 376
+
+
+def test_renaming_myself_shows_to_others(server: LiveServer, people: People) -> None:
+    doc_id = create_document(server, "Names.")
+    ann = people.editor(doc_id, "Ann")
+    bob = people.editor(doc_id, "Bob")
+    expect(ann.locator("#people li[data-session]:not(.me) .person-name")).to_have_text("Bob")
+    expect(bob.locator("#name-input")).to_have_value("Bob")
+
+    bob.locator("#name-input").fill("Robert 🦊")
+    bob.locator("#name-input").press("Enter")
+
+    expect(ann.locator("#people li[data-session]:not(.me) .person-name")).to_have_text("Robert 🦊")
+    expect(bob.locator("#people li.me .person-name")).to_have_text("Robert 🦊")
+    assert bob.evaluate("localStorage.getItem('collab.name')") == "Robert 🦊"
+
+
+def test_share_download_and_history_links(server: LiveServer, people: People) -> None:
+    doc_id = create_document(server, "Linked.", title="Linked")
+    ann = people.editor(doc_id, "Ann")
+    expect(ann.locator("#title")).to_have_text("Linked")
+    expect(ann.locator("#share-url")).to_have_value(ann.url)
+    expect(ann.locator("#download")).to_have_attribute("href", f"/api/documents/{doc_id}/export")
+    expect(ann.locator("#history-link")).to_have_attribute(
+        "href", re.compile(rf"/d/{doc_id}/history$")
+    )
+    ann.locator("#history-link").click()
+    expect(ann).to_have_url(re.compile(rf"/d/{doc_id}/history$"))
+    expect(ann.locator("#revisions")).to_be_attached()
+
+
+def test_a_rename_and_a_reload_show_at_once(server: LiveServer, people: People) -> None:
+    doc_id = create_document(server, "Kept.", title="Old title")
+    ann = people.editor(doc_id, "Ann")
+    expect(ann.locator("#title")).to_have_text("Old title")
+    with api(server) as http:
+        assert http.patch(f"/api/documents/{doc_id}", json={"title": "New title"}).is_success
+    expect(ann.locator("#title")).to_have_text("New title")
+
+    caret_to_end(ann)
+    ann.keyboard.type(" And typed.")
+    converge(server, doc_id, [ann])
+    ann.reload()
+    wait_synced(ann)
+    assert text_of(ann) == "Kept. And typed."
+    expect(ann.locator("#title")).to_have_text("New title")
