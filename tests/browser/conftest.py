@@ -48,8 +48,10 @@ CHROMIUM_FLAGS = [
 REPORT_VIOLATIONS = """
 window.__cspViolations = [];
 window.addEventListener("securitypolicyviolation", (event) => {
+  const target = event.target instanceof Element
+    ? `<${event.target.localName} class="${event.target.className}">` : String(event.target);
   const what = `${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
-    + ` at ${event.sourceFile}:${event.lineNumber}`;
+    + ` (${event.sample || "no sample"}) on ${target} at ${event.sourceFile}:${event.lineNumber}`;
   window.__cspViolations.push(what);
   window.__reportViolation?.(what);
 }, true);
