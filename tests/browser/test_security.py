@@ -12,7 +12,14 @@ from playwright.sync_api import Page, expect
 
 from tests.app.live import LiveServer
 from tests.browser.conftest import People
-from tests.browser.helpers import EDITOR, api, caret_to_end, converge, create_document
+from tests.browser.helpers import (
+    EDITOR,
+    api,
+    caret_to_end,
+    converge,
+    create_document,
+    server_text,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -48,7 +55,11 @@ def test_hostile_titles_text_and_names_stay_text(server: LiveServer, people: Peo
     expect(ann.locator(EDITOR)).to_contain_text("&amp; stays &amp;")
     caret_to_end(ann)
     ann.keyboard.insert_text(" <i>typed</i>")  # one edit, so one revision to look at
-    assert converge(server, doc_id, [ann, mallory]) == TEXT + " <i>typed</i>"
+    converge(server, doc_id, [ann, mallory])
+    ann_rev, _ = server_text(server, doc_id)
+    caret_to_end(mallory)
+    mallory.keyboard.insert_text(" <u>mine</u>")
+    assert converge(server, doc_id, [ann, mallory]) == TEXT + " <i>typed</i> <u>mine</u>"
     expect(mallory.locator(EDITOR)).to_contain_text("<i>typed</i>")
     not_pwned(ann)
     not_pwned(mallory)
@@ -59,7 +70,8 @@ def test_hostile_titles_text_and_names_stay_text(server: LiveServer, people: Peo
 
     history = people.page(f"/d/{doc_id}/history")
     expect(history.locator("#title")).to_have_text(TITLE)
-    history.locator("#revisions li button.revision[data-rev]").first.click()
+    expect(history.locator("#revisions")).to_contain_text(NAME)  # the author, as text
+    history.locator(f'#revisions li button.revision[data-rev="{ann_rev}"]').click()
     expect(history.locator("#rev-text")).to_contain_text("<b>not bold</b>")
     expect(history.locator("#rev-text ins").first).to_contain_text("<i>typed</i>")
     not_pwned(history)
