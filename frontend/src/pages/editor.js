@@ -89,6 +89,7 @@ function start(id) {
         editable.of([EditorView.editable.of(false), EditorState.readOnly.of(true)]),
         EditorView.contentAttributes.of({ "aria-label": "Document text", spellcheck: "true" }),
         remoteCursorsField,
+        EditorView.domEventHandlers({ beforeinput: typeOverSelection }),
         EditorState.transactionFilter.of(keepOutForbidden),
         EditorView.updateListener.of((update) => {
           for (const tr of update.transactions) {
@@ -184,6 +185,26 @@ function start(id) {
     localEdits += 1;
     connection.flush();
     renderStatus();
+  }
+
+  /**
+   * Typing over a selection ourselves. Left to the browser, Chrome's native editing merges
+   * the lines the selection spans and adds an inline style attribute while doing so, which
+   * the page's CSP (rightly) blocks and reports. The result is the same either way.
+   * @param {InputEvent} event
+   * @param {EditorView} editor
+   */
+  function typeOverSelection(event, editor) {
+    if (event.inputType !== "insertText" || !event.data || editor.composing) return false;
+    if (editor.state.selection.ranges.every((range) => range.empty)) return false;
+    event.preventDefault();
+    editor.dispatch(
+      editor.state.update(editor.state.replaceSelection(event.data), {
+        userEvent: "input.type",
+        scrollIntoView: true,
+      }),
+    );
+    return true;
   }
 
   /** Make the editor's text the engine's again, as a remote change (outside undo). */
