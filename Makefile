@@ -39,6 +39,7 @@ run: system-deps install frontend
 	$(VENV)/bin/collab serve
 
 test: system-deps install frontend lint
+	@bash .ci/system-deps.sh --browser
 	$(PY) -m pytest -q
 	cd frontend && node --test
 

@@ -4,11 +4,15 @@
 # system Chromium, since Playwright's own browser download is not available everywhere).
 # Installed with apt-get where we can; otherwise we say what to install.
 set -euo pipefail
-packages=(prosody lua-dbi-sqlite3 chromium)
+# `--browser` adds Chromium: the tests need it, running the product does not.
+packages=(prosody lua-dbi-sqlite3)
+[ "${1:-}" = "--browser" ] && packages+=(chromium)
 missing=()
 command -v prosody >/dev/null 2>&1 || missing+=(prosody)
 ls /usr/lib/*/liblua5.*-dbi-sqlite3.so* >/dev/null 2>&1 || missing+=(lua-dbi-sqlite3)
-{ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } || missing+=(chromium)
+if [ "${1:-}" = "--browser" ]; then
+  { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } || missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ]; then
