@@ -38,9 +38,10 @@ run: system-deps install frontend
 	$(VENV)/bin/collab migrate
 	$(VENV)/bin/collab serve
 
+# The browser tests also refresh docs/screenshots/two-people-editing.png (COLLAB_SCREENSHOTS=1).
 test: system-deps install frontend lint
 	@bash .ci/system-deps.sh --browser
-	$(PY) -m pytest -q
+	COLLAB_SCREENSHOTS=1 $(PY) -m pytest -q
 	cd frontend && node --test
 
 test-py: install frontend

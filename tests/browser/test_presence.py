@@ -1,8 +1,9 @@
 """Who else is here: the people list, remote cursors and selections, a small screen.
 
 The presence test also takes the README's screenshot of two people editing. It is written to
-``docs/screenshots/two-people-editing.png`` only with ``COLLAB_SCREENSHOTS=1`` (the picture
-differs on every run, so a plain test run must not touch the committed file):
+``docs/screenshots/two-people-editing.png`` with ``COLLAB_SCREENSHOTS=1``, which ``make test``
+(and so CI) sets; a bare pytest run keeps it in a temporary directory, so working on the tests
+does not keep rewriting the committed file:
 
     COLLAB_SCREENSHOTS=1 .venv/bin/python -m pytest tests/browser -k presence
 """
