@@ -46,11 +46,7 @@ export const remoteCursorsField = StateField.define({
     if (tr.docChanged && cursors.size > 0) {
       next = new Map();
       for (const [session, cursor] of cursors) {
-        next.set(session, {
-          ...cursor,
-          head: tr.changes.mapPos(cursor.head, 1),
-          anchor: tr.changes.mapPos(cursor.anchor, 1),
-        });
+        next.set(session, { ...cursor, ...mapSelection(cursor, tr.changes) });
       }
     }
     for (const effect of tr.effects) {
@@ -99,6 +95,28 @@ export const remoteCursorsField = StateField.define({
       return builder.finish();
     }),
 });
+
+/**
+ * A cursor moves past text inserted right at it (usually its owner's typing); a selection
+ * does not grow to take in text inserted at its edges.
+ * @param {{head: number, anchor: number}} range
+ * @param {import("@codemirror/state").ChangeDesc} changes
+ */
+export function mapSelection({ head, anchor }, changes) {
+  if (head === anchor) {
+    const at = changes.mapPos(head, 1);
+    return { head: at, anchor: at };
+  }
+  const forward = anchor < head;
+  if (changes.touchesRange(Math.min(head, anchor), Math.max(head, anchor)) === "cover") {
+    // All of the selected text was replaced: what is there now was never selected.
+    const at = changes.mapPos(Math.max(head, anchor), 1);
+    return { head: at, anchor: at };
+  }
+  const from = changes.mapPos(forward ? anchor : head, 1);
+  const to = Math.max(from, changes.mapPos(forward ? head : anchor, -1));
+  return forward ? { anchor: from, head: to } : { anchor: to, head: from };
+}
 
 /** @param {number} value @param {number} length */
 function clamp(value, length) {
