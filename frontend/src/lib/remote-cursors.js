@@ -108,7 +108,12 @@ export function mapSelection({ head, anchor }, changes) {
     return { head: at, anchor: at };
   }
   const forward = anchor < head;
-  if (changes.touchesRange(Math.min(head, anchor), Math.max(head, anchor)) === "cover") {
+  const [start, end] = [Math.min(head, anchor), Math.max(head, anchor)];
+  let replaced = false;
+  changes.iterChangedRanges((fromA, toA) => {
+    if (fromA <= start && toA >= end) replaced = true;
+  });
+  if (replaced) {
     // All of the selected text was replaced: what is there now was never selected.
     const at = changes.mapPos(Math.max(head, anchor), 1);
     return { head: at, anchor: at };
