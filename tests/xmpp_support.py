@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from app.xmpp.prosody import ManagedProsody, XmppAccount
+
+T = TypeVar("T")
 
 needs_prosody = pytest.mark.skipif(
     shutil.which("prosody") is None,
@@ -23,26 +27,37 @@ class ProsodyForTests:
 
     def __init__(self, prosody: ManagedProsody, loop: asyncio.AbstractEventLoop) -> None:
         self.prosody = prosody
-        self.loop = loop
+        self.loop = loop  # runs in its own thread (see the fixture)
         assert prosody.account is not None
         self.service: XmppAccount = prosody.account
 
     def account(self, prefix: str = "bot") -> XmppAccount:
         name = f"{prefix}-{secrets.token_hex(4)}"
-        return self.loop.run_until_complete(self.prosody.register(name, secrets.token_hex(8)))
+        return _run_in(self.loop, self.prosody.register(name, secrets.token_hex(8)))
+
+
+def _run_in(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run_coroutine_threadsafe(work, loop).result(timeout=120)
 
 
 @pytest.fixture(scope="session")
 def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProsodyForTests]:
     if shutil.which("prosody") is None:
         pytest.skip("Prosody is not installed (apt-get install -y prosody lua-dbi-sqlite3)")
+    # Prosody's loop runs in a thread of its own: the session's tests may be running another
+    # loop in this thread when they need it (Playwright's sync API keeps one running). The
+    # thread lives as long as Prosody: its death signal is tied to the thread that started it.
     loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="prosody-loop", daemon=True)
+    thread.start()
     server = ManagedProsody(Path(tmp_path_factory.mktemp("prosody")), port=0)
-    loop.run_until_complete(server.start())
+    _run_in(loop, server.start())
     try:
         yield ProsodyForTests(server, loop)
     finally:
-        loop.run_until_complete(server.stop())
+        _run_in(loop, server.stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
         loop.close()
 
 
