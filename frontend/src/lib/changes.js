@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ops } from "../sync/index.js";
+import { advance, ops, removeInvalid } from "../sync/index.js";
 
 /** @typedef {import("../sync/ops.js").Op} Op */
 /** @typedef {{from: number, to: number, insert: string}} Change  UTF-16 offsets in the old text */
@@ -53,37 +53,13 @@ export function opToChanges(text, op) {
  * @param {number} count
  */
 function advanceUnits(text, unit, count) {
-  let at = unit;
-  for (let i = 0; i < count; i++) {
-    if (at >= text.length) throw new RangeError(`the operation runs past the text (${text.length})`);
-    const code = text.charCodeAt(at);
-    at += code >= 0xd800 && code <= 0xdbff && isLowAt(text, at + 1) ? 2 : 1;
-  }
-  return at;
+  const end = advance(text, unit, count);
+  if (end < 0) throw new RangeError(`the operation runs past the text (${text.length})`);
+  return end;
 }
-
-/** @param {string} text @param {number} at */
-function isLowAt(text, at) {
-  const code = text.charCodeAt(at);
-  return code >= 0xdc00 && code <= 0xdfff;
-}
-
-// What XML 1.0 forbids (docs/protocol.md), and surrogates that are not part of a pair.
-const FORBIDDEN =
-  // eslint-disable-next-line no-control-regex
-  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
  * `text` without the characters a document may not hold (pasted control characters, half
  * an emoji from a broken clipboard), and how many were taken out.
- * @param {string} text
- * @returns {{text: string, removed: number}}
  */
-export function sanitizeInsert(text) {
-  let removed = 0;
-  const clean = text.replace(FORBIDDEN, () => {
-    removed += 1;
-    return "";
-  });
-  return { text: clean, removed };
-}
+export const sanitizeInsert = removeInvalid;

@@ -71,6 +71,22 @@ export function findInvalid(text) {
 }
 
 /**
+ * `text` without the characters a document may not hold, and how many were taken out (for
+ * pasted text, where refusing the whole paste would be worse than dropping a control
+ * character). A JavaScript-only helper: the server refuses, it never cleans.
+ * @param {string} text
+ * @returns {{text: string, removed: number}}
+ */
+export function removeInvalid(text) {
+  let removed = 0;
+  const clean = text.replace(new RegExp(FORBIDDEN.source, "g"), () => {
+    removed += 1;
+    return "";
+  });
+  return { text: clean, removed };
+}
+
+/**
  * Throw {@link InvalidText} naming the first forbidden character and where it is.
  * @param {string} text
  * @param {{what?: string}} [options]  what the text is, for the message
