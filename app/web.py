@@ -23,28 +23,29 @@ from app.schemas import DOC_ID_PATTERN
 NONCE_PLACEHOLDER = "__CSP_NONCE__"
 
 
-def content_security_policy(nonce: str) -> str:
-    """The policy for one page load. Styles need a nonce: CodeMirror adds its own stylesheet
-    as a <style> element at run time, and passes the nonce it finds in the page to it."""
-    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
+def content_security_policy(style_nonce: str | None = None) -> str:
+    """The policy; a page load passes its style nonce. Styles need one: CodeMirror adds its
+    own stylesheet as a <style> element at run time, with the nonce it finds in the page."""
+    style_src = "'self'" if style_nonce is None else f"'self' 'nonce-{style_nonce}'"
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            f"style-src {style_src}",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            # 'self' covers ws:// and wss:// to the same host and port in CSP 3 browsers.
+            "connect-src 'self'",
+            "manifest-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ]
+    )
 
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        # 'self' covers ws:// and wss:// to the same host and port in CSP 3 browsers.
-        "connect-src 'self'",
-        "manifest-src 'self'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "object-src 'none'",
-    ]
-)
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -134,7 +135,9 @@ class _AssetsOrHint:
         if self._files is None:
             if not self.directory.is_dir():
                 response = PlainTextResponse(
-                    NOT_BUILT.format(path=self.directory.parent), status_code=503
+                    NOT_BUILT.format(path=self.directory.parent),
+                    status_code=503,
+                    headers=SECURITY_HEADERS,
                 )
                 await response(scope, receive, send)
                 return

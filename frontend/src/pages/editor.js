@@ -301,9 +301,14 @@ function start(id) {
 
   // -- the page around the editor --------------------------------------------------------
 
+  /** Edits typed since everything was last confirmed (at least 1 while any is pending). */
+  function unsentEdits() {
+    return client.hasUnconfirmed ? Math.max(localEdits, 1) : 0;
+  }
+
   function renderStatus() {
     const status = byId("status");
-    const unsent = client.hasUnconfirmed ? Math.max(localEdits, 1) : 0;
+    const unsent = unsentEdits();
     const state = connection.state;
     status.dataset.state = state;
     byId("status-text").textContent = statusText(state, unsent, client.state === ClientState.READY);
@@ -391,7 +396,7 @@ function start(id) {
       engineText: () => client.text,
       rev: () => client.rev,
       state: () => connection.state,
-      unsent: () => (client.hasUnconfirmed ? Math.max(localEdits, 1) : 0),
+      unsent: unsentEdits,
       synced: () => connection.synced && view.state.doc.toString() === client.text,
       people: () => [...connection.people.values()].map((p) => ({ ...p })),
       name: () => identity.name,
