@@ -53,47 +53,138 @@ export async function request(path, init = {}, fetcher = globalThis.fetch) {
 
 const enc = encodeURIComponent;
 
-/** @param {{q?: string, offset?: number, limit?: number}} [query] */
+// The response bodies, as app/schemas.py declares them (dates are ISO 8601 strings).
+/**
+ * @typedef {object} EditorPublic
+ * @property {string} name
+ * @property {string} color
+ *
+ * @typedef {object} DocumentPublic
+ * @property {string} id
+ * @property {string} title
+ * @property {string} created_at
+ * @property {string} updated_at
+ * @property {number} rev
+ * @property {number} length  of the current text, in code points
+ * @property {string} checksum
+ * @property {number} editors  people connected to this server instance
+ * @property {EditorPublic[]} people
+ *
+ * @typedef {object} DocumentsPublic
+ * @property {DocumentPublic[]} items
+ * @property {number} total
+ * @property {number} offset
+ * @property {number} limit
+ *
+ * @typedef {object} DocumentText
+ * @property {string} id
+ * @property {number} rev
+ * @property {string} text
+ * @property {string} checksum
+ *
+ * @typedef {object} RevisionSummary
+ * @property {number} rev
+ * @property {number} base
+ * @property {string} author
+ * @property {string} client
+ * @property {number} seq
+ * @property {string} created_at
+ * @property {number} inserted
+ * @property {number} deleted
+ *
+ * @typedef {RevisionSummary & {patch: string, checksum: string}} RevisionPublic
+ *
+ * @typedef {object} RevisionsPublic
+ * @property {RevisionSummary[]} items
+ * @property {number} total
+ * @property {number} offset
+ * @property {number} limit
+ *
+ * @typedef {{op: "equal" | "insert" | "delete", text: string}} DiffChunk
+ *
+ * @typedef {object} DiffPublic
+ * @property {number} from_rev
+ * @property {number} to_rev
+ * @property {string} patch
+ * @property {DiffChunk[]} diffs
+ */
+
+/**
+ * @param {{q?: string, offset?: number, limit?: number}} [query]
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<DocumentsPublic>}
+ */
 export function listDocuments({ q = "", offset = 0, limit = 50 } = {}, fetcher = undefined) {
   const params = new URLSearchParams({ offset: String(offset), limit: String(limit) });
   if (q) params.set("q", q);
   return request(`/api/documents?${params}`, {}, fetcher);
 }
 
-/** @param {{title?: string, text?: string}} body */
+/**
+ * @param {{title?: string, text?: string}} body
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<DocumentPublic>}
+ */
 export function createDocument(body, fetcher = undefined) {
   return request("/api/documents", { method: "POST", json: body }, fetcher);
 }
 
-/** @param {string} id */
+/**
+ * @param {string} id
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<DocumentPublic>}
+ */
 export function readDocument(id, fetcher = undefined) {
   return request(`/api/documents/${enc(id)}`, {}, fetcher);
 }
 
-/** @param {string} id @param {string} title */
+/**
+ * @param {string} id
+ * @param {string} title
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<DocumentPublic>}
+ */
 export function renameDocument(id, title, fetcher = undefined) {
   return request(`/api/documents/${enc(id)}`, { method: "PATCH", json: { title } }, fetcher);
 }
 
-/** @param {string} id */
+/**
+ * @param {string} id
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<null>}
+ */
 export function deleteDocument(id, fetcher = undefined) {
   return request(`/api/documents/${enc(id)}`, { method: "DELETE" }, fetcher);
 }
 
-/** @param {File} file */
+/**
+ * @param {File} file
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<DocumentPublic>}
+ */
 export function importDocument(file, fetcher = undefined) {
   const form = new FormData();
   form.append("file", file, file.name);
   return request("/api/imports", { method: "POST", body: form }, fetcher);
 }
 
-/** @param {string} id @param {number} [rev] */
+/**
+ * @param {string} id
+ * @param {number} [rev]
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<DocumentText>}
+ */
 export function readText(id, rev = undefined, fetcher = undefined) {
   const query = rev === undefined ? "" : `?rev=${rev}`;
   return request(`/api/documents/${enc(id)}/text${query}`, {}, fetcher);
 }
 
-/** @param {string} id @param {{offset?: number, limit?: number}} [page] */
+/**
+ * @param {string} id
+ * @param {{offset?: number, limit?: number}} [page]
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<RevisionsPublic>}
+ */
 export function listRevisions(id, { offset = 0, limit = 50 } = {}, fetcher = undefined) {
   return request(
     `/api/documents/${enc(id)}/revisions?offset=${offset}&limit=${limit}&order=newest`,
@@ -102,12 +193,24 @@ export function listRevisions(id, { offset = 0, limit = 50 } = {}, fetcher = und
   );
 }
 
-/** @param {string} id @param {number} from @param {number} to */
+/**
+ * @param {string} id
+ * @param {number} from
+ * @param {number} to
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<DiffPublic>}
+ */
 export function diffRevisions(id, from, to, fetcher = undefined) {
   return request(`/api/documents/${enc(id)}/diff?from=${from}&to=${to}`, {}, fetcher);
 }
 
-/** @param {string} id @param {number} rev @param {string} author */
+/**
+ * @param {string} id
+ * @param {number} rev
+ * @param {string} author
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<RevisionPublic>}
+ */
 export function restoreRevision(id, rev, author, fetcher = undefined) {
   return request(
     `/api/documents/${enc(id)}/restore`,

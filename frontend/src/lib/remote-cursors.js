@@ -33,8 +33,11 @@ export const setRemoteCursor = StateEffect.define({
   }),
 });
 
-/** Remove one person's cursor (they left, or have no cursor). */
-export const removeRemoteCursor = StateEffect.define(/** @type {{map?: any}} */ ({}));
+/**
+ * Remove one person's cursor (they left, or have no cursor).
+ * @type {import("@codemirror/state").StateEffectType<string>}
+ */
+export const removeRemoteCursor = StateEffect.define();
 
 /** @typedef {Map<string, RemoteCursor>} Cursors */
 
@@ -61,7 +64,7 @@ export const remoteCursorsField = StateField.define({
         });
       } else if (effect.is(removeRemoteCursor)) {
         if (next === cursors) next = new Map(cursors);
-        next.delete(/** @type {string} */ (effect.value));
+        next.delete(effect.value);
       }
     }
     return next;
@@ -90,6 +93,7 @@ export const remoteCursorsField = StateField.define({
         });
       }
       ranges.sort((a, b) => a.from - b.from || a.to - b.to);
+      /** @type {RangeSetBuilder<Decoration>} */
       const builder = new RangeSetBuilder();
       for (const { from, to, decoration } of ranges) builder.add(from, to, decoration);
       return builder.finish();

@@ -238,8 +238,9 @@ export class SyncClient {
   }
 
   /**
-   * Handle one server message; returns what to send in reply.
-   * @param {ServerMessage} message
+   * Handle one message from the server; returns what to send in reply. A client's own kind
+   * of message (`edit`, `resync`) is refused with {@link ProtocolViolation}.
+   * @param {ServerMessage | ClientMessage} message  as returned by `fromWire`
    * @returns {ClientMessage[]}
    */
   receive(message) {
@@ -260,9 +261,7 @@ export class SyncClient {
       case "error":
         return this.#onError(message);
       default:
-        throw new ProtocolViolation(
-          `a client cannot handle '${/** @type {{type: unknown}} */ (message).type}' messages`,
-        );
+        throw new ProtocolViolation(`a client cannot handle '${message.type}' messages`);
     }
   }
 

@@ -224,9 +224,9 @@ export function changesBetween(oldText, newText) {
     // before and after sliding (which may split one again).
     /** @type {[number, string][]} */
     const diffs = dmp.diff_main(oldText, newText, false).map((d) => [d[0], d[1]]);
-    dmp.diff_cleanupSplitSurrogates(/** @type {any} */ (diffs));
+    dmp.diff_cleanupSplitSurrogates(diffs);
     cleanupSemanticLossless(diffs, UNITS);
-    dmp.diff_cleanupSplitSurrogates(/** @type {any} */ (diffs));
+    dmp.diff_cleanupSplitSurrogates(diffs);
     return ops.fromDiffs(diffs);
   }
   const encoded = dmp.diff_main(narrow.encode(oldText), narrow.encode(newText), false);
