@@ -54,10 +54,11 @@ test-js: frontend/node_modules/.installed
 test-long: install
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/sync
 
-lint: install
+lint: install frontend/node_modules/.installed
 	$(PY) -m ruff check sync app tests bench examples
 	$(PY) -m ruff format --check sync app tests bench examples
 	$(PY) -m mypy
+	cd frontend && node_modules/.bin/tsc -p tsconfig.json
 
 bench: install
 	$(PY) -m bench.engine
