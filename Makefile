@@ -3,19 +3,33 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Every Python dependency pinned with hashes: what `make install` installs, `make lock` writes.
+LOCK := requirements.lock
 
-.PHONY: install system-deps frontend run test test-py test-js test-long lint bench bench-xmpp clean
+.PHONY: install lock system-deps frontend run test test-py test-js test-long lint bench \
+  bench-xmpp clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || \
 	  { echo "Cannot create a virtualenv: on Debian run 'apt-get install -y python3-venv'"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Pin pyproject.toml's dependencies (runtime and dev) for CPython 3.11 on Linux x86_64. Pins
+# already in the lock are kept if pyproject.toml still allows them; `make lock UPGRADE=1` moves
+# every package to its newest allowed release.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet 'uv>=0.5'
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --quiet \
+	  --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	  --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
