@@ -20,7 +20,7 @@ import httpx
 import typer
 from sqlalchemy.engine import make_url
 
-from app.store import SortOrder
+from app.core.store import SortOrder
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 TIMEOUT_SECONDS = 30.0
@@ -76,8 +76,8 @@ def serve(
 def migrate() -> None:
     """Bring the database schema up to date (the server also does this when it starts)."""
     from app.config import get_settings
-    from app.db.engine import make_engine
-    from app.db.migrate import upgrade
+    from app.stores.sql.engine import make_engine
+    from app.stores.sql.migrate import upgrade
 
     settings = get_settings()
     where = make_url(settings.resolved_database_url()).render_as_string(hide_password=True)
@@ -368,9 +368,9 @@ def follow(
     Uses the managed Prosody of the server in COLLAB_DATA_DIR, or, with
     COLLAB_XMPP_MODE=external, the account in COLLAB_BOT_JID / COLLAB_BOT_PASSWORD.
     """
+    from app.buses.xmpp.accounts import document_bot
+    from app.buses.xmpp.prosody import ProsodyError
     from app.config import get_settings
-    from app.xmpp.accounts import document_bot
-    from app.xmpp.prosody import ProsodyError
     from sync.protocol import Revision
 
     async def run() -> None:

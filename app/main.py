@@ -1,4 +1,5 @@
-"""The application factory and its lifespan: database, migrations, rooms, XMPP, metrics."""
+"""The application factory: the store, the rooms, the bus and the extensions, wired together
+in a lifespan."""
 
 from __future__ import annotations
 
@@ -7,28 +8,44 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from starlette.routing import Match
 
-from app import web, ws
-from app.api.main import api_router
+from app.buses.memory import MemoryBus
+from app.buses.xmpp.bridge import XmppBridge
+from app.buses.xmpp.prosody import ManagedProsody, ProsodyError, XmppAccount
 from app.config import Settings, get_settings
-from app.db.engine import make_engine
-from app.db.migrate import upgrade
-from app.errors import install_handlers
-from app.metrics import Metrics
-from app.rooms import RoomRegistry
-from app.store import Store
-from app.xmpp.bridge import XmppBridge
-from app.xmpp.prosody import ManagedProsody, ProsodyError, XmppAccount
+from app.core.bus import RevisionBus
+from app.core.documents import DocumentService
+from app.core.extensions import Extension, Extensions
+from app.core.publishing import BusExtension
+from app.core.registry import RoomRegistry
+from app.core.store import DocumentStore
+from app.http import pages, ws
+from app.http.api.main import api_router
+from app.http.errors import install_handlers
+from app.metrics import Metrics, MetricsExtension
+from app.stores.memory import MemoryStore
+from app.stores.sql.engine import make_engine
+from app.stores.sql.migrate import upgrade
+from app.stores.sql.store import SqlStore
 
 log = logging.getLogger(__name__)
 
+MEMORY_URL = "memory://"
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    extensions: Sequence[Extension] = (),
+    bus: RevisionBus | None = None,
+) -> FastAPI:
+    """The application. ``extensions`` run beside the built-in ones (metrics, the bus);
+    ``bus`` replaces the one ``COLLAB_XMPP_MODE`` would choose (tests share a memory hub)."""
     settings = settings or get_settings()
     metrics = Metrics()
     # Our own loggers ("app", "sync") at the configured level, unless the host process
@@ -37,19 +54,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    hooks = Extensions([MetricsExtension(metrics), *extensions])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings)
         async with contextlib.AsyncExitStack() as stack:
-            stack.push_async_callback(engine.dispose)
-            await upgrade(engine)
-            store = Store(engine, snapshot_every=settings.snapshot_every)
-            rooms = RoomRegistry(store, settings, metrics)
-            stack.push_async_callback(rooms.close)
+            store = await _open_store(settings, stack)
+            rooms = RoomRegistry(store, settings, hooks)
+            chosen = bus or await _xmpp_bus(settings, stack, metrics)
+            hooks.add(BusExtension(chosen))
             app.state.store = store
             app.state.rooms = rooms
-            app.state.xmpp = await _start_xmpp(settings, stack, rooms, store, metrics)
+            app.state.documents = DocumentService(store, rooms, settings, hooks)
+            app.state.bus = chosen
+            # The bus stops after the rooms have closed (they relay their people leaving).
+            await chosen.start(rooms)
+            stack.push_async_callback(chosen.stop)
+            stack.push_async_callback(rooms.close)
             log.info("serving documents from %s", _redacted(settings.resolved_database_url()))
             yield
 
@@ -62,10 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.extensions = hooks
     install_handlers(app)
     app.include_router(api_router)
     app.include_router(ws.router)
-    web.install(app, settings.frontend_dir or web.default_frontend_dir())
+    pages.install(app, settings.frontend_dir or pages.default_frontend_dir())
 
     @app.middleware("http")
     async def _timing(
@@ -82,17 +104,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _start_xmpp(
-    settings: Settings,
-    stack: contextlib.AsyncExitStack,
-    rooms: RoomRegistry,
-    store: Store,
-    metrics: Metrics,
-) -> XmppBridge | None:
-    """Start (managed mode) or reach (external mode) the XMPP server, and the bridge."""
+async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> DocumentStore:
+    if settings.database_url == MEMORY_URL:
+        log.warning("documents are kept in memory only (COLLAB_DATABASE_URL=memory://)")
+        return MemoryStore(snapshot_every=settings.snapshot_every)
+    engine = make_engine(settings)
+    stack.push_async_callback(engine.dispose)
+    await upgrade(engine)
+    return SqlStore(engine, snapshot_every=settings.snapshot_every)
+
+
+async def _xmpp_bus(
+    settings: Settings, stack: contextlib.AsyncExitStack, metrics: Metrics
+) -> RevisionBus:
+    """The bus ``COLLAB_XMPP_MODE`` asks for: none to speak of (off), the managed Prosody, or
+    an external XMPP server."""
     if settings.xmpp_mode == "off":
         log.info("XMPP is off (COLLAB_XMPP_MODE=off): no pubsub, no bots")
-        return None
+        return MemoryBus()
     if settings.xmpp_mode == "managed":
         prosody = ManagedProsody(
             Path(settings.data_dir), domain=settings.xmpp_domain, port=settings.xmpp_managed_port
@@ -113,13 +142,7 @@ async def _start_xmpp(
             settings.xmpp_pubsub or f"pubsub.{domain}",
         )
     resource = settings.xmpp_resource or f"app-{socket.gethostname()}-{settings.port}-{os.getpid()}"
-    bridge = XmppBridge(
-        account, resource=resource, rooms=rooms, store=store, settings=settings, metrics=metrics
-    )
-    rooms.events = bridge
-    stack.push_async_callback(bridge.stop)
-    await bridge.start(wait=settings.xmpp_connect_timeout)
-    return bridge
+    return XmppBridge(account, resource=resource, settings=settings, metrics=metrics)
 
 
 def _route_template(app: FastAPI, request: Request) -> str:

@@ -1,8 +1,11 @@
-"""Prometheus metrics. Each app gets its own registry so tests can build many apps."""
+"""Prometheus metrics, fed by an extension. Each app gets its own registry so tests can build
+many apps."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from app.core.extensions import Extension, Settled
 
 
 class Metrics:
@@ -40,3 +43,31 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+
+
+class MetricsExtension(Extension):
+    """Counts what the rooms report, through the same hooks as every other extension."""
+
+    priority = 0  # first to hear: its numbers include what later extensions refuse
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.loaded = 0
+
+    async def on_load(self, doc_id: str) -> None:
+        self.loaded += 1
+        self.metrics.rooms.set(self.loaded)
+
+    async def on_unload(self, doc_id: str) -> None:
+        self.loaded = max(0, self.loaded - 1)
+        self.metrics.rooms.set(self.loaded)
+
+    async def after_submit(self, settled: Settled) -> None:
+        self.metrics.edits.labels(settled.placement.value).inc()
+        self.metrics.edit_seconds.observe(settled.seconds)
+
+    async def edit_refused(self, doc_id: str, code: str) -> None:
+        self.metrics.edit_errors.labels(code).inc()
+
+    async def member_dropped(self, doc_id: str, reason: str) -> None:
+        self.metrics.slow_consumers.inc()

@@ -4,7 +4,7 @@
 
 Starts Prosody (:class:`ManagedProsody` in a temporary directory, on a free port) and two app
 instances, A and B, in external XMPP mode on one SQLite database, as
-``tests/app/xmpp/test_pubsub_e2e.py`` does. For each editor count N, N editors connected to A
+``tests/app/buses/xmpp/test_pubsub_e2e.py`` does. For each editor count N, N editors connected to A
 type one character at a time, 5 to 10 keystrokes per second each, at the end of their own line.
 Every observer runs in this process and is timed with the same ``time.perf_counter``:
 
@@ -57,13 +57,13 @@ import httpx
 from slixmpp import Message
 from websockets.asyncio.client import connect
 
-from app.wsclient import WSClient
-from app.xmpp.prosody import ManagedProsody, XmppAccount, free_port
+from app.buses.xmpp.prosody import ManagedProsody, XmppAccount, free_port
+from sdk.websocket import WSClient
+from sdk.xmpp.bot import DocumentBot
+from sdk.xmpp.connection import XmppConnection
+from sdk.xmpp.nodes import DocumentNodes, document_node
 from sync.client import SyncClient
 from sync.protocol import ClientMessage, Revision, ServerMessage
-from sync.xmpp.bot import DocumentBot
-from sync.xmpp.connection import XmppConnection
-from sync.xmpp.nodes import DocumentNodes, document_node
 from tests.app.live import LiveServer, create_document, external_xmpp, server_text
 
 log = logging.getLogger("bench.latency")

@@ -19,8 +19,8 @@ import random
 import re
 from datetime import UTC, datetime
 
+from app.buses.xmpp.accounts import document_bot
 from app.config import get_settings
-from app.xmpp.accounts import document_bot
 from sync.protocol import Revision
 
 COMMAND = re.compile(r"^/(time|roll|help)[ \t]*$", re.MULTILINE)

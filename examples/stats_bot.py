@@ -17,8 +17,8 @@ import logging
 import time
 from collections import deque
 
+from app.buses.xmpp.accounts import document_bot
 from app.config import get_settings
-from app.xmpp.accounts import document_bot
 from sync.protocol import Revision
 
 ACTIVE_SECONDS = 300.0

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from app.xmpp.prosody import ManagedProsody, XmppAccount
+from app.buses.xmpp.prosody import ManagedProsody, XmppAccount
 
 T = TypeVar("T")
 

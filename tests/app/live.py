@@ -26,7 +26,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.xmpp.prosody import XmppAccount
+from app.buses.xmpp.prosody import XmppAccount
 
 START_TIMEOUT_SECONDS = 60.0
 WAIT_SECONDS = 20.0  # generous: a loaded CI machine must not turn slowness into failures
@@ -247,7 +247,7 @@ async def eventually(
     condition: Callable[[], bool], timeout: float = WAIT_SECONDS, what: str = "a condition"
 ) -> None:
     """Wait until ``condition()`` holds, checking often; for conditions that span several
-    clients (one client's own waits are in :class:`app.wsclient.WSClient`)."""
+    clients (one client's own waits are in :class:`sdk.websocket.WSClient`)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

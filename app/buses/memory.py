@@ -1,0 +1,115 @@
+"""A ``RevisionBus`` inside one process.
+
+Alone (``COLLAB_XMPP_MODE=off``) it has nobody to tell, and a single instance needs nobody.
+Buses sharing one ``MemoryHub`` behave like instances sharing an XMPP server, which is what
+tests of several instances in one process use, and what the bus contract suite checks
+beside the XMPP bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from app.core.bus import BusHost, BusState, PresenceEvent
+from sync.protocol import Revision, Snapshot
+
+log = logging.getLogger(__name__)
+
+Delivery = Callable[[BusHost], Awaitable[None]]
+_names = itertools.count(1)
+
+
+class MemoryHub:
+    """What the buses of one process share: who listens to which document."""
+
+    def __init__(self) -> None:
+        self.buses: list[MemoryBus] = []
+
+    def deliver(self, sender: MemoryBus, doc_id: str, delivery: Delivery) -> None:
+        for bus in self.buses:
+            if bus is not sender and doc_id in bus.subscribed:
+                bus.inbox.put_nowait(delivery)
+
+
+class MemoryBus:
+    def __init__(self, hub: MemoryHub | None = None, *, name: str = "") -> None:
+        self.shared = hub is not None
+        self.hub = hub or MemoryHub()
+        self.name = name or f"memory-{next(_names)}"
+        self.subscribed: set[str] = set()
+        self.inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._host: BusHost | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    async def start(self, host: BusHost) -> None:
+        if self._pump is not None:
+            raise RuntimeError(f"bus {self.name} is already running")
+        self._host = host
+        self.hub.buses.append(self)
+        self._pump = asyncio.get_running_loop().create_task(self._run(host))
+
+    async def stop(self) -> None:
+        if self in self.hub.buses:
+            self.hub.buses.remove(self)
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
+
+    async def _run(self, host: BusHost) -> None:
+        # One delivery at a time, in the order sent: a document's revisions stay in order.
+        while True:
+            delivery = await self.inbox.get()
+            try:
+                await delivery(host)
+            except Exception:
+                log.exception("bus %s: a delivery failed", self.name)
+
+    def health(self) -> tuple[BusState, str]:
+        if not self.shared:
+            return "disabled", "COLLAB_XMPP_MODE=off: one instance, nothing to relay"
+        return "ok", f"{self.name}: in-process hub of {len(self.hub.buses)} instance(s)"
+
+    async def subscribe(self, doc_id: str) -> None:
+        self.subscribed.add(doc_id)
+        if self._host is not None:
+            await self._host.caught_up(doc_id)
+
+    async def unsubscribe(self, doc_id: str) -> None:
+        self.subscribed.discard(doc_id)
+
+    def publish(self, doc_id: str, revisions: Sequence[Revision]) -> None:
+        batch = list(revisions)
+
+        async def deliver(host: BusHost) -> None:
+            await host.revisions_heard(doc_id, batch)
+
+        self.hub.deliver(self, doc_id, deliver)
+
+    def relay_presence(self, doc_id: str, event: PresenceEvent) -> None:
+        relayed = PresenceEvent(event.event, dict(event.person), self.name)
+
+        async def deliver(host: BusHost) -> None:
+            await host.presence_heard(doc_id, relayed)
+
+        self.hub.deliver(self, doc_id, deliver)
+
+    async def document_created(self, doc_id: str, title: str, snapshot: Snapshot) -> None:
+        pass  # nothing to set up: a document is heard once an instance subscribes
+
+    async def document_renamed(self, doc_id: str, title: str) -> None:
+        async def deliver(host: BusHost) -> None:
+            await host.renamed_heard(doc_id, title)
+
+        self.hub.deliver(self, doc_id, deliver)
+
+    async def document_deleted(self, doc_id: str) -> None:
+        async def deliver(host: BusHost) -> None:
+            await host.deleted_heard(doc_id)
+
+        self.hub.deliver(self, doc_id, deliver)

@@ -1,0 +1,77 @@
+"""XMPP accounts for bots and tools, in whichever mode the server runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from pathlib import Path
+
+from app.buses.xmpp.prosody import ManagedProsody, ProsodyError, XmppAccount
+from app.config import Settings
+from sdk.xmpp.bot import DocumentBot
+
+
+def managed_connection(settings: Settings) -> XmppAccount:
+    """The managed Prosody's address, as the running server wrote it."""
+    path = Path(settings.data_dir) / "prosody" / "connection.json"
+    if not path.exists():
+        raise ProsodyError(
+            f"{path} does not exist: start the server first ('make run' or 'collab serve'), "
+            "or point COLLAB_DATA_DIR at its data directory"
+        )
+    data = json.loads(path.read_text())
+    return XmppAccount(data["jid"], data["password"], data["host"], data["port"], data["pubsub"])
+
+
+async def bot_account(settings: Settings, name: str) -> XmppAccount:
+    """An account for a bot called ``name``.
+
+    Managed mode registers ``<name>@<domain>`` on the app's own Prosody (with a password kept
+    in the data directory, so the bot keeps its identity). External mode takes the account
+    from ``COLLAB_BOT_JID`` and ``COLLAB_BOT_PASSWORD``: create it on your server first.
+    """
+    if settings.xmpp_mode == "external":
+        jid, password = os.environ.get("COLLAB_BOT_JID"), os.environ.get("COLLAB_BOT_PASSWORD")
+        if not jid or not password:
+            raise ProsodyError(
+                "with COLLAB_XMPP_MODE=external, set COLLAB_BOT_JID and COLLAB_BOT_PASSWORD "
+                "to an account that exists on your XMPP server"
+            )
+        domain = jid.split("@", 1)[-1]
+        pubsub = settings.xmpp_pubsub or f"pubsub.{domain}"
+        return XmppAccount(jid, password, settings.xmpp_host, settings.xmpp_port, pubsub)
+    if settings.xmpp_mode == "off":
+        raise ProsodyError("XMPP is off (COLLAB_XMPP_MODE=off): bots need an XMPP server")
+    server = managed_connection(settings)
+    prosody = ManagedProsody(Path(settings.data_dir), domain=settings.xmpp_domain, port=server.port)
+    secrets_dir = prosody.root / "bots"
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    password_file = secrets_dir / f"{name}.password"
+    if password_file.exists():
+        password = password_file.read_text().strip()
+    else:
+        password = secrets.token_urlsafe(18)
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+    account = await prosody.register(name, password)
+    return XmppAccount(account.jid, password, server.host, server.port, server.pubsub)
+
+
+def bot_account_sync(settings: Settings, name: str) -> XmppAccount:
+    return asyncio.run(bot_account(settings, name))
+
+
+async def document_bot(settings: Settings, name: str, doc_id: str, resource: str) -> DocumentBot:
+    """A bot called ``name`` on ``doc_id``, logged in as ``<name>@<domain>/<resource>``."""
+    account = await bot_account(settings, name)
+    return DocumentBot(
+        f"{account.jid}/{resource}",
+        account.password,
+        doc_id,
+        host=account.host,
+        port=account.port,
+        pubsub=account.pubsub,
+        name=name,
+    )

@@ -1,0 +1,103 @@
+"""What crosses app instances: ``RevisionBus``, and ``BusHost``, the side that listens.
+
+An instance publishes every revision it commits and relays its people's presence; every
+instance with a document open hears what the others publish for it. The adapters are
+``app/buses/memory.py`` (one process, or several buses sharing one in-process hub in tests)
+and ``app/buses/xmpp/`` (XEP-0060 pubsub, where bots take part too). One contract suite
+(``tests/app/buses/test_contract.py``) runs against both.
+
+The promises every bus keeps:
+
+* ``publish`` never blocks and never fails the caller: a committed revision is already
+  durable, and the bus catches up from ``BusHost.revisions_after`` after an outage.
+* A subscribed instance hears each document's revisions in order. It may hear one twice
+  or miss some during an outage: ``BusHost.revisions_heard`` fills gaps from the store,
+  which has every committed revision, so delivery is best effort and the store is the truth.
+* Presence, renames and deletions reach the instances subscribed to the document; presence
+  is transient (nothing is kept for a late subscriber).
+* An instance does not hear its own publications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from sync.protocol import Edit, Revision, Snapshot
+
+PresenceKind = Literal["join", "update", "leave"]
+BusState = Literal["ok", "down", "disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEvent:
+    """One person's presence on one instance, as relayed to the others."""
+
+    event: PresenceKind
+    person: dict[str, Any]  # Person.public(): session, name, color, cursor, anchor, rev
+    origin: str = ""  # the relaying instance, filled in by the bus
+
+
+class BusHost(Protocol):
+    """The instance's side of the bus: where it delivers, and where it reads back."""
+
+    def open_documents(self) -> list[str]:
+        """Documents this instance has open (subscribed again after a reconnect)."""
+
+    def head_of(self, doc_id: str) -> int:
+        """An open document's newest revision (0 if it is not open): everything up to it
+        should be on the bus, whoever committed it."""
+
+    def title_of(self, doc_id: str) -> str:
+        """An open document's title ("" if unknown), for nodes made on the fly."""
+
+    async def revisions_heard(self, doc_id: str, revisions: list[Revision]) -> None:
+        """Revisions another instance committed, in order (gaps are filled from the store)."""
+
+    async def caught_up(self, doc_id: str) -> None:
+        """Listening again (after subscribing or reconnecting): read what was missed."""
+
+    async def presence_heard(self, doc_id: str, event: PresenceEvent) -> None: ...
+
+    async def renamed_heard(self, doc_id: str, title: str) -> None: ...
+
+    async def deleted_heard(self, doc_id: str) -> None: ...
+
+    async def edit_heard(self, doc_id: str, edit: Edit, author: str) -> None:
+        """An edit from outside the app (a bot). Raises SyncError or AppError to refuse it;
+        the bus tells the sender."""
+
+    async def revisions_after(self, doc_id: str, after: int, limit: int) -> list[Revision]:
+        """Committed revisions, for publishing what an outage held back."""
+
+    async def snapshot(self, doc_id: str) -> Snapshot:
+        """The document's current text, for subscribers too far behind (and bots' requests)."""
+
+
+class RevisionBus(Protocol):
+    async def start(self, host: BusHost) -> None:
+        """Begin; deliveries go to ``host``. Returns even if the far side is not reachable
+        yet (editing works meanwhile, and the bus keeps trying)."""
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> tuple[BusState, str]:
+        """("ok" | "down" | "disabled", a line for /health)."""
+
+    async def subscribe(self, doc_id: str) -> None:
+        """Hear ``doc_id``'s revisions, presence, renames and deletion from now on."""
+
+    async def unsubscribe(self, doc_id: str) -> None:
+        """Stop hearing ``doc_id`` (after publishing what is still pending for it)."""
+
+    def publish(self, doc_id: str, revisions: Sequence[Revision]) -> None:
+        """Revisions this instance committed, in order, just now."""
+
+    def relay_presence(self, doc_id: str, event: PresenceEvent) -> None: ...
+
+    async def document_created(self, doc_id: str, title: str, snapshot: Snapshot) -> None: ...
+
+    async def document_renamed(self, doc_id: str, title: str) -> None: ...
+
+    async def document_deleted(self, doc_id: str) -> None: ...

@@ -1,0 +1,157 @@
+"""The people in a room: one ``Member`` per connection, each with its own bounded queue.
+
+A member's messages go out through its ``Channel`` (the WebSocket adapter, or a test double)
+from a task of its own, so a slow peer holds up nobody but itself: when its queue is full it
+counts as stuck and is closed, and it resyncs when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+# WebSocket close codes (documented in docs/protocol.md). The core names them; the WebSocket
+# adapter sends them.
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_VIOLATION = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_SLOW = 4408
+CLOSE_DELETED = 4410
+
+# How long closing a connection may wait for its peer (to flush, to take the close frame).
+# A stuck peer never would, and a room must not wait on it.
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
+class Channel(Protocol):
+    """Where a member's messages go: the WebSocket adapter, or a test double."""
+
+    async def send_json(self, message: dict[str, Any]) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class Person:
+    session: str
+    client: str
+    name: str
+    color: str
+    cursor: int | None = None
+    anchor: int | None = None
+    rev: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "name": self.name,
+            "color": self.color,
+            "cursor": self.cursor,
+            "anchor": self.anchor,
+            "rev": self.rev,
+        }
+
+
+class TokenBucket:
+    """Allows ``rate`` events per second with bursts of up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass(eq=False)
+class Member:
+    """One connection in a room, with its own bounded outgoing queue.
+
+    ``closed`` is set the moment the member stops (dropped as too slow, its document deleted,
+    its socket failed): whoever reads from the connection should then stop too.
+    """
+
+    person: Person
+    channel: Channel
+    queue_limit: int
+    limiter: TokenBucket
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    sender: asyncio.Task[None] | None = None
+    _stopping: asyncio.Future[None] | None = None
+
+    @property
+    def closing(self) -> bool:
+        return self.closed.is_set()
+
+    @property
+    def room_left(self) -> int:
+        """How many more messages the queue takes before the member counts as stuck."""
+        return max(0, self.queue_limit - self.queue.qsize())
+
+    def start(self) -> None:
+        self.sender = asyncio.create_task(self._drain(), name=f"send-{self.person.session}")
+
+    def push(self, message: dict[str, Any]) -> bool:
+        """Queue a message; False if the member is too far behind to keep."""
+        if self.closing:
+            return True
+        if self.queue.qsize() >= self.queue_limit:
+            return False
+        self.queue.put_nowait(message)
+        return True
+
+    async def _drain(self) -> None:
+        while True:
+            message = await self.queue.get()
+            if message is None:
+                return
+            try:
+                await self.channel.send_json(message)
+            except Exception:  # the socket is gone: nothing more can reach this member
+                log.debug("send to %s failed", self.person.session, exc_info=True)
+                self.closed.set()
+                return
+
+    async def stop(self, code: int | None = None, reason: str = "", *, flush: bool = False) -> None:
+        """Stop sending and, with ``code``, close the channel. ``flush`` first sends what is
+        queued (an error explaining the close); a member too slow to keep is closed without.
+
+        Idempotent: a second call waits for the first, whose code wins. Never waits on the
+        peer longer than ``CLOSE_TIMEOUT_SECONDS``.
+        """
+        self.closed.set()
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop(code, reason, flush))
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self, code: int | None, reason: str, flush: bool) -> None:
+        sender = self.sender
+        if sender is not None:
+            if flush:
+                self.queue.put_nowait(None)
+                await asyncio.wait({sender}, timeout=CLOSE_TIMEOUT_SECONDS)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+        if code is not None:
+            try:
+                await asyncio.wait_for(self.channel.close(code, reason), CLOSE_TIMEOUT_SECONDS)
+            except Exception:  # already gone, or stuck: either way it is closed to us
+                log.debug("closing %s failed", self.person.session, exc_info=True)

@@ -1,0 +1,299 @@
+"""A room: one open document, holding its sequencer and the people connected to it.
+
+A room sequences edits (rebase in memory, commit to the store, then acknowledge and fan out),
+answers catch-ups, and relays presence. It never assumes it is the only sequencer of its
+document: a commit that finds the head moved folds in what another process committed and
+tries again. What happens around an edit (who may submit it, metrics, publishing it to other
+instances) is left to the extensions' hooks.
+
+Ordering: everything a member receives about the text (its catch-up, then each new revision)
+is queued under the room's lock, so it arrives in revision order with no gap and no repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+from app.config import Settings
+from app.core.bus import PresenceEvent, PresenceKind
+from app.core.errors import Busy
+from app.core.extensions import Committed, Extensions, Origin, Settled, SubmitRequest
+from app.core.members import CLOSE_TOO_SLOW, Member
+from app.core.store import AppendResult, Commit, DocumentStore
+from sync import errors as sync_errors
+from sync import patches
+from sync.merge import changes_between
+from sync.protocol import Edit, OpId, Revision, Snapshot, Synced
+from sync.server import Outcome, Placement, Sequencer
+
+log = logging.getLogger(__name__)
+
+# Commits that find the head moved (another process won) before the room gives up with Busy.
+MAX_COMMIT_ATTEMPTS = 20
+
+
+class Room:
+    def __init__(
+        self,
+        doc_id: str,
+        title: str,
+        sequencer: Sequencer,
+        store: DocumentStore,
+        settings: Settings,
+        extensions: Extensions,
+    ) -> None:
+        self.doc_id = doc_id
+        self.title = title
+        self.sequencer = sequencer
+        self.store = store
+        self.settings = settings
+        self.extensions = extensions
+        self.members: dict[str, Member] = {}
+        # People connected to other instances, by session, as their instances relayed them.
+        self.remote_people: dict[str, dict[str, Any]] = {}
+        self.lock = asyncio.Lock()
+        self.users = 0  # members plus REST callers holding the room
+        self.unload_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        # Reports that must not hold up the caller (it may be a synchronous fan-out loop).
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- sequencing ---------------------------------------------------------------------
+
+    async def submit(self, edit: Edit, author: str, origin: Origin = "websocket") -> Outcome:
+        """Sequence, commit, then fan out ``edit``. Raises SyncError, Busy or Refused."""
+        started = time.perf_counter()
+        await self.extensions.before_submit(SubmitRequest(self.doc_id, edit, author, origin))
+        async with self.lock:
+            outcome = await self._commit_locked(edit, author)
+        await self.extensions.after_submit(
+            Settled(self.doc_id, outcome.placement, time.perf_counter() - started)
+        )
+        return outcome
+
+    async def _commit_locked(self, edit: Edit, author: str) -> Outcome:
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            try:
+                outcome = self.sequencer.propose(edit, author)
+            except sync_errors.StaleRevision:
+                # Perhaps applied long ago, before the history held in memory.
+                existing = await self.store.find_operation(self.doc_id, edit.op_id)
+                if existing is None:
+                    raise
+                return Outcome(existing, Placement.DUPLICATE)
+            if outcome.placement is Placement.DUPLICATE:
+                return outcome
+            commit = Commit(outcome.revision, outcome.op, outcome.text)
+            result = await self.store.append(self.doc_id, [commit])
+            if result is AppendResult.APPENDED:
+                self.sequencer.accept(outcome)
+                self.broadcast(outcome.revision.to_wire())
+                # Under the lock, so every extension hears commits in revision order.
+                await self.extensions.after_commit(Committed(self.doc_id, [outcome.revision]))
+                return outcome
+            if result is AppendResult.DUPLICATE:
+                existing = await self.store.find_operation(self.doc_id, edit.op_id)
+                if existing is None:  # pragma: no cover - the unique key says otherwise
+                    raise Busy("the operation is being written by another process")
+                await self._refresh_locked()
+                return Outcome(existing, Placement.DUPLICATE)
+            await self._refresh_locked()  # another process committed first
+        raise Busy(f"document '{self.doc_id}' is too contended; try again")
+
+    async def submit_text(self, new_text: str, author: str) -> Outcome:
+        """Make the document ``new_text`` as one revision (restore, import, REST edits)."""
+        async with self.lock:
+            await self._refresh_locked()
+            base_text, base = self.sequencer.text, self.sequencer.rev
+        op = changes_between(base_text, new_text)
+        edit = Edit(
+            base, OpId(f"srv-{uuid.uuid4().hex[:16]}", 1), patches.patch_text(base_text, op)
+        )
+        return await self.submit(edit, author, origin="rest")
+
+    async def refresh(self) -> None:
+        async with self.lock:
+            await self._refresh_locked()
+
+    async def apply_remote(self, revisions: list[Revision]) -> None:
+        """Revisions another instance committed (heard over the bus), in order.
+
+        The next one is folded in directly and passed to our members; anything that does
+        not follow on (a gap, a revision that does not fit) is filled from the store, which
+        has every committed revision.
+        """
+        async with self.lock:
+            for revision in revisions:
+                if revision.rev <= self.sequencer.rev:
+                    continue  # ours, or already folded in from the store
+                if revision.rev == self.sequencer.rev + 1:
+                    try:
+                        self.sequencer.ingest(revision)
+                    except sync_errors.SyncError:
+                        log.warning(
+                            "revision %d of %s did not fold; reading the store",
+                            revision.rev,
+                            self.doc_id,
+                        )
+                        await self._refresh_locked()
+                        return
+                    self.broadcast(revision.to_wire())
+                    continue
+                await self._refresh_locked()
+                return
+
+    async def _refresh_locked(self) -> None:
+        """Fold in revisions other processes committed, and pass them on to our members."""
+        while True:
+            newer = await self.store.revisions_after(
+                self.doc_id, self.sequencer.rev, self.settings.max_catch_up
+            )
+            if not newer:
+                return
+            for revision in newer:
+                self.sequencer.ingest(revision)
+                self.broadcast(revision.to_wire())
+
+    async def revisions_after(self, after: int, limit: int) -> list[Revision]:
+        """Committed revisions after ``after``, from memory when it still has them."""
+        if after >= self.sequencer.oldest_base:
+            result = self.sequencer.catch_up(after)
+            if isinstance(result, list):
+                return result[:limit]
+        return await self.store.revisions_after(self.doc_id, after, limit)
+
+    # -- catch-ups ----------------------------------------------------------------------
+
+    async def catch_up(self, since: int, client: str, *, full: bool) -> list[Revision] | Snapshot:
+        """What a client at ``since`` needs: the revisions after it, or else a snapshot."""
+        async with self.lock:
+            await self._refresh_locked()
+            return await self._catch_up_locked(since, client, full=full)
+
+    async def _catch_up_locked(
+        self, since: int, client: str, *, full: bool
+    ) -> list[Revision] | Snapshot:
+        head = self.sequencer.rev
+        if since > head:
+            raise sync_errors.FutureRevision(
+                f"revision {since} does not exist yet (the head is {head})"
+            )
+        if full or head - since > self.settings.max_catch_up:
+            return await self._snapshot_locked(client)
+        if since >= self.sequencer.oldest_base:
+            result = self.sequencer.catch_up(since, client)
+            assert isinstance(result, list)
+            return result
+        return await self.store.revisions_after(self.doc_id, since, head - since)
+
+    async def _snapshot_locked(self, client: str) -> Snapshot:
+        last_seq = await self.store.last_seq(self.doc_id, client)
+        return Snapshot(self.sequencer.rev, self.sequencer.text, self.sequencer.checksum, last_seq)
+
+    async def _push_catch_up_locked(self, member: Member, since: int, *, full: bool) -> None:
+        client = member.person.client
+        try:
+            result = await self._catch_up_locked(since, client, full=full)
+        except sync_errors.FutureRevision as exc:
+            # The client claims a revision we never made: tell it, then give it the truth.
+            member.push({"type": "error", "code": exc.code, "message": str(exc)})
+            result = await self._snapshot_locked(client)
+        if isinstance(result, list) and len(result) + 1 > member.room_left:
+            # A catch-up is a burst the queue limit is not meant for: one snapshot instead.
+            result = await self._snapshot_locked(client)
+        if isinstance(result, Snapshot):
+            member.push(result.to_wire())
+            return
+        for revision in result:
+            member.push(revision.to_wire())
+        member.push(Synced(self.sequencer.rev).to_wire())
+
+    # -- members and presence -----------------------------------------------------------
+
+    async def join(
+        self, member: Member, since: int, *, full: bool, welcome: dict[str, Any]
+    ) -> None:
+        """Queue ``welcome`` (with the people present) and the catch-up, then add ``member``.
+
+        Done under the lock that sequencing holds, so no revision can reach the member before
+        its catch-up, be left out of both, or come twice.
+        """
+        async with self.lock:
+            await self._refresh_locked()
+            member.push({**welcome, "people": self.people()})
+            await self._push_catch_up_locked(member, since, full=full)
+            self.add(member)
+
+    async def resync(self, member: Member, since: int, *, full: bool) -> None:
+        """Queue a catch-up for a member that asked for one (after a gap, or a bad copy)."""
+        async with self.lock:
+            await self._refresh_locked()
+            await self._push_catch_up_locked(member, since, full=full)
+
+    def broadcast(self, message: dict[str, Any], *, exclude: str | None = None) -> None:
+        for session, member in list(self.members.items()):
+            if session == exclude or self.members.get(session) is not member:
+                continue  # excluded, or dropped while this loop ran
+            if not member.push(message):
+                log.warning("closing %s in %s: too slow", session, self.doc_id)
+                self._drop(member, CLOSE_TOO_SLOW, "too slow: reconnect and resync")
+                self._in_background(self.extensions.member_dropped(self.doc_id, "too-slow"))
+
+    def _drop(self, member: Member, code: int, reason: str) -> None:
+        """Take ``member`` out now and close it in the background (it may be stuck)."""
+        member.closed.set()  # queue nothing more for it, from this very moment
+        self.remove(member)
+        self._in_background(member.stop(code, reason))
+
+    def add(self, member: Member) -> None:
+        self.members[member.person.session] = member
+        self._presence("join", member.person.public(), exclude=member.person.session)
+
+    def remove(self, member: Member) -> None:
+        if self.members.pop(member.person.session, None) is not None:
+            self._presence("leave", member.person.public())
+
+    def update_presence(self, member: Member) -> None:
+        if member.person.session in self.members:
+            self._presence("update", member.person.public(), exclude=member.person.session)
+
+    def _presence(self, event: PresenceKind, person: dict[str, Any], *, exclude: str = "") -> None:
+        self.broadcast({"type": "presence", "event": event, "person": person}, exclude=exclude)
+        self._in_background(self.extensions.on_presence(self.doc_id, PresenceEvent(event, person)))
+
+    def presence_heard(self, event: PresenceEvent) -> None:
+        """A person on another instance joined, moved or left."""
+        session = event.person.get("session")
+        if not isinstance(session, str) or session in self.members:
+            return
+        if event.event == "leave":
+            if self.remote_people.pop(session, None) is None:
+                return
+        else:
+            self.remote_people[session] = event.person
+        self.broadcast({"type": "presence", "event": event.event, "person": event.person})
+
+    def people(self) -> list[dict[str, Any]]:
+        local = [m.person.public() for m in self.members.values()]
+        return local + list(self.remote_people.values())
+
+    def renamed(self, title: str) -> None:
+        self.title = title
+        self.broadcast({"type": "renamed", "title": title})
+
+    async def close_all(self, code: int, reason: str) -> None:
+        members = list(self.members.values())
+        self.members.clear()
+        for member in members:  # other instances hear them leave; here, everyone is closed
+            leave = PresenceEvent("leave", member.person.public())
+            self._in_background(self.extensions.on_presence(self.doc_id, leave))
+        await asyncio.gather(*(m.stop(code, reason) for m in members), return_exceptions=True)

@@ -1,0 +1,85 @@
+"""Dependencies shared by routes: the store, the rooms, the document service, the settings,
+the bus, and the extensions' ``authenticate`` hook that every API call passes first."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from app.config import Settings
+from app.core.bus import RevisionBus
+from app.core.documents import DocumentService
+from app.core.extensions import ConnectionRequest, Extensions
+from app.core.registry import RoomRegistry
+from app.core.store import DocumentStore
+from app.metrics import Metrics
+from app.schemas import DOC_ID_PATTERN
+
+_DOC_IN_PATH = re.compile(rf"^/api/documents/({DOC_ID_PATTERN.strip('^$')})(?:/|$)")
+
+
+def get_store(request: Request) -> DocumentStore:
+    store: DocumentStore = request.app.state.store
+    return store
+
+
+def get_rooms(request: Request) -> RoomRegistry:
+    rooms: RoomRegistry = request.app.state.rooms
+    return rooms
+
+
+def get_documents(request: Request) -> DocumentService:
+    documents: DocumentService = request.app.state.documents
+    return documents
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_bus(request: Request) -> RevisionBus:
+    bus: RevisionBus = request.app.state.bus
+    return bus
+
+
+async def authenticate(request: Request) -> ConnectionRequest:
+    """Ask the extensions about this request before any work is done for it (Refused →
+    401/403/429). What they learned is on the returned request's ``identity``."""
+    extensions: Extensions = request.app.state.extensions
+    found = _DOC_IN_PATH.match(request.url.path)
+    client = request.client
+    asking = ConnectionRequest(
+        transport="http",
+        path=request.url.path,
+        doc_id=found.group(1) if found else None,
+        method=request.method,
+        headers=dict(request.headers.items()),
+        client=(client.host, client.port) if client else None,
+    )
+    await extensions.authenticate(asking)
+    return asking
+
+
+StoreDep = Annotated[DocumentStore, Depends(get_store)]
+RoomsDep = Annotated[RoomRegistry, Depends(get_rooms)]
+DocumentsDep = Annotated[DocumentService, Depends(get_documents)]
+BusDep = Annotated[RevisionBus, Depends(get_bus)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+CallerDep = Annotated[ConnectionRequest, Depends(authenticate)]
+DocId = Annotated[
+    str,
+    Path(
+        pattern=DOC_ID_PATTERN,
+        description="A URL-safe slug (letters, digits, '-', '_', at most 64) or a UUID.",
+        examples=["q3-plan"],
+    ),
+]

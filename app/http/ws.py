@@ -1,0 +1,405 @@
+"""The WebSocket endpoint: the sync protocol plus presence, for one document per socket.
+
+The message flow and every code are in docs/protocol.md. In short: the first message must be
+``join``; the server answers ``joined`` and a catch-up (revisions then ``synced``, or a
+``snapshot``). After that the client sends ``edit``, ``resync``, ``presence`` and ``ping``.
+Recoverable mistakes (bad JSON, a bad patch, a limit) get an ``error`` message and the
+socket stays open; breaking the state machine closes it with 4400.
+
+Once joined, everything sent to a client goes through its member's queue, so answers keep
+their order relative to revisions and a slow client is noticed in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import uuid
+import zlib
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from app.config import Settings
+from app.core.errors import AppError, DocumentNotFound, Refusal
+from app.core.errors import Refused as ExtensionRefused
+from app.core.extensions import ConnectionRequest, Extensions
+from app.core.members import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_PROTOCOL_VIOLATION,
+    CLOSE_UNAUTHENTICATED,
+    Member,
+    Person,
+    TokenBucket,
+)
+from app.core.registry import RoomRegistry
+from app.core.rooms import Room
+from sync import errors as sync_errors
+from sync.protocol import Edit, Resync, from_wire, validate_client_id
+from sync.server import Placement
+from sync.text import validate_text
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+JOIN_TIMEOUT_SECONDS = 10.0
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+_PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#9a6324"]
+
+
+class ProtocolError(Exception):
+    """Breaks the protocol's state machine: the socket is closed with 4400."""
+
+
+class BadMessage(Exception):
+    """A message answered with an error; the socket stays open."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.answer = error_message(code, message, **extra)
+
+
+class WebSocketChannel:
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.websocket.client_state is not WebSocketState.DISCONNECTED:
+            await self.websocket.close(code, close_reason(reason))
+
+
+def error_message(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message, **extra}
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to the 123 bytes of UTF-8 a close frame has room for."""
+    return text.encode("utf-8", "replace")[:123].decode("utf-8", "ignore")
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 64:
+        raise sync_errors.ProtocolViolation("'name' must be 1 to 64 characters")
+    validate_text(value, what="name")
+    return value
+
+
+def _color(value: object) -> str:
+    if not isinstance(value, str) or not _COLOR.fullmatch(value):
+        raise sync_errors.ProtocolViolation("'color' must look like #1a2b3c")
+    return value
+
+
+def _position(key: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise sync_errors.ProtocolViolation(f"'{key}' must be a non-negative integer or null")
+    return value
+
+
+def _person_from_join(data: dict[str, Any], session: str) -> Person:
+    client = validate_client_id(data.get("client"))
+    name = _name(data.get("name", "Anonymous"))
+    # A stable default: the same client keeps its color across reconnects and restarts.
+    color = _color(data.get("color") or _PALETTE[zlib.crc32(client.encode()) % len(_PALETTE)])
+    return Person(session=session, client=client, name=name, color=color)
+
+
+def _join_position(data: dict[str, Any]) -> tuple[int, bool]:
+    since = data.get("since", 0)
+    full = data.get("full", "since" not in data)
+    if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+        raise sync_errors.ProtocolViolation("'since' must be a non-negative integer")
+    if not isinstance(full, bool):
+        raise sync_errors.ProtocolViolation("'full' must be true or false")
+    return since, full
+
+
+async def _receive_json(websocket: WebSocket, limit: int) -> dict[str, Any]:
+    """The next message as a JSON object. Raises BadMessage with the answer to a bad one,
+    ProtocolError for a binary frame, WebSocketDisconnect when the peer is gone."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    raw = message.get("text")
+    if raw is None:
+        raise ProtocolError("binary frames are not part of this protocol; send JSON text")
+    if len(raw.encode("utf-8", "surrogatepass")) > limit:
+        raise BadMessage(
+            "message-too-large",
+            f"a message may be at most {limit} bytes; this one was larger",
+            **_op_fields(raw),
+        )
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise BadMessage("bad-json", f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadMessage("bad-message", "send a JSON object")
+    return data
+
+
+def _op_fields(raw: str) -> dict[str, Any]:
+    """The client and seq of an oversized edit, so its author can drop that edit."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return _op_fields_of(data)
+
+
+def _op_fields_of(data: object) -> dict[str, Any]:
+    client = data.get("client") if isinstance(data, dict) else None
+    seq = data.get("seq") if isinstance(data, dict) else None
+    if isinstance(client, str) and isinstance(seq, int) and not isinstance(seq, bool):
+        return {"client": client, "seq": seq}
+    return {}
+
+
+async def _send_now(websocket: WebSocket, message: dict[str, Any]) -> None:
+    """Send outside any member queue (before joining); a vanished peer is not an error."""
+    with contextlib.suppress(Exception):
+        await websocket.send_text(json.dumps(message, ensure_ascii=False))
+
+
+async def _first_message(websocket: WebSocket, limit: int) -> dict[str, Any]:
+    try:
+        first = await asyncio.wait_for(_receive_json(websocket, limit), JOIN_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise ProtocolError(f"no 'join' message within {JOIN_TIMEOUT_SECONDS:g} seconds") from None
+    except BadMessage as exc:
+        await _send_now(websocket, exc.answer)
+        raise ProtocolError("the first message must be 'join'") from None
+    if first.get("type") != "join":
+        raise ProtocolError("the first message must be 'join'")
+    return first
+
+
+def _welcome(room: Room, person: Person, settings: Settings) -> dict[str, Any]:
+    return {
+        "type": "joined",
+        "doc": {"id": room.doc_id, "title": room.title},
+        "session": person.session,
+        "person": person.public(),
+        "limits": {
+            "max_message_bytes": settings.max_message_bytes,
+            "max_document_chars": settings.max_document_chars,
+            "edits_per_second": settings.edits_per_second,
+        },
+    }
+
+
+def connection_request(websocket: WebSocket, doc_id: str) -> ConnectionRequest:
+    client = websocket.client
+    return ConnectionRequest(
+        transport="websocket",
+        path=websocket.url.path,
+        doc_id=doc_id,
+        method="GET",
+        headers=dict(websocket.headers.items()),
+        client=(client.host, client.port) if client else None,
+    )
+
+
+async def _refuse(websocket: WebSocket, exc: ExtensionRefused) -> None:
+    """Close before accepting: the handshake is answered 403 and nothing else is sent."""
+    code = CLOSE_UNAUTHENTICATED if exc.refusal is Refusal.UNAUTHENTICATED else CLOSE_FORBIDDEN
+    log.info("refused a connection to %s: %s", websocket.url.path, exc)
+    await websocket.close(code, close_reason(str(exc)))
+
+
+@router.websocket("/ws/{doc_id}")
+async def document_socket(websocket: WebSocket, doc_id: str) -> None:
+    state = websocket.app.state
+    registry: RoomRegistry = state.rooms
+    settings: Settings = state.settings
+    extensions: Extensions = state.extensions
+    try:
+        await extensions.authenticate(connection_request(websocket, doc_id))
+    except ExtensionRefused as exc:
+        await _refuse(websocket, exc)
+        return
+    await websocket.accept()
+    state.metrics.connections.inc()
+    session = uuid.uuid4().hex[:12]
+    room: Room | None = None
+    member: Member | None = None
+    try:
+        first = await _first_message(websocket, settings.max_message_bytes)
+        try:
+            person = _person_from_join(first, session)
+            since, full = _join_position(first)
+        except sync_errors.SyncError as exc:
+            raise ProtocolError(str(exc)) from exc
+        try:
+            room = await registry.acquire(doc_id)
+        except DocumentNotFound as exc:
+            await websocket.close(CLOSE_NOT_FOUND, close_reason(str(exc)))
+            return
+        member = Member(
+            person,
+            WebSocketChannel(websocket),
+            settings.send_queue_limit,
+            TokenBucket(settings.edits_per_second, settings.edit_burst),
+        )
+        member.start()
+        await room.join(member, since, full=full, welcome=_welcome(room, person, settings))
+        await _serve(websocket, registry, room, member, settings.max_message_bytes)
+    except WebSocketDisconnect:
+        pass
+    except ProtocolError as exc:
+        log.info("protocol violation on %s: %s", doc_id, exc)
+        answer = error_message("protocol-violation", str(exc))
+        if member is None:
+            await _send_now(websocket, answer)
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_PROTOCOL_VIOLATION, close_reason(str(exc)))
+        else:
+            if room is not None:
+                room.remove(member)
+            member.push(answer)
+            await member.stop(CLOSE_PROTOCOL_VIOLATION, str(exc), flush=True)
+    finally:
+        state.metrics.connections.dec()
+        if member is not None:
+            if room is not None:
+                room.remove(member)
+            await member.stop()
+        if room is not None:
+            await registry.release(room)
+
+
+async def _serve(
+    websocket: WebSocket, registry: RoomRegistry, room: Room, member: Member, limit: int
+) -> None:
+    # A member can be stopped from elsewhere (too slow, document deleted); a stuck peer
+    # would never send the disconnect that ends a receive, so wait for either.
+    closed = asyncio.ensure_future(member.closed.wait())
+    try:
+        while True:
+            receiving = asyncio.ensure_future(_receive_json(websocket, limit))
+            await asyncio.wait({receiving, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not receiving.done():
+                receiving.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receiving
+                return
+            try:
+                data = receiving.result()
+            except BadMessage as exc:
+                member.push(exc.answer)
+                continue
+            if member.closing:
+                return
+            await _dispatch(registry, room, member, data)
+    finally:
+        closed.cancel()
+
+
+async def _dispatch(
+    registry: RoomRegistry, room: Room, member: Member, data: dict[str, Any]
+) -> None:
+    kind = data.get("type")
+    if kind == "join":
+        raise ProtocolError("already joined; open a new socket for another document")
+    if kind == "ping":
+        member.push({"type": "pong", "at": data.get("at")})
+    elif kind == "presence":
+        _on_presence(room, member, data)
+    elif kind == "resync":
+        await _on_resync(room, member, data)
+    elif kind == "edit":
+        await _on_edit(registry, room, member, data)
+    else:
+        member.push(error_message("bad-message", f"unknown message type {kind!r}"))
+
+
+def _on_presence(room: Room, member: Member, data: dict[str, Any]) -> None:
+    person = member.person
+    try:
+        cursor = _position("cursor", data.get("cursor", person.cursor))
+        anchor = _position("anchor", data.get("anchor", person.anchor))
+        rev = _position("rev", data.get("rev", person.rev))
+        name = _name(data["name"]) if "name" in data else person.name
+        color = _color(data["color"]) if "color" in data else person.color
+    except sync_errors.SyncError as exc:
+        member.push(error_message("bad-message", str(exc)))
+        return
+    person.cursor, person.anchor, person.rev = cursor, anchor, rev or 0
+    person.name, person.color = name, color
+    room.update_presence(member)
+
+
+async def _on_resync(room: Room, member: Member, data: dict[str, Any]) -> None:
+    try:
+        message = from_wire(data)
+    except sync_errors.ProtocolViolation as exc:
+        member.push(error_message("bad-message", str(exc)))
+        return
+    assert isinstance(message, Resync)
+    if message.client != member.person.client:
+        raise ProtocolError("'client' differs from the one given at join")
+    await room.resync(member, message.since, full=message.full)
+
+
+async def _on_edit(
+    registry: RoomRegistry, room: Room, member: Member, data: dict[str, Any]
+) -> None:
+    try:
+        message = from_wire(data)
+    except sync_errors.ProtocolViolation as exc:
+        member.push(error_message("bad-message", str(exc), **_op_fields_of(data)))
+        return
+    assert isinstance(message, Edit)
+    if message.op_id.client != member.person.client:
+        raise ProtocolError("'client' differs from the one given at join")
+    op_fields: dict[str, Any] = {"client": message.op_id.client, "seq": message.op_id.seq}
+    if not member.limiter.take():
+        await room.extensions.edit_refused(room.doc_id, "rate-limited")
+        member.push(
+            error_message(
+                "rate-limited",
+                f"more than {room.settings.edits_per_second:g} edits per second; "
+                "this edit was not applied, send it again shortly",
+                **op_fields,
+            )
+        )
+        return
+    try:
+        # Patches are %-escaped: a raw forbidden character (a lone surrogate that JSON let
+        # through) is refused here, before it reaches the patch parser.
+        validate_text(message.patch, what="patch")
+        outcome = await room.submit(message, member.person.name)
+    except sync_errors.SyncError as exc:
+        await room.extensions.edit_refused(room.doc_id, exc.code)
+        extra: dict[str, Any] = dict(op_fields)
+        if isinstance(exc, sync_errors.PatchRejected) and exc.unplaced_hunks:
+            extra["unplaced_hunks"] = exc.unplaced_hunks
+        if isinstance(exc, sync_errors.InvalidText):
+            extra.update(position=exc.position, codepoint=exc.codepoint)
+        member.push(error_message(exc.code, str(exc), **extra))
+    except DocumentNotFound:
+        # Deleted by another process (or while this room was loading): close everyone.
+        await registry.forget(room.doc_id)
+    except AppError as exc:
+        await room.extensions.edit_refused(room.doc_id, exc.code)
+        member.push(error_message(exc.code, str(exc), **op_fields))
+    except Exception:
+        log.exception(
+            "edit %s:%s on %s failed", message.op_id.client, message.op_id.seq, room.doc_id
+        )
+        await room.extensions.edit_refused(room.doc_id, "internal-error")
+        member.push(error_message("internal-error", "the server failed on this edit", **op_fields))
+    else:
+        if outcome.placement is Placement.DUPLICATE:
+            # Already applied (a retry after a lost acknowledgement): acknowledge again.
+            member.push(outcome.revision.to_wire())

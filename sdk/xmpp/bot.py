@@ -1,0 +1,312 @@
+"""The bot SDK: follow a document, and edit it, over XMPP alone.
+
+A :class:`DocumentBot` logs in to an XMPP account, starts from the document's snapshot node,
+follows its revision node (verifying every checksum), and can submit edits by publishing them
+to the document's inbox node. Edits are sequenced like a browser's: the bot runs the same
+:class:`~sync.client.SyncClient` state machine, with the same operation-id deduplication, and
+its own edits come back to it as revisions (its acknowledgements). No HTTP is involved.
+
+    async with DocumentBot(jid, password, "q3-plan", host="127.0.0.1", port=5222) as bot:
+        await bot.wait_synced()
+        print(bot.text)
+        bot.on_revision(lambda revision, mine: print(revision.rev, revision.author))
+        await bot.replace(len(bot.text), 0, "\\nHello from a bot")
+        await bot.wait_synced()
+
+Everything the bot needs from the server is in docs/xmpp.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slixmpp import Message
+
+from sdk.xmpp import stanza as st
+from sdk.xmpp.connection import XmppConnection, XmppState
+from sdk.xmpp.nodes import (
+    DocumentNodes,
+    RevisionAssembler,
+    document_node,
+    parse_node,
+    payload_of,
+    snapshot_node,
+)
+from sync import ops
+from sync.client import ClientState, SyncClient
+from sync.errors import BridgeError, SyncError
+from sync.protocol import (
+    ClientMessage,
+    Edit,
+    EditError,
+    OpId,
+    Resync,
+    Revision,
+    Snapshot,
+    Synced,
+)
+
+log = logging.getLogger(__name__)
+
+RevisionListener = Callable[[Revision, bool], object]
+
+
+class DocumentDeleted(SyncError):
+    code = "document-deleted"
+
+
+class DocumentBot:
+    def __init__(
+        self,
+        jid: str,
+        password: str,
+        doc_id: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 5222,
+        pubsub: str | None = None,
+        name: str = "bot",
+        client_id: str | None = None,
+        allow_plaintext: bool = True,
+        resend_after: float = 5.0,
+    ) -> None:
+        self.doc_id = doc_id
+        self.name = name
+        self.connection = XmppConnection(
+            jid, password, host, port, allow_plaintext=allow_plaintext, on_session=self._on_session
+        )
+        domain = jid.split("@", 1)[-1].split("/", 1)[0]
+        self.nodes = DocumentNodes(self.connection.xmpp, pubsub or f"pubsub.{domain}")
+        self.client = SyncClient(client_id or f"bot-{secrets.token_hex(6)}")
+        self.resend_after = resend_after
+        self.deleted = False
+        self._listeners: list[RevisionListener] = []
+        self._assembler = RevisionAssembler()
+        self._started = False  # has a first snapshot or catch-up been folded in
+        self._lock = asyncio.Lock()  # one catch-up or message at a time, in order
+        self._synced = asyncio.Event()
+        self._progress = time.monotonic()
+        self._timer: asyncio.Task[None] | None = None
+        xmpp = self.connection.xmpp
+        xmpp.add_event_handler("pubsub_publish", self._on_publish)
+        xmpp.add_event_handler("pubsub_delete", self._on_delete)
+        xmpp.add_event_handler("message", self._on_message)
+
+    # -- the document ---------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return self.client.text
+
+    @property
+    def rev(self) -> int:
+        return self.client.rev
+
+    @property
+    def state(self) -> XmppState:
+        return self.connection.state
+
+    def on_revision(self, listener: RevisionListener) -> None:
+        """Call ``listener(revision, mine)`` for every revision folded in, in order."""
+        self._listeners.append(listener)
+
+    async def edit(self, op: ops.Op) -> None:
+        """Apply an operation on the current text and send it."""
+        self.client.edit(op)
+        await self._send(self.client.flush())
+
+    async def replace(self, position: int, delete_count: int, insert: str) -> None:
+        self.client.replace(position, delete_count, insert)
+        await self._send(self.client.flush())
+
+    async def append(self, text: str) -> None:
+        await self.replace(len(self.client.text), 0, text)
+
+    async def wait_synced(self, timeout: float = 30.0) -> None:
+        """Until caught up with the server and every edit of ours is acknowledged."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.deleted:
+                raise DocumentDeleted(f"document '{self.doc_id}' was deleted")
+            if (
+                self._started
+                and self.client.state is ClientState.READY
+                and not self.client.has_unconfirmed
+            ):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"bot not in sync with '{self.doc_id}' after {timeout} s "
+                    f"(XMPP {self.connection.state.value}, {self.client.unconfirmed_count} "
+                    "unconfirmed edits)"
+                )
+            self._synced.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._synced.wait(), min(remaining, 0.5))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, timeout: float = 30.0) -> None:
+        self._timer = asyncio.get_running_loop().create_task(self._resend_loop())
+        await self.connection.start(wait=timeout)
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        await self.connection.stop()
+
+    async def __aenter__(self) -> DocumentBot:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- XMPP side ------------------------------------------------------------------------
+
+    async def _on_session(self) -> None:
+        # Subscriptions survive reconnects on the server, but notifications sent while we
+        # were away are gone: catch up from the node's items after subscribing.
+        await self.nodes.subscribe(document_node(self.doc_id), bare=False)
+        await self.nodes.subscribe(snapshot_node(self.doc_id), bare=False)
+        async with self._lock:
+            await self._process(self.client.connect())
+
+    def _on_publish(self, message: Message) -> None:
+        items = message["pubsub_event"]["items"]
+        parsed = parse_node(items["node"])
+        if parsed is None or parsed[0] != self.doc_id:
+            return
+        payload = payload_of(items["item"])
+        if parsed[1] == "revisions":
+            try:
+                revisions = self._assembler.feed(payload)
+            except SyncError as exc:
+                log.warning("ignoring a bad revision item on %s: %s", items["node"], exc)
+                return
+            if revisions:
+                asyncio.get_running_loop().create_task(self._receive_all(revisions))
+        elif parsed[1] == "snapshot" and not self._started:
+            # We asked for a snapshot that did not exist yet; it is here now.
+            asyncio.get_running_loop().create_task(self._retry_catch_up())
+
+    def _on_delete(self, message: Message) -> None:
+        parsed = parse_node(message["pubsub_event"]["delete"]["node"])
+        if parsed is not None and parsed[0] == self.doc_id:
+            self.deleted = True
+            self._synced.set()
+
+    def _on_message(self, message: Message) -> None:
+        if message.xml.find(f"{{{st.NS}}}edit-error") is None:
+            return
+        error = message["collab_edit_error"]
+        try:
+            op_id = OpId(error.str_attr("client"), error.int_attr("seq"))
+        except SyncError:
+            return
+        if error.xml.get("doc") != self.doc_id or op_id.client != self.client.client_id:
+            return
+        failure = EditError(op_id, error.str_attr("code"), error["body"])
+        log.warning("edit %s refused: %s", op_id, failure.message)
+        asyncio.get_running_loop().create_task(self._receive_all([failure]))
+
+    async def _receive_all(self, messages: list[Any]) -> None:
+        async with self._lock:
+            for message in messages:
+                if (
+                    isinstance(message, Revision)
+                    and self._started
+                    and message.rev == self.client.rev + 1
+                ):
+                    self._notify(message)
+                await self._process(self.client.receive(message))
+
+    async def _retry_catch_up(self) -> None:
+        async with self._lock:
+            if not self._started:
+                await self._process(self.client.connect())
+
+    async def _process(self, outgoing: list[ClientMessage]) -> None:
+        """Carry out what the client engine wants sent. Runs under ``_lock``."""
+        queue = list(outgoing)
+        while queue:
+            message = queue.pop(0)
+            if isinstance(message, Edit):
+                await self._send([message])
+            elif isinstance(message, Resync):
+                queue.extend(await self._catch_up(message))
+        self._progress = time.monotonic()
+        self._synced.set()
+
+    async def _catch_up(self, request: Resync) -> list[ClientMessage]:
+        """Answer the engine's resync from the nodes' items, as the server would."""
+        if not request.full and self._started:
+            revisions = await self.nodes.revisions_after(self.doc_id, request.since)
+            contiguous = all(r.rev == request.since + i + 1 for i, r in enumerate(revisions))
+            if contiguous:
+                return self._feed(revisions)
+        snapshot = await self.nodes.latest_snapshot(self.doc_id)
+        if snapshot is None or snapshot.rev < request.since:
+            await self.nodes.request_snapshot(self.doc_id)
+            return []  # the snapshot notification resumes the catch-up
+        later = await self.nodes.revisions_after(self.doc_id, snapshot.rev)
+        mine = [
+            r.op_id.seq
+            for r in await self.nodes.revisions_after(self.doc_id, max(request.since, 0))
+            if r.op_id.client == self.client.client_id and r.rev <= snapshot.rev
+        ]
+        out = self.client.receive(
+            Snapshot(snapshot.rev, snapshot.text, snapshot.checksum, max(mine, default=0))
+        )
+        self._started = True
+        contiguous = all(r.rev == snapshot.rev + i + 1 for i, r in enumerate(later))
+        return out + (self._feed(later) if contiguous else [])
+
+    def _feed(self, revisions: list[Revision]) -> list[ClientMessage]:
+        out: list[ClientMessage] = []
+        for revision in revisions:
+            if revision.rev == self.client.rev + 1 and self._started:
+                self._notify(revision)
+            out.extend(self.client.receive(revision))
+        out.extend(self.client.receive(Synced(self.client.rev)))
+        self._started = True
+        return out
+
+    def _notify(self, revision: Revision) -> None:
+        mine = revision.op_id.client == self.client.client_id
+        for listener in list(self._listeners):
+            try:
+                result = listener(revision, mine)
+                if asyncio.iscoroutine(result):
+                    asyncio.get_running_loop().create_task(result)
+            except Exception:
+                log.exception("a revision listener failed")
+
+    async def _send(self, edits: list[ClientMessage]) -> None:
+        for edit in edits:
+            if not isinstance(edit, Edit):
+                continue
+            if self.connection.state is not XmppState.CONNECTED:
+                return  # resent after reconnecting
+            try:
+                await self.nodes.publish_edit(self.doc_id, edit, self.name)
+            except BridgeError as exc:
+                log.warning("could not send edit %s: %s", edit.op_id, exc)
+
+    async def _resend_loop(self) -> None:
+        # The server answers every edit; silence means a lost stanza or an outage.
+        while True:
+            await asyncio.sleep(self.resend_after / 2)
+            quiet = time.monotonic() - self._progress > self.resend_after
+            if quiet and self.client.has_unconfirmed and self.connection.connected:
+                async with self._lock:
+                    await self._process(self.client.resend())

@@ -1,0 +1,367 @@
+"""The node scheme, and publishing and reading documents' pubsub nodes.
+
+Each document has three nodes on the pubsub service (``pubsub.<domain>``):
+
+=================================  ==========================================================
+``collab/doc/<id>``                one item per revision (or per run of consecutive revisions);
+                                   only the app publishes (``publish_model = publishers``)
+``collab/doc/<id>/inbox``          where bots publish edits and snapshot requests
+                                   (``publish_model = open``); app instances subscribe
+``collab/doc/<id>/snapshot``       the text at a revision, republished every so often and on
+                                   request, so a subscriber can start from XMPP alone
+=================================  ==========================================================
+
+Item ids: a revision item is named after its last revision (``"42"``). A revision too large
+for one stanza (client stanzas are capped at 256 KiB) is split into parts named ``"42.1"``,
+``"42.2"``, ...; snapshots are always named ``"<rev>.<part>"``. Both nodes' access model is
+``open`` today; the permissions issue will switch to ``whitelist`` and manage members.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slixmpp import JID, ClientXMPP
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import ElementBase
+
+from sdk.xmpp import stanza as st
+from sync.errors import BridgeError, ProtocolViolation
+from sync.protocol import Edit, Revision, Snapshot
+from sync.text import checksum as text_checksum
+
+log = logging.getLogger(__name__)
+
+PREFIX = "collab/doc/"
+# Patch or text characters per item: the escaped text is ASCII, so characters are bytes, and
+# the XML around it is small. Well under Prosody's 256 KiB stanza limit.
+ITEM_BUDGET = 120_000
+REVISION_MAX_ITEMS = 10000
+_NODE = re.compile(r"collab/doc/([A-Za-z0-9][A-Za-z0-9_-]{0,63})(/inbox|/snapshot)?")
+
+
+def document_node(doc_id: str) -> str:
+    return PREFIX + doc_id
+
+
+def inbox_node(doc_id: str) -> str:
+    return PREFIX + doc_id + "/inbox"
+
+
+def snapshot_node(doc_id: str) -> str:
+    return PREFIX + doc_id + "/snapshot"
+
+
+def parse_node(node: str) -> tuple[str, str] | None:
+    """``(doc_id, kind)`` for one of our nodes (kind: "revisions", "inbox", "snapshot")."""
+    match = _NODE.fullmatch(node)
+    if match is None:
+        return None
+    return match.group(1), (match.group(2) or "/revisions")[1:]
+
+
+# -- splitting into items -----------------------------------------------------------------
+
+
+def revision_items(doc_id: str, revisions: Sequence[Revision]) -> list[tuple[str, ElementBase]]:
+    """Items carrying ``revisions``: runs of small ones batched, big ones split in parts."""
+    items: list[tuple[str, ElementBase]] = []
+    run: list[Revision] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal run, size
+        if len(run) == 1:
+            items.append((str(run[0].rev), st.revision_stanza(run[0], doc_id)))
+        elif run:
+            items.append((str(run[-1].rev), st.batch_stanza(doc_id, run)))
+        run, size = [], 0
+
+    for revision in revisions:
+        if len(revision.patch) > ITEM_BUDGET:
+            flush()
+            chunks = _chunks(revision.patch)
+            for number, chunk in enumerate(chunks, start=1):
+                element = st.revision_stanza(revision, doc_id)
+                element["body"] = chunk
+                element["part"] = str(number)
+                element["parts"] = str(len(chunks))
+                items.append((f"{revision.rev}.{number}", element))
+            continue
+        if size + len(revision.patch) > ITEM_BUDGET:
+            flush()
+        run.append(revision)
+        size += len(revision.patch)
+    flush()
+    return items
+
+
+def snapshot_items(doc_id: str, snapshot: Snapshot) -> list[tuple[str, ElementBase]]:
+    chunks = _chunks(st.escape_text(snapshot.text)) or [""]
+    items: list[tuple[str, ElementBase]] = []
+    for number, chunk in enumerate(chunks, start=1):
+        element = st.SnapshotStanza()
+        element["doc"] = doc_id
+        element["rev"] = str(snapshot.rev)
+        element["checksum"] = snapshot.checksum
+        element["part"] = str(number)
+        element["parts"] = str(len(chunks))
+        element["body"] = chunk
+        items.append((f"{snapshot.rev}.{number}", element))
+    return items
+
+
+def _chunks(text: str) -> list[str]:
+    # Never cut inside a %xx escape: a part must decode on its own terms once rejoined, and
+    # keeping escapes whole keeps each part readable.
+    chunks = []
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + ITEM_BUDGET)
+        while end < len(text) and "%" in text[end - 2 : end]:
+            end -= 1
+        chunks.append(text[start:end])
+        start = end
+    return chunks
+
+
+# -- reading items ------------------------------------------------------------------------
+
+
+@dataclass
+class RevisionAssembler:
+    """Turns revision items (batches, single revisions, parts) back into revisions."""
+
+    _parts: dict[int, dict[int, str]] = field(default_factory=dict)
+
+    def feed(self, payload: ElementBase | None) -> list[Revision]:
+        if isinstance(payload, st.RevisionBatchStanza):
+            return list(st.revisions_in(payload))
+        if not isinstance(payload, st.RevisionStanza):
+            return []
+        if not payload.xml.get("parts"):
+            return [st.revision_from_stanza(payload)]
+        rev, part, parts = (payload.int_attr(k) for k in ("rev", "part", "parts"))
+        if not 1 <= part <= parts:
+            raise ProtocolViolation(f"revision {rev}: part {part} of {parts}")
+        pieces = self._parts.setdefault(rev, {})
+        pieces[part] = payload["body"]
+        if len(pieces) < parts:
+            return []
+        del self._parts[rev]
+        payload["body"] = "".join(pieces[n] for n in range(1, parts + 1))
+        return [st.revision_from_stanza(payload)]
+
+
+def snapshot_from_items(payloads: Iterable[ElementBase]) -> Snapshot | None:
+    """The newest complete, verified snapshot among snapshot items."""
+    by_rev: dict[int, dict[int, st.SnapshotStanza]] = {}
+    for payload in payloads:
+        if isinstance(payload, st.SnapshotStanza):
+            by_rev.setdefault(payload.int_attr("rev"), {})[payload.int_attr("part")] = payload
+    for rev in sorted(by_rev, reverse=True):
+        parts = by_rev[rev]
+        first = next(iter(parts.values()))
+        total = first.int_attr("parts")
+        if sorted(parts) != list(range(1, total + 1)):
+            continue
+        text = st.unescape_text("".join(parts[n]["body"] for n in range(1, total + 1)))
+        checksum = first.str_attr("checksum")
+        if text_checksum(text) == checksum:
+            return Snapshot(rev, text, checksum)
+    return None
+
+
+_PLUGINS = {
+    f"{{{st.NS}}}revisions": "collab_batch",
+    f"{{{st.NS}}}revision": "collab_revision",
+    f"{{{st.NS}}}snapshot": "collab_snapshot",
+    f"{{{st.NS}}}edit": "collab_edit",
+    f"{{{st.NS}}}snapshot-request": "collab_snapshot_request",
+}
+
+
+def payload_of(item: Any) -> ElementBase | None:
+    """Our payload element inside a pubsub item or event item, if any."""
+    for child in item.xml:
+        plugin = _PLUGINS.get(child.tag)
+        if plugin is not None:
+            payload: ElementBase = item[plugin]
+            return payload
+    return None
+
+
+# -- talking to the service ---------------------------------------------------------------
+
+
+def _bridge_error(action: str, exc: Exception) -> BridgeError:
+    if isinstance(exc, IqError):
+        condition = exc.iq["error"]["condition"]
+        text = exc.iq["error"]["text"]
+        return BridgeError(f"{action}: {condition} {text}".strip(), condition=condition)
+    return BridgeError(f"{action}: the XMPP server did not answer in time", condition="timeout")
+
+
+class DocumentNodes:
+    """Creates, deletes, publishes to and reads documents' nodes on one pubsub service."""
+
+    def __init__(self, xmpp: ClientXMPP, service: str, *, timeout: float = 15.0) -> None:
+        self.xmpp = xmpp
+        self.service = service
+        self.timeout = timeout
+
+    @property
+    def pubsub(self) -> Any:
+        return self.xmpp.plugin["xep_0060"]
+
+    def _form(self, **fields: str) -> Any:
+        form = self.xmpp.plugin["xep_0004"].make_form("submit")  # type: ignore[no-untyped-call]
+        form.add_field(
+            var="FORM_TYPE", ftype="hidden", value="http://jabber.org/protocol/pubsub#node_config"
+        )
+        for name, value in fields.items():
+            form.add_field(var=f"pubsub#{name}", value=value)
+        return form
+
+    async def _create(self, node: str, **config: str) -> None:
+        try:
+            await self.pubsub.create_node(
+                self.service, node, config=self._form(**config), timeout=self.timeout
+            )
+        except IqError as exc:
+            if exc.iq["error"]["condition"] != "conflict":
+                raise _bridge_error(f"creating node {node}", exc) from exc
+            # It exists (another instance made it, or an earlier run): make its
+            # configuration what we expect rather than trusting it.
+            try:
+                await self.pubsub.set_node_config(
+                    self.service, node, self._form(**config), timeout=self.timeout
+                )
+            except (IqError, IqTimeout) as inner:
+                raise _bridge_error(f"configuring node {node}", inner) from inner
+        except IqTimeout as exc:
+            raise _bridge_error(f"creating node {node}", exc) from exc
+
+    async def ensure(self, doc_id: str, *, title: str = "") -> None:
+        """Create (or reconfigure) the document's three nodes."""
+        await self._create(
+            document_node(doc_id),
+            title=title[:100] or doc_id,
+            max_items=str(REVISION_MAX_ITEMS),
+            persist_items="1",
+            publish_model="publishers",
+            access_model="open",
+            notify_delete="1",
+            notify_retract="0",
+            send_last_published_item="never",
+        )
+        await self._create(
+            inbox_node(doc_id),
+            max_items="100",
+            persist_items="1",
+            publish_model="open",
+            access_model="open",
+            notify_retract="0",
+            send_last_published_item="never",
+        )
+        await self._create(
+            snapshot_node(doc_id),
+            max_items="200",
+            persist_items="1",
+            publish_model="publishers",
+            access_model="open",
+            notify_retract="0",
+            send_last_published_item="never",
+        )
+
+    async def delete(self, doc_id: str) -> None:
+        """Delete the document's nodes; subscribers get a delete notification."""
+        for node in (document_node(doc_id), inbox_node(doc_id), snapshot_node(doc_id)):
+            try:
+                await self.pubsub.delete_node(self.service, node, timeout=self.timeout)
+            except IqError as exc:
+                if exc.iq["error"]["condition"] != "item-not-found":
+                    raise _bridge_error(f"deleting node {node}", exc) from exc
+            except IqTimeout as exc:
+                raise _bridge_error(f"deleting node {node}", exc) from exc
+
+    async def subscribe(self, node: str, *, bare: bool) -> None:
+        try:
+            await self.pubsub.subscribe(self.service, node, bare=bare, timeout=self.timeout)
+        except (IqError, IqTimeout) as exc:
+            raise _bridge_error(f"subscribing to {node}", exc) from exc
+
+    async def unsubscribe(self, node: str, *, bare: bool) -> None:
+        try:
+            await self.pubsub.unsubscribe(self.service, node, bare=bare, timeout=self.timeout)
+        except (IqError, IqTimeout) as exc:
+            raise _bridge_error(f"unsubscribing from {node}", exc) from exc
+
+    async def _publish(self, node: str, items: list[tuple[str, ElementBase]]) -> None:
+        for item_id, payload in items:
+            try:
+                await self.pubsub.publish(
+                    self.service, node, id=item_id, payload=payload, timeout=self.timeout
+                )
+            except (IqError, IqTimeout) as exc:
+                raise _bridge_error(f"publishing item {item_id} to {node}", exc) from exc
+
+    async def publish_revisions(self, doc_id: str, revisions: Sequence[Revision]) -> int:
+        """Publish revisions (in order); returns how many items that took."""
+        items = revision_items(doc_id, revisions)
+        await self._publish(document_node(doc_id), items)
+        return len(items)
+
+    async def publish_snapshot(self, doc_id: str, snapshot: Snapshot) -> None:
+        await self._publish(snapshot_node(doc_id), snapshot_items(doc_id, snapshot))
+
+    async def publish_edit(self, doc_id: str, edit: Edit, author: str) -> None:
+        await self._publish(inbox_node(doc_id), [("", st.edit_stanza(doc_id, edit, author))])
+
+    async def request_snapshot(self, doc_id: str) -> None:
+        request = st.SnapshotRequestStanza()
+        request["doc"] = doc_id
+        await self._publish(inbox_node(doc_id), [("", request)])
+
+    async def _items(self, node: str, ids: list[str] | None = None) -> list[Any]:
+        try:
+            result = await self.pubsub.get_items(
+                self.service, node, item_ids=ids, timeout=self.timeout
+            )
+        except (IqError, IqTimeout) as exc:
+            raise _bridge_error(f"reading items of {node}", exc) from exc
+        return list(result["pubsub"]["items"])
+
+    async def item_ids(self, node: str) -> list[str]:
+        try:
+            result = await self.xmpp.plugin["xep_0030"].get_items(
+                jid=JID(self.service), node=node, timeout=self.timeout
+            )
+        except (IqError, IqTimeout) as exc:
+            raise _bridge_error(f"listing items of {node}", exc) from exc
+        return [name for _, _, name in result["disco_items"]["items"] if name]
+
+    async def revisions_after(self, doc_id: str, since: int) -> list[Revision]:
+        """The revisions after ``since`` that the node still holds, in order."""
+        node = document_node(doc_id)
+        wanted = []
+        for item_id in await self.item_ids(node):
+            head = item_id.split(".", 1)[0]
+            if head.isascii() and head.isdigit() and int(head) > since:
+                wanted.append(item_id)
+        assembler = RevisionAssembler()
+        found: dict[int, Revision] = {}
+        for start in range(0, len(wanted), 50):
+            for item in await self._items(node, wanted[start : start + 50]):
+                for revision in assembler.feed(payload_of(item)):
+                    if revision.rev > since:
+                        found[revision.rev] = revision
+        return [found[rev] for rev in sorted(found)]
+
+    async def latest_snapshot(self, doc_id: str) -> Snapshot | None:
+        items = await self._items(snapshot_node(doc_id))
+        return snapshot_from_items(p for p in (payload_of(i) for i in items) if p is not None)

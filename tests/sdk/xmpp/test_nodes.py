@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from slixmpp import Message
+
+from app.buses.xmpp.prosody import XmppAccount
+from sdk.xmpp import nodes
+from sdk.xmpp import stanza as st
+from sdk.xmpp.connection import XmppConnection
+from sdk.xmpp.nodes import DocumentNodes, RevisionAssembler, document_node
+from sync.errors import BridgeError
+from sync.protocol import Revision, Snapshot
+from sync.server import Sequencer
+from sync.text import checksum
+from tests.sync.helpers import edit_on
+from tests.xmpp_support import ProsodyForTests
+
+
+def history(*inserts: str) -> list[Revision]:
+    server = Sequencer("start")
+    out = []
+    for seq, text in enumerate(inserts, start=1):
+        out.append(
+            server.submit(edit_on(server.text, server.rev, "c", seq, 0, 0, text), "A").revision
+        )
+    return out
+
+
+def test_node_names() -> None:
+    assert nodes.document_node("q3") == "collab/doc/q3"
+    assert nodes.parse_node("collab/doc/q3") == ("q3", "revisions")
+    assert nodes.parse_node("collab/doc/q3/inbox") == ("q3", "inbox")
+    assert nodes.parse_node("collab/doc/q3/snapshot") == ("q3", "snapshot")
+    assert nodes.parse_node("collab/doc/../x") is None
+    assert nodes.parse_node("other") is None
+
+
+def test_small_revisions_share_an_item() -> None:
+    revisions = history("a", "b", "c")
+    items = nodes.revision_items("d", revisions)
+    assert [item_id for item_id, _ in items] == ["3"]
+    assert RevisionAssembler().feed(items[0][1]) == revisions
+
+
+def test_one_revision_is_a_single_item() -> None:
+    revisions = history("a")
+    [(item_id, payload)] = nodes.revision_items("d", revisions)
+    assert item_id == "1" and isinstance(payload, st.RevisionStanza)
+
+
+def test_big_revisions_are_split_and_reassembled() -> None:
+    revisions = history("x", "é" * 100_000, "y")
+    items = nodes.revision_items("d", revisions)
+    ids = [item_id for item_id, _ in items]
+    assert ids[0] == "1" and ids[-1] == "3"
+    assert all(i.startswith("2.") for i in ids[1:-1]) and len(ids) > 3
+    assembler = RevisionAssembler()
+    out: list[Revision] = []
+    for _, payload in items:
+        assert len(payload["body"]) <= nodes.ITEM_BUDGET
+        out += assembler.feed(payload)
+    assert out == revisions
+
+
+def test_snapshot_items_round_trip_and_ignore_incomplete_sets() -> None:
+    text = "line\r\n" + "字" * 50_000
+    snapshot = Snapshot(7, text, checksum(text))
+    items = [payload for _, payload in nodes.snapshot_items("d", snapshot)]
+    assert len(items) > 1
+    assert nodes.snapshot_from_items(items) == snapshot
+    older = Snapshot(3, "old", checksum("old"))
+    partial = items[:-1] + [p for _, p in nodes.snapshot_items("d", older)]
+    assert nodes.snapshot_from_items(partial) == older
+
+
+async def connected(account: XmppAccount, resource: str) -> XmppConnection:
+    connection = XmppConnection(
+        f"{account.jid}/{resource}", account.password, account.host, account.port
+    )
+    await connection.start()
+    return connection
+
+
+@pytest.fixture
+def accounts(prosody: ProsodyForTests) -> tuple[XmppAccount, XmppAccount]:
+    return prosody.service, prosody.account()
+
+
+async def pair(
+    accounts: tuple[XmppAccount, XmppAccount],
+) -> AsyncIterator[tuple[DocumentNodes, DocumentNodes, XmppConnection]]:
+    service, bot = accounts
+    app = await connected(service, "app")
+    follower = await connected(bot, "b")
+    try:
+        yield (
+            DocumentNodes(app.xmpp, service.pubsub),
+            DocumentNodes(follower.xmpp, service.pubsub),
+            follower,
+        )
+    finally:
+        await app.stop()
+        await follower.stop()
+
+
+def test_publish_notify_and_read_back(accounts: tuple[XmppAccount, XmppAccount]) -> None:
+    async def scenario() -> None:
+        async for app, bot, follower in pair(accounts):
+            await app.ensure("n1")
+            await app.ensure("n1")  # idempotent
+            events: asyncio.Queue[Message] = asyncio.Queue()
+            follower.xmpp.add_event_handler("pubsub_publish", events.put_nowait)
+            await bot.subscribe(document_node("n1"), bare=False)
+            revisions = history("x<&]]>\r\n", "é" * 200_000, "\u202eRTL")
+            await app.publish_revisions("n1", revisions)
+            assembler, seen = RevisionAssembler(), []
+            while len(seen) < 3:
+                message = await asyncio.wait_for(events.get(), 10)
+                seen += assembler.feed(nodes.payload_of(message["pubsub_event"]["items"]["item"]))
+            assert seen == revisions
+            assert await bot.revisions_after("n1", 1) == revisions[1:]
+            # Only the app may publish revisions; anyone may publish to the inbox.
+            with pytest.raises(BridgeError, match="forbidden"):
+                await bot.publish_revisions("n1", revisions[:1])
+            await app.delete("n1")
+            with pytest.raises(BridgeError, match="item-not-found"):
+                await bot.revisions_after("n1", 0)
+
+    asyncio.run(scenario())
+
+
+def test_snapshot_published_and_read(accounts: tuple[XmppAccount, XmppAccount]) -> None:
+    async def scenario() -> None:
+        async for app, bot, _ in pair(accounts):
+            await app.ensure("n2")
+            assert await bot.latest_snapshot("n2") is None
+            text = "hello\r\nworld 😀"
+            await app.publish_snapshot("n2", Snapshot(5, text, checksum(text)))
+            assert await bot.latest_snapshot("n2") == Snapshot(5, text, checksum(text))
+            await app.delete("n2")
+
+    asyncio.run(scenario())
