@@ -69,9 +69,10 @@ test-long: install
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/sync
 
 lint: install frontend/node_modules/.installed
-	$(PY) -m ruff check sync app tests bench examples
-	$(PY) -m ruff format --check sync app tests bench examples
+	$(PY) -m ruff check sync sdk app tests bench examples
+	$(PY) -m ruff format --check sync sdk app tests bench examples
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	cd frontend && node_modules/.bin/tsc -p tsconfig.json
 
 bench: install

@@ -34,6 +34,7 @@ from urllib.parse import quote
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from sdk.backoff import Backoff
 from sync.client import RETRYABLE, ClientState, SyncClient
 from sync.errors import SyncError
 from sync.ops import Op
@@ -63,22 +64,6 @@ class SessionEnded(Exception):
         super().__init__(reason if code is None else f"{reason} (close code {code})")
         self.code = code
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delays between reconnection attempts: exponential, capped, with jitter."""
-
-    initial: float = 0.05
-    maximum: float = 2.0
-    factor: float = 2.0
-    jitter: float = 0.25  # each delay varies by up to this fraction, so clients spread out
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial
-        while True:
-            yield delay * (1 + random.uniform(-self.jitter, self.jitter))
-            delay = min(self.maximum, delay * self.factor)
 
 
 class WSClient:

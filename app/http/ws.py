@@ -22,6 +22,7 @@ import zlib
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketState
 
 from app.config import Settings
@@ -39,6 +40,7 @@ from app.core.members import (
 )
 from app.core.registry import RoomRegistry
 from app.core.rooms import Room
+from app.http.errors import REFUSAL_STATUS, error_body
 from sync import errors as sync_errors
 from sync.protocol import Edit, Resync, from_wire, validate_client_id
 from sync.server import Placement
@@ -211,9 +213,19 @@ def connection_request(websocket: WebSocket, doc_id: str) -> ConnectionRequest:
 
 
 async def _refuse(websocket: WebSocket, exc: ExtensionRefused) -> None:
-    """Close before accepting: the handshake is answered 403 and nothing else is sent."""
-    code = CLOSE_UNAUTHENTICATED if exc.refusal is Refusal.UNAUTHENTICATED else CLOSE_FORBIDDEN
+    """Answer the handshake with the refusal, before accepting anything.
+
+    Where the server lets us (uvicorn does), the answer is an HTTP error with our JSON error
+    body, as a REST call would get; otherwise closing before accepting answers 403.
+    """
     log.info("refused a connection to %s: %s", websocket.url.path, exc)
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        body = error_body(exc.code, str(exc))
+        await websocket.send_denial_response(
+            JSONResponse(body, status_code=REFUSAL_STATUS[exc.refusal])
+        )
+        return
+    code = CLOSE_UNAUTHENTICATED if exc.refusal is Refusal.UNAUTHENTICATED else CLOSE_FORBIDDEN
     await websocket.close(code, close_reason(str(exc)))
 
 

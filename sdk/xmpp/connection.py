@@ -12,15 +12,20 @@ import asyncio
 import contextlib
 import enum
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 
 from slixmpp import ClientXMPP
 
+from sdk.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 SessionHook = Callable[[], Awaitable[None]]
+
+# A server restart should not find every bot and instance knocking at once, nor leave them
+# waiting long once it is back.
+XMPP_BACKOFF = Backoff(initial=0.2, maximum=15.0, jitter=0.5)
 
 
 class XmppState(enum.Enum):
@@ -39,14 +44,12 @@ class XmppConnection:
         *,
         allow_plaintext: bool = True,
         on_session: SessionHook | None = None,
-        min_backoff: float = 0.2,
-        max_backoff: float = 15.0,
+        backoff: Backoff = XMPP_BACKOFF,
     ) -> None:
         self.host = host
         self.port = port
         self.on_session = on_session
-        self.min_backoff = min_backoff
-        self.max_backoff = max_backoff
+        self.backoff = backoff
         self.state = XmppState.STOPPED
         self.last_error = ""
         self.state_since = time.time()
@@ -67,7 +70,7 @@ class XmppConnection:
         self.xmpp.add_event_handler("failed_auth", self._on_failed_auth)
         self._stopping = False
         self._connected = asyncio.Event()
-        self._backoff = min_backoff
+        self._delays = backoff.delays()
         self._reconnect_task: asyncio.Task[None] | None = None
         self._session_task: asyncio.Task[None] | None = None
 
@@ -107,7 +110,7 @@ class XmppConnection:
 
     def _on_session_start(self, _event: object) -> None:
         self.sessions += 1
-        self._backoff = self.min_backoff
+        self._delays = self.backoff.delays()  # it worked: the next outage starts over
         self.last_error = ""
         self.xmpp.send_presence()
         self._set_state(XmppState.CONNECTED)
@@ -144,8 +147,7 @@ class XmppConnection:
     def _schedule_reconnect(self) -> None:
         if self._reconnect_task is not None and not self._reconnect_task.done():
             return
-        delay = self._backoff * (0.5 + random.random())  # jitter: instances don't stampede
-        self._backoff = min(self.max_backoff, self._backoff * 2)
+        delay = next(self._delays)
         self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect(delay))
 
     async def _reconnect(self, delay: float) -> None:

@@ -7,6 +7,7 @@ serves it with uvicorn on a free port in the test's own event loop, for WebSocke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -57,9 +58,9 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-async def live_server(app: FastAPI) -> AsyncIterator[str]:
-    """The app served over real sockets; yields its base URL (``http://127.0.0.1:PORT``)."""
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` served by uvicorn over real sockets in this loop; yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -76,6 +77,13 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def live_server(app: FastAPI) -> AsyncIterator[str]:
+    """The app served over real sockets; yields its base URL (``http://127.0.0.1:PORT``)."""
+    async with serve(app) as url:
+        yield url
 
 
 async def set_text(app: FastAPI, doc_id: str, text: str, author: str = "tester") -> int:

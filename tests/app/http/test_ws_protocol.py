@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from sdk.websocket import Backoff, SessionEnded, WSClient
+from sdk.backoff import Backoff
+from sdk.websocket import SessionEnded, WSClient
 from sync import ops, patches
 from sync.client import SyncClient
 from tests.app.live import (

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from sdk.websocket import Backoff, LinkState, WSClient
+from sdk.backoff import Backoff
+from sdk.websocket import LinkState, WSClient
 from sync.client import SyncClient
 from tests.app.live import (
     WAIT_SECONDS,
