@@ -23,11 +23,8 @@ import contextlib
 import itertools
 import json
 import logging
-import random
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -35,6 +32,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from sdk.backoff import Backoff
+from sdk.link import FATAL_CLOSE_CODES, LinkState, SessionEnded
 from sync.client import RETRYABLE, ClientState, SyncClient
 from sync.errors import SyncError
 from sync.ops import Op
@@ -42,28 +40,7 @@ from sync.protocol import ClientMessage, Edit, Resync, from_wire
 
 log = logging.getLogger(__name__)
 
-# Close codes after which reconnecting cannot help (see docs/protocol.md).
-FATAL_CLOSE_CODES = frozenset({4400, 4404, 4410})
-
 MessageHook = Callable[[dict[str, Any]], None]
-
-
-class LinkState(Enum):
-    OFFLINE = "offline"  # not connected and not trying: not started, or paused
-    CONNECTING = "connecting"  # opening a socket, or waiting to try again
-    JOINING = "joining"  # joined; the catch-up has not finished
-    ONLINE = "online"  # caught up: edits flow
-    CLOSED = "closed"  # stopped, or refused for good by the server
-
-
-class SessionEnded(Exception):
-    """The driver will not reconnect: it was stopped, or the server refused it for good
-    (``code`` 4400, 4404 or 4410; None when stopped locally)."""
-
-    def __init__(self, reason: str, code: int | None = None) -> None:
-        super().__init__(reason if code is None else f"{reason} (close code {code})")
-        self.code = code
-        self.reason = reason
 
 
 class WSClient:

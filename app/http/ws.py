@@ -16,9 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import uuid
-import zlib
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -41,8 +39,21 @@ from app.core.members import (
 from app.core.registry import RoomRegistry
 from app.core.rooms import Room
 from app.http.errors import REFUSAL_STATUS, error_body
+from app.http.ws_messages import (
+    BadMessage,
+    ProtocolError,
+    close_reason,
+    error_message,
+    join_position,
+    op_fields_of,
+    parse_color,
+    parse_name,
+    parse_position,
+    person_from_join,
+    receive_json,
+)
 from sync import errors as sync_errors
-from sync.protocol import Edit, Resync, from_wire, validate_client_id
+from sync.protocol import Edit, Resync, from_wire
 from sync.server import Placement
 from sync.text import validate_text
 
@@ -50,20 +61,6 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 JOIN_TIMEOUT_SECONDS = 10.0
-_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-_PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#9a6324"]
-
-
-class ProtocolError(Exception):
-    """Breaks the protocol's state machine: the socket is closed with 4400."""
-
-
-class BadMessage(Exception):
-    """A message answered with an error; the socket stays open."""
-
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.answer = error_message(code, message, **extra)
 
 
 class WebSocketChannel:
@@ -78,95 +75,6 @@ class WebSocketChannel:
             await self.websocket.close(code, close_reason(reason))
 
 
-def error_message(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message, **extra}
-
-
-def close_reason(text: str) -> str:
-    """``text`` cut to the 123 bytes of UTF-8 a close frame has room for."""
-    return text.encode("utf-8", "replace")[:123].decode("utf-8", "ignore")
-
-
-def _name(value: object) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 64:
-        raise sync_errors.ProtocolViolation("'name' must be 1 to 64 characters")
-    validate_text(value, what="name")
-    return value
-
-
-def _color(value: object) -> str:
-    if not isinstance(value, str) or not _COLOR.fullmatch(value):
-        raise sync_errors.ProtocolViolation("'color' must look like #1a2b3c")
-    return value
-
-
-def _position(key: str, value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise sync_errors.ProtocolViolation(f"'{key}' must be a non-negative integer or null")
-    return value
-
-
-def _person_from_join(data: dict[str, Any], session: str) -> Person:
-    client = validate_client_id(data.get("client"))
-    name = _name(data.get("name", "Anonymous"))
-    # A stable default: the same client keeps its color across reconnects and restarts.
-    color = _color(data.get("color") or _PALETTE[zlib.crc32(client.encode()) % len(_PALETTE)])
-    return Person(session=session, client=client, name=name, color=color)
-
-
-def _join_position(data: dict[str, Any]) -> tuple[int, bool]:
-    since = data.get("since", 0)
-    full = data.get("full", "since" not in data)
-    if not isinstance(since, int) or isinstance(since, bool) or since < 0:
-        raise sync_errors.ProtocolViolation("'since' must be a non-negative integer")
-    if not isinstance(full, bool):
-        raise sync_errors.ProtocolViolation("'full' must be true or false")
-    return since, full
-
-
-async def _receive_json(websocket: WebSocket, limit: int) -> dict[str, Any]:
-    """The next message as a JSON object. Raises BadMessage with the answer to a bad one,
-    ProtocolError for a binary frame, WebSocketDisconnect when the peer is gone."""
-    message = await websocket.receive()
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
-    raw = message.get("text")
-    if raw is None:
-        raise ProtocolError("binary frames are not part of this protocol; send JSON text")
-    if len(raw.encode("utf-8", "surrogatepass")) > limit:
-        raise BadMessage(
-            "message-too-large",
-            f"a message may be at most {limit} bytes; this one was larger",
-            **_op_fields(raw),
-        )
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadMessage("bad-json", f"not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadMessage("bad-message", "send a JSON object")
-    return data
-
-
-def _op_fields(raw: str) -> dict[str, Any]:
-    """The client and seq of an oversized edit, so its author can drop that edit."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return {}
-    return _op_fields_of(data)
-
-
-def _op_fields_of(data: object) -> dict[str, Any]:
-    client = data.get("client") if isinstance(data, dict) else None
-    seq = data.get("seq") if isinstance(data, dict) else None
-    if isinstance(client, str) and isinstance(seq, int) and not isinstance(seq, bool):
-        return {"client": client, "seq": seq}
-    return {}
-
-
 async def _send_now(websocket: WebSocket, message: dict[str, Any]) -> None:
     """Send outside any member queue (before joining); a vanished peer is not an error."""
     with contextlib.suppress(Exception):
@@ -175,7 +83,7 @@ async def _send_now(websocket: WebSocket, message: dict[str, Any]) -> None:
 
 async def _first_message(websocket: WebSocket, limit: int) -> dict[str, Any]:
     try:
-        first = await asyncio.wait_for(_receive_json(websocket, limit), JOIN_TIMEOUT_SECONDS)
+        first = await asyncio.wait_for(receive_json(websocket, limit), JOIN_TIMEOUT_SECONDS)
     except TimeoutError:
         raise ProtocolError(f"no 'join' message within {JOIN_TIMEOUT_SECONDS:g} seconds") from None
     except BadMessage as exc:
@@ -248,8 +156,8 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
     try:
         first = await _first_message(websocket, settings.max_message_bytes)
         try:
-            person = _person_from_join(first, session)
-            since, full = _join_position(first)
+            person = person_from_join(first, session)
+            since, full = join_position(first)
         except sync_errors.SyncError as exc:
             raise ProtocolError(str(exc)) from exc
         try:
@@ -298,7 +206,7 @@ async def _serve(
     closed = asyncio.ensure_future(member.closed.wait())
     try:
         while True:
-            receiving = asyncio.ensure_future(_receive_json(websocket, limit))
+            receiving = asyncio.ensure_future(receive_json(websocket, limit))
             await asyncio.wait({receiving, closed}, return_when=asyncio.FIRST_COMPLETED)
             if not receiving.done():
                 receiving.cancel()
@@ -338,11 +246,11 @@ async def _dispatch(
 def _on_presence(room: Room, member: Member, data: dict[str, Any]) -> None:
     person = member.person
     try:
-        cursor = _position("cursor", data.get("cursor", person.cursor))
-        anchor = _position("anchor", data.get("anchor", person.anchor))
-        rev = _position("rev", data.get("rev", person.rev))
-        name = _name(data["name"]) if "name" in data else person.name
-        color = _color(data["color"]) if "color" in data else person.color
+        cursor = parse_position("cursor", data.get("cursor", person.cursor))
+        anchor = parse_position("anchor", data.get("anchor", person.anchor))
+        rev = parse_position("rev", data.get("rev", person.rev))
+        name = parse_name(data["name"]) if "name" in data else person.name
+        color = parse_color(data["color"]) if "color" in data else person.color
     except sync_errors.SyncError as exc:
         member.push(error_message("bad-message", str(exc)))
         return
@@ -369,7 +277,7 @@ async def _on_edit(
     try:
         message = from_wire(data)
     except sync_errors.ProtocolViolation as exc:
-        member.push(error_message("bad-message", str(exc), **_op_fields_of(data)))
+        member.push(error_message("bad-message", str(exc), **op_fields_of(data)))
         return
     assert isinstance(message, Edit)
     if message.op_id.client != member.person.client:

@@ -17,7 +17,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from sdk.backoff import Backoff
-from sdk.websocket import SessionEnded, WSClient
+from sdk.link import SessionEnded
+from sdk.websocket import WSClient
 from sync import ops, patches
 from sync.client import SyncClient
 from tests.app.live import (

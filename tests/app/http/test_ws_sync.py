@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from sdk.backoff import Backoff
-from sdk.websocket import LinkState, WSClient
+from sdk.link import LinkState
+from sdk.websocket import WSClient
 from sync.client import SyncClient
 from tests.app.live import (
     WAIT_SECONDS,

@@ -1,0 +1,166 @@
+"""The ``collab`` command: run the server, migrate its database, manage documents over REST.
+
+``collab serve`` and ``collab migrate`` act on this machine (settings from ``COLLAB_*``
+environment variables or ``.env``). ``collab docs ...`` (``app/cli/documents.py``) talks to a
+running server over HTTP, so it works the same against a local or a remote one. ``collab
+follow`` prints a document's revisions as they are published over XMPP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.engine import make_url
+
+from app.cli.documents import docs, fail, printable, shorten
+
+app = typer.Typer(
+    name="collab",
+    help="Real-time collaborative text documents: run the server and manage its documents.",
+    epilog="Start with `collab serve`, then open http://127.0.0.1:8000/docs, or try "
+    "`collab docs create 'Q3 plan' --text 'Hello'` and `collab docs list` in another terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(docs, name="docs")
+
+
+# -- the server -------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind; 0.0.0.0 for every interface.")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", min=1, max=65535)] = None,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Restart when the code changes (development).")
+    ] = False,
+    log_level: Annotated[
+        str | None, typer.Option(help="critical, error, warning, info, debug or trace.")
+    ] = None,
+) -> None:
+    """Run the server (default http://127.0.0.1:8000; see COLLAB_HOST, COLLAB_PORT)."""
+    import uvicorn
+
+    from app.config import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        reload=reload,
+        log_level=(log_level or settings.log_level).lower(),
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (the server also does this when it starts)."""
+    from app.config import get_settings
+    from app.stores.sql.engine import make_engine
+    from app.stores.sql.migrate import upgrade
+
+    settings = get_settings()
+    where = make_url(settings.resolved_database_url()).render_as_string(hide_password=True)
+
+    async def run() -> None:
+        engine = make_engine(settings)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    typer.echo(f"database up to date: {where}")
+
+
+# -- following a document over XMPP ----------------------------------------------------------
+
+
+@app.command()
+def follow(
+    doc_id: Annotated[str, typer.Argument(help="The document's id.")],
+    text: Annotated[
+        bool, typer.Option("--text", help="Print the whole current text before following.")
+    ] = False,
+    name: Annotated[
+        str, typer.Option(help="The XMPP account to follow with (managed mode registers it).")
+    ] = "follower",
+) -> None:
+    """Print each revision of a document as it arrives, as `tail -f` would (over XMPP alone).
+
+    Uses the managed Prosody of the server in COLLAB_DATA_DIR, or, with
+    COLLAB_XMPP_MODE=external, the account in COLLAB_BOT_JID / COLLAB_BOT_PASSWORD.
+    """
+    from app.buses.xmpp.accounts import document_bot
+    from app.buses.xmpp.prosody import ProsodyError
+    from app.config import get_settings
+    from sync.protocol import Revision
+
+    async def run() -> None:
+        try:
+            bot = await document_bot(get_settings(), name, doc_id, "follow")
+        except ProsodyError as exc:
+            fail(str(exc))
+        try:
+            await bot.start()
+            await bot.wait_synced()
+        except (TimeoutError, OSError) as exc:
+            await bot.stop()
+            fail(f"cannot follow '{doc_id}' over XMPP ({bot.connection.last_error}): {exc}")
+        header = f"'{doc_id}' at r{bot.rev}: {len(bot.text)} characters; following (Ctrl-C stops)"
+        typer.echo(header)
+        if text:
+            typer.echo(bot.text)
+
+        def show(revision: Revision, _mine: bool) -> None:
+            typer.echo(describe_revision(revision))
+
+        bot.on_revision(show)
+        try:
+            while not bot.deleted:
+                await asyncio.sleep(0.5)
+            typer.echo(f"'{doc_id}' was deleted")
+        finally:
+            await bot.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def describe_revision(revision: Any) -> str:
+    """One line per revision: number, author, and what it inserted and deleted."""
+    from sync import patches
+    from sync.ops import DIFF_DELETE, DIFF_INSERT
+
+    inserted: list[str] = []
+    deleted = 0
+    for hunk in patches.parse_patch(revision.patch):
+        for kind, data in hunk.diffs:
+            if kind == DIFF_INSERT:
+                inserted.append(data)
+            elif kind == DIFF_DELETE:
+                deleted += len(data)
+    added = "".join(inserted)
+    preview = shorten(printable(added), 60)
+    parts = [f"r{revision.rev}", printable(revision.author)]
+    if added:
+        parts.append(f"+{len(added)} {preview!r}")
+    if deleted:
+        parts.append(f"-{deleted}")
+    return "  ".join(parts)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
