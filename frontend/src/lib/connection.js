@@ -1,6 +1,6 @@
 /**
  * One document's live connection: drives a {@link SyncClient} over the server's WebSocket.
- * The browser twin of app/wsclient.py.
+ * The browser twin of sdk/websocket.py.
  *
  * The engine decides what to send; this moves it, and keeps the clocks the engine leaves to
  * its caller: an answer overdue for `resendAfter` ms (or an edit refused as rate-limited) is
