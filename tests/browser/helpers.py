@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 
 import httpx
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
 from tests.app.live import WAIT_SECONDS, LiveServer
@@ -58,8 +59,20 @@ def text_of(page: Page) -> str:
     return text
 
 
+def text_if_loaded(page: Page) -> str | None:
+    """The editor's text, or None while the page (a navigation, say) has no editor yet."""
+    try:
+        text: str | None = page.evaluate("window.collab?.text?.() ?? null")
+    except PlaywrightError:  # the page navigated while we asked
+        return None
+    return text
+
+
 def synced(page: Page) -> bool:
-    return bool(page.evaluate("window.collab?.synced?.() === true"))
+    try:
+        return bool(page.evaluate("window.collab?.synced?.() === true"))
+    except PlaywrightError:  # the page navigated while we asked
+        return False
 
 
 def wait_synced(page: Page) -> None:
@@ -80,7 +93,7 @@ def converge(server: LiveServer, doc_id: str, pages: Sequence[Page]) -> str:
     """Wait until every page is synced and shows the server's text; that text."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        texts = [text_of(p) for p in pages]
+        texts = [text_if_loaded(p) for p in pages]
         ready = all(synced(p) for p in pages)
         rev, on_server = server_text(server, doc_id)
         if ready and all(t == on_server for t in texts):
