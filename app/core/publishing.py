@@ -6,11 +6,9 @@ bus delivers what it hears to the registry (``BusHost``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
+from app.core.background import Background
 from app.core.bus import PresenceEvent, RevisionBus
 from app.core.extensions import Committed, Extension
 from app.core.store import DocumentInfo
@@ -25,20 +23,15 @@ class BusExtension(Extension):
 
     def __init__(self, bus: RevisionBus) -> None:
         self.bus = bus
-        self._background: set[asyncio.Task[None]] = set()
-
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.background = Background()
 
     async def on_load(self, doc_id: str) -> None:
         # Subscribing takes a round trip to the far side: the first person in a document
         # does not wait for it (the bus catches the room up once it listens).
-        self._in_background(self.bus.subscribe(doc_id))
+        self.background.spawn(self.bus.subscribe(doc_id))
 
     async def on_unload(self, doc_id: str) -> None:
-        self._in_background(self.bus.unsubscribe(doc_id))
+        self.background.spawn(self.bus.unsubscribe(doc_id))
 
     async def after_commit(self, committed: Committed) -> None:
         self.bus.publish(committed.doc_id, committed.revisions)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 from app.config import Settings
+from app.core.background import Background
 from app.core.bus import PresenceEvent
 from app.core.extensions import Extensions
 from app.core.members import CLOSE_DELETED, CLOSE_GOING_AWAY
@@ -34,12 +34,7 @@ class RoomRegistry:
         # Loads in progress, each with the number of deletions seen when it started.
         self._loading: dict[str, tuple[asyncio.Future[Room], int]] = {}
         self._forgets = 0
-        self._background: set[asyncio.Task[None]] = set()
-
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.background = Background()
 
     async def acquire(self, doc_id: str) -> Room:
         """The room of ``doc_id``, loaded if need be; hold it until :meth:`release`.
@@ -66,7 +61,7 @@ class RoomRegistry:
             installed = doc_id not in self.rooms
             room = self.rooms.setdefault(doc_id, loaded)
             if installed:
-                self._in_background(self.extensions.on_load(doc_id))
+                self.background.spawn(self.extensions.on_load(doc_id))
         room.users += 1
         if room.unload_task is not None:
             room.unload_task.cancel()
@@ -110,7 +105,7 @@ class RoomRegistry:
     def _unload(self, room: Room) -> None:
         if self.rooms.get(room.doc_id) is room:
             del self.rooms[room.doc_id]
-            self._in_background(self.extensions.on_unload(room.doc_id))
+            self.background.spawn(self.extensions.on_unload(room.doc_id))
             log.info("unloaded document %s", room.doc_id)
 
     async def _load(self, doc_id: str) -> Room:
@@ -136,7 +131,7 @@ class RoomRegistry:
             if room.unload_task is not None:
                 room.unload_task.cancel()
                 room.unload_task = None
-            self._in_background(self.extensions.on_unload(doc_id))
+            self.background.spawn(self.extensions.on_unload(doc_id))
             await room.close_all(CLOSE_DELETED, "the document was deleted")
 
     async def close(self) -> None:
@@ -146,13 +141,14 @@ class RoomRegistry:
             if room.unload_task is not None:
                 room.unload_task.cancel()
                 room.unload_task = None
-            self._in_background(self.extensions.on_unload(room.doc_id))
+            self.background.spawn(self.extensions.on_unload(room.doc_id))
         await asyncio.gather(
             *(r.close_all(CLOSE_GOING_AWAY, "the server is shutting down") for r in rooms),
             return_exceptions=True,
         )
         # Let the last reports (people leaving) reach the extensions before they stop.
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*(r.background.wait() for r in rooms))
+        await self.background.wait()
 
     # -- BusHost: what other instances publish --------------------------------------------
 

@@ -16,10 +16,10 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
 from typing import Any
 
 from app.config import Settings
+from app.core.background import Background
 from app.core.bus import PresenceEvent, PresenceKind
 from app.core.errors import Busy
 from app.core.extensions import Committed, Extensions, Origin, Settled, SubmitRequest
@@ -59,13 +59,7 @@ class Room:
         self.lock = asyncio.Lock()
         self.users = 0  # members plus REST callers holding the room
         self.unload_task: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
-
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        # Reports that must not hold up the caller (it may be a synchronous fan-out loop).
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.background = Background()
 
     # -- sequencing ---------------------------------------------------------------------
 
@@ -246,13 +240,13 @@ class Room:
             if not member.push(message):
                 log.warning("closing %s in %s: too slow", session, self.doc_id)
                 self._drop(member, CLOSE_TOO_SLOW, "too slow: reconnect and resync")
-                self._in_background(self.extensions.member_dropped(self.doc_id, "too-slow"))
+                self.background.spawn(self.extensions.member_dropped(self.doc_id, "too-slow"))
 
     def _drop(self, member: Member, code: int, reason: str) -> None:
         """Take ``member`` out now and close it in the background (it may be stuck)."""
         member.closed.set()  # queue nothing more for it, from this very moment
         self.remove(member)
-        self._in_background(member.stop(code, reason))
+        self.background.spawn(member.stop(code, reason))
 
     def add(self, member: Member) -> None:
         self.members[member.person.session] = member
@@ -268,7 +262,9 @@ class Room:
 
     def _presence(self, event: PresenceKind, person: dict[str, Any], *, exclude: str = "") -> None:
         self.broadcast({"type": "presence", "event": event, "person": person}, exclude=exclude)
-        self._in_background(self.extensions.on_presence(self.doc_id, PresenceEvent(event, person)))
+        self.background.spawn(
+            self.extensions.on_presence(self.doc_id, PresenceEvent(event, person))
+        )
 
     def presence_heard(self, event: PresenceEvent) -> None:
         """A person on another instance joined, moved or left."""
@@ -295,5 +291,5 @@ class Room:
         self.members.clear()
         for member in members:  # other instances hear them leave; here, everyone is closed
             leave = PresenceEvent("leave", member.person.public())
-            self._in_background(self.extensions.on_presence(self.doc_id, leave))
+            self.background.spawn(self.extensions.on_presence(self.doc_id, leave))
         await asyncio.gather(*(m.stop(code, reason) for m in members), return_exceptions=True)
