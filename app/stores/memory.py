@@ -153,7 +153,7 @@ class MemoryStore:
             document.log.append(StoredRevision(revision, stamp, inserted, deleted))
             document.operations[revision.op_id] = revision
             client = revision.op_id.client
-            document.last_seqs[client] = revision.op_id.seq
+            document.last_seqs[client] = max(document.last_seqs.get(client, 0), revision.op_id.seq)
             if revision.rev % self.snapshot_every == 0:
                 document.snapshots[revision.rev] = commit.text_after
         last = batch[-1]

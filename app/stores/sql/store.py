@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, event, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -53,6 +53,23 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+# SQLite's lower() and LIKE fold the case of ASCII letters only ("É" never matches "é"), so on
+# SQLite titles are searched with Python's str.casefold, as the memory store does.
+_CASEFOLD = "collab_casefold"  # func.collab_casefold in queries
+
+
+def _add_casefold(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    # On checkout rather than on connect: the engine may hold connections opened before the
+    # store was made (the migrations run first).
+    if not record.info.get(_CASEFOLD):
+        dbapi_connection.create_function(_CASEFOLD, 1, _casefold, deterministic=True)
+        record.info[_CASEFOLD] = True
+
+
+def _casefold(value: str | None) -> str | None:
+    return None if value is None else value.casefold()
+
+
 def _stored(row: RevisionRow) -> StoredRevision:
     return StoredRevision(
         Revision(row.rev, row.base, row.author, OpId(row.client, row.seq), row.patch, row.checksum),
@@ -69,6 +86,9 @@ class SqlStore:
         self.engine = engine
         self.snapshot_every = snapshot_every
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._sqlite = engine.dialect.name == "sqlite"
+        if self._sqlite and not event.contains(engine.sync_engine, "checkout", _add_casefold):
+            event.listen(engine.sync_engine, "checkout", _add_casefold)
 
     def session(self) -> AsyncSession:
         return self._sessions()
@@ -118,8 +138,14 @@ class SqlStore:
         query: str | None = None,
         sort: SortOrder = SortOrder.UPDATED_DESC,
     ) -> tuple[list[DocumentInfo], int]:
-        condition = None
-        if query:
+        condition: ColumnElement[bool] | None = None
+        if query and self._sqlite:
+            needle = query.casefold()
+            condition = or_(
+                func.instr(func.collab_casefold(DocumentRow.title), needle) > 0,
+                func.instr(func.collab_casefold(DocumentRow.id), needle) > 0,
+            )
+        elif query:
             escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
             condition = or_(
