@@ -49,6 +49,18 @@ class Placement(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class _Undo:
+    """What one accepted revision changed, to put back on :meth:`Sequencer.rollback`."""
+
+    text: str
+    rev: int
+    checksum: str
+    evicted: tuple[Revision, Op] | None  # the oldest history entry it pushed out
+    client: str
+    client_before: tuple[int, int] | None
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of an edit. Until :meth:`Sequencer.accept` takes it, a proposed outcome
     changes nothing, so a caller can persist first and accept only what was committed."""
@@ -84,6 +96,7 @@ class Sequencer:
         self._revisions: deque[Revision] = deque(maxlen=history_limit)
         self._ops: deque[Op] = deque(maxlen=history_limit)
         self._clients: dict[str, tuple[int, int]] = dict(client_seqs or {})
+        self._undo: list[_Undo] | None = None  # while a checkpoint is open
         self._load_history(list(history))
 
     def _load_history(self, history: list[Revision]) -> None:
@@ -96,6 +109,14 @@ class Sequencer:
             growth = sum(h.length2 - h.length1 for h in hunks)
             op, _ = patches.op_from_patch(hunks, checksum_length(revision.checksum) - growth)
             self._remember(revision, op)
+
+    @property
+    def kept_rev(self) -> int:
+        """The head before the open checkpoint (the head itself if none is open): what a
+        reader outside the batch being sequenced may rely on."""
+        if self._undo:
+            return self._undo[0].rev
+        return self.rev
 
     @property
     def oldest_base(self) -> int:
@@ -176,6 +197,40 @@ class Sequencer:
         )
         return Outcome(revision, placement, op, new_text)
 
+    # -- speculation: sequence several edits, then keep them or put everything back ------
+
+    def checkpoint(self) -> None:
+        """Remember the state now: until :meth:`keep`, :meth:`rollback` returns to it.
+
+        A server commits a batch of edits at once: it accepts each in turn (each is proposed
+        on top of the ones before), writes the batch, and rolls back if the write fails.
+        The cost is proportional to the batch, not to the document or its history.
+        """
+        if self._undo is not None:
+            raise RuntimeError("a checkpoint is already open")
+        self._undo = []
+
+    def keep(self) -> None:
+        """Close the checkpoint, keeping everything accepted since."""
+        self._undo = None
+
+    def rollback(self) -> None:
+        """Undo every revision accepted (or ingested) since :meth:`checkpoint`."""
+        undo, self._undo = self._undo, None
+        if undo is None:
+            raise RuntimeError("no checkpoint to roll back to")
+        for entry in reversed(undo):
+            self._revisions.pop()
+            self._ops.pop()
+            if entry.evicted is not None:
+                self._revisions.appendleft(entry.evicted[0])
+                self._ops.appendleft(entry.evicted[1])
+            if entry.client_before is None:
+                self._clients.pop(entry.client, None)
+            else:
+                self._clients[entry.client] = entry.client_before
+            self.text, self.rev, self.checksum = entry.text, entry.rev, entry.checksum
+
     def ingest(self, revision: Revision) -> None:
         """Fold in a revision another process sequenced (it must be the next one)."""
         if revision.rev != self.rev + 1:
@@ -240,6 +295,18 @@ class Sequencer:
         return starts
 
     def _advance(self, revision: Revision, op: Op, new_text: str) -> None:
+        if self._undo is not None:
+            full = len(self._revisions) == self._revisions.maxlen
+            self._undo.append(
+                _Undo(
+                    self.text,
+                    self.rev,
+                    self.checksum,
+                    (self._revisions[0], self._ops[0]) if full else None,
+                    revision.op_id.client,
+                    self._clients.get(revision.op_id.client),
+                )
+            )
         self.text = new_text
         self.rev = revision.rev
         self.checksum = revision.checksum

@@ -123,9 +123,8 @@ class DocumentService:
         ``rev``."""
         room = self.rooms.rooms.get(doc_id)
         if rev is None and room is not None:
-            await room.refresh()
-            sequencer = room.sequencer
-            return TextAt(sequencer.rev, sequencer.text, sequencer.checksum)
+            now = await room.snapshot(refresh=True)
+            return TextAt(now.rev, now.text, now.checksum)
         if rev is None:
             rev = (await self.store.get(doc_id)).head_rev
         text = await self.store.text_at(doc_id, rev)

@@ -157,7 +157,7 @@ class RoomRegistry:
 
     def head_of(self, doc_id: str) -> int:
         room = self.rooms.get(doc_id)
-        return room.sequencer.rev if room is not None else 0
+        return room.sequencer.kept_rev if room is not None else 0
 
     def title_of(self, doc_id: str) -> str:
         room = self.rooms.get(doc_id)
@@ -198,4 +198,4 @@ class RoomRegistry:
 
     async def snapshot(self, doc_id: str) -> Snapshot:
         async with self.holding(doc_id) as room:
-            return room.sequencer.snapshot()
+            return await room.snapshot()

@@ -16,6 +16,8 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from app.config import Settings
@@ -35,6 +37,27 @@ log = logging.getLogger(__name__)
 
 # Commits that find the head moved (another process won) before the room gives up with Busy.
 MAX_COMMIT_ATTEMPTS = 20
+# Edits committed in one transaction at most: a bound on the time one batch holds the lock.
+MAX_BATCH = 256
+
+
+@dataclass(eq=False, slots=True)
+class _Waiting:
+    """An edit waiting for its batch, and where its outcome (or refusal) goes."""
+
+    edit: Edit
+    author: str
+    done: asyncio.Future[Outcome]
+
+    def settle(self, answer: Outcome | Exception) -> None:
+        if self.done.done():
+            return
+        if isinstance(answer, Exception):
+            self.done.set_exception(answer)
+            # Retrieved here: an author who gave up must not leave an unread error behind.
+            self.done.add_done_callback(lambda f: f.exception())
+        else:
+            self.done.set_result(answer)
 
 
 class Room:
@@ -57,6 +80,8 @@ class Room:
         # People connected to other instances, by session, as their instances relayed them.
         self.remote_people: dict[str, dict[str, Any]] = {}
         self.lock = asyncio.Lock()
+        self._waiting: deque[_Waiting] = deque()
+        self._committer: asyncio.Task[Any] | None = None
         self.users = 0  # members plus REST callers holding the room
         self.unload_task: asyncio.Task[None] | None = None
         self.background = Background()
@@ -64,44 +89,116 @@ class Room:
     # -- sequencing ---------------------------------------------------------------------
 
     async def submit(self, edit: Edit, author: str, origin: Origin = "websocket") -> Outcome:
-        """Sequence, commit, then fan out ``edit``. Raises SyncError, Busy or Refused."""
+        """Sequence, commit, then fan out ``edit``. Raises SyncError, Busy or Refused.
+
+        Edits that arrive while a commit is in flight wait, and are then sequenced and
+        committed together in one transaction (group commit): the database's cost is paid
+        per batch, not per edit. Each edit still gets its own revision, in arrival order.
+        """
         started = time.perf_counter()
         await self.extensions.before_submit(SubmitRequest(self.doc_id, edit, author, origin))
-        async with self.lock:
-            outcome = await self._commit_locked(edit, author)
+        waiting = _Waiting(edit, author, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiting)
+        if self._committer is None or self._committer.done():
+            self._committer = self.background.spawn(self._commit_waiting())
+        # Shielded: an author who gives up does not take the others' batch down with it.
+        outcome = await asyncio.shield(waiting.done)
         await self.extensions.after_submit(
             Settled(self.doc_id, outcome.placement, time.perf_counter() - started)
         )
         return outcome
 
-    async def _commit_locked(self, edit: Edit, author: str) -> Outcome:
+    async def _commit_waiting(self) -> None:
+        while self._waiting:
+            async with self.lock:
+                count = min(len(self._waiting), MAX_BATCH)
+                batch = [self._waiting.popleft() for _ in range(count)]
+                try:
+                    await self._commit_batch_locked(batch)
+                except asyncio.CancelledError:
+                    for waiting in batch:
+                        waiting.done.cancel()
+                    raise
+                except Exception as exc:  # the store is down, the document was deleted...
+                    for waiting in batch:
+                        waiting.settle(exc)
+
+    async def _commit_batch_locked(self, batch: list[_Waiting]) -> None:
+        """Sequence ``batch`` in memory, commit it in one append, then acknowledge it.
+
+        Nothing is acknowledged or sent before the append succeeds. If it fails, the
+        sequencer is rolled back and nobody has seen anything; if another process moved the
+        head, the room folds in what it committed and sequences the batch again.
+        """
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            self.sequencer.checkpoint()
             try:
-                outcome = self.sequencer.propose(edit, author)
-            except sync_errors.StaleRevision:
+                results, commits = await self._sequence_locked(batch)
+                result = await self.store.append(self.doc_id, commits)
+            except BaseException:
+                self.sequencer.rollback()
+                raise
+            if result is AppendResult.APPENDED:
+                self.sequencer.keep()
+                for commit in commits:
+                    self.broadcast(commit.revision.to_wire())
+                if commits:
+                    # Under the lock, so every extension hears commits in revision order.
+                    revisions = [c.revision for c in commits]
+                    await self.extensions.after_commit(Committed(self.doc_id, revisions))
+                for waiting, answer in results:
+                    waiting.settle(answer)
+                return
+            self.sequencer.rollback()
+            if result is AppendResult.DUPLICATE:
+                batch = await self._settle_stored_duplicates(batch, commits)
+            await self._refresh_locked()  # another process committed first
+        for waiting in batch:
+            waiting.settle(Busy(f"document '{self.doc_id}' is too contended; try again"))
+
+    async def _sequence_locked(
+        self, batch: list[_Waiting]
+    ) -> tuple[list[tuple[_Waiting, Outcome | Exception]], list[Commit]]:
+        """Each edit's outcome (or why it was refused), and the revisions to append."""
+        results: list[tuple[_Waiting, Outcome | Exception]] = []
+        commits: list[Commit] = []
+        for waiting in batch:
+            edit = waiting.edit
+            try:
+                outcome = self.sequencer.propose(edit, waiting.author)
+            except sync_errors.StaleRevision as exc:
                 # Perhaps applied long ago, before the history held in memory.
                 existing = await self.store.find_operation(self.doc_id, edit.op_id)
                 if existing is None:
-                    raise
-                return Outcome(existing, Placement.DUPLICATE)
-            if outcome.placement is Placement.DUPLICATE:
-                return outcome
-            commit = Commit(outcome.revision, outcome.op, outcome.text)
-            result = await self.store.append(self.doc_id, [commit])
-            if result is AppendResult.APPENDED:
+                    results.append((waiting, exc))
+                else:
+                    results.append((waiting, Outcome(existing, Placement.DUPLICATE)))
+                continue
+            except sync_errors.SyncError as exc:
+                results.append((waiting, exc))
+                continue
+            if outcome.placement is not Placement.DUPLICATE:
+                # Accepted in memory only, so the next edit is sequenced on top of it.
                 self.sequencer.accept(outcome)
-                self.broadcast(outcome.revision.to_wire())
-                # Under the lock, so every extension hears commits in revision order.
-                await self.extensions.after_commit(Committed(self.doc_id, [outcome.revision]))
-                return outcome
-            if result is AppendResult.DUPLICATE:
-                existing = await self.store.find_operation(self.doc_id, edit.op_id)
-                if existing is None:  # pragma: no cover - the unique key says otherwise
-                    raise Busy("the operation is being written by another process")
-                await self._refresh_locked()
-                return Outcome(existing, Placement.DUPLICATE)
-            await self._refresh_locked()  # another process committed first
-        raise Busy(f"document '{self.doc_id}' is too contended; try again")
+                commits.append(Commit(outcome.revision, outcome.op, outcome.text))
+            results.append((waiting, outcome))
+        return results, commits
+
+    async def _settle_stored_duplicates(
+        self, batch: list[_Waiting], commits: list[Commit]
+    ) -> list[_Waiting]:
+        """The store has some of the batch's operations already (committed by another
+        process, or long ago): acknowledge those with their stored revision, keep the rest."""
+        remaining = []
+        for waiting in batch:
+            existing = None
+            if any(c.revision.op_id == waiting.edit.op_id for c in commits):
+                existing = await self.store.find_operation(self.doc_id, waiting.edit.op_id)
+            if existing is None:
+                remaining.append(waiting)
+            else:
+                waiting.settle(Outcome(existing, Placement.DUPLICATE))
+        return remaining
 
     async def submit_text(self, new_text: str, author: str) -> Outcome:
         """Make the document ``new_text`` as one revision (restore, import, REST edits)."""
@@ -158,12 +255,24 @@ class Room:
                 self.broadcast(revision.to_wire())
 
     async def revisions_after(self, after: int, limit: int) -> list[Revision]:
-        """Committed revisions after ``after``, from memory when it still has them."""
-        if after >= self.sequencer.oldest_base:
-            result = self.sequencer.catch_up(after)
-            if isinstance(result, list):
-                return result[:limit]
+        """Committed revisions after ``after``, from memory when it still has them.
+
+        Under the lock: a batch being committed is in the sequencer's memory, and must not
+        be seen before it is durable.
+        """
+        async with self.lock:
+            if after >= self.sequencer.oldest_base:
+                result = self.sequencer.catch_up(after)
+                if isinstance(result, list):
+                    return result[:limit]
         return await self.store.revisions_after(self.doc_id, after, limit)
+
+    async def snapshot(self, *, refresh: bool = False) -> Snapshot:
+        """The committed text now (first folding in what other processes committed)."""
+        async with self.lock:
+            if refresh:
+                await self._refresh_locked()
+            return self.sequencer.snapshot()
 
     # -- catch-ups ----------------------------------------------------------------------
 

@@ -194,3 +194,62 @@ def test_ingest_follows_another_sequencer() -> None:
     assert follower.text == leader.text and follower.checksum == leader.checksum
     with pytest.raises(StaleRevision):
         follower.ingest(revision)
+
+
+# -- checkpoints: sequencing a batch, then keeping it or putting it back ----------------------
+
+
+def state_of(server: Sequencer) -> tuple[object, ...]:
+    return (
+        server.text,
+        server.rev,
+        server.checksum,
+        server.oldest_base,
+        server.catch_up(server.oldest_base),
+        {c: server.last_seq(c) for c in ("a", "b", "c")},
+    )
+
+
+@pytest.mark.parametrize("history_limit", [1, 2, 3, 50])
+def test_rollback_puts_back_text_history_and_client_seqs(history_limit: int) -> None:
+    server = Sequencer(BASE, history_limit=history_limit)
+    text = BASE
+    for seq in (1, 2):
+        outcome = server.submit(edit_on(text, server.rev, "a", seq, 0, 0, f"{seq}"), "alice")
+        text = outcome.text
+    before = state_of(server)
+
+    server.checkpoint()
+    for client, seq in (("a", 3), ("b", 1), ("c", 7)):
+        edit = edit_on(server.text, server.rev, client, seq, len(server.text), 0, client)
+        server.accept(server.propose(edit, client))
+    assert server.rev == 5 and server.text.endswith("abc")
+    server.rollback()
+    assert state_of(server) == before
+
+    # Rolled back, the same edits sequence again as if the batch had never been tried.
+    again = server.submit(edit_on(server.text, server.rev, "a", 3, 0, 0, "x"), "alice")
+    assert again.revision.rev == 3 and again.placement is Placement.EXACT
+
+
+def test_keep_keeps_and_a_second_checkpoint_needs_the_first_closed() -> None:
+    server = Sequencer(BASE)
+    server.checkpoint()
+    with pytest.raises(RuntimeError):
+        server.checkpoint()
+    server.submit(edit_on(BASE, 0, "a", 1, 0, 0, "!"), "alice")
+    server.keep()
+    assert server.text == "!" + BASE and server.rev == 1
+    with pytest.raises(RuntimeError):
+        server.rollback()
+
+
+def test_an_operation_repeated_inside_a_batch_is_a_duplicate_of_the_first() -> None:
+    server = Sequencer(BASE)
+    server.checkpoint()
+    edit = edit_on(BASE, 0, "a", 1, 0, 0, "!")
+    first = server.accept(server.propose(edit, "alice"))
+    repeat = server.propose(edit, "alice")
+    assert repeat.placement is Placement.DUPLICATE and repeat.revision == first.revision
+    server.rollback()
+    assert server.propose(edit, "alice").placement is Placement.EXACT

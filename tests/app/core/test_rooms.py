@@ -317,11 +317,14 @@ async def test_joining_while_others_edit_gets_every_revision_once_in_order(
 
     async def joiner(index: int) -> None:
         # Spread over the writing: joiner i comes once there are 4 * i revisions.
-        await eventually(lambda: room.sequencer.rev >= 4 * index, what=f"revision {4 * index}")
+        await eventually(lambda: room.sequencer.kept_rev >= 4 * index, what=f"revision {4 * index}")
         channel = FakeChannel()
-        # Joins wait for the lock behind at most one edit per writer (it is fair), so a
-        # join 3 behind stays within max_catch_up and gets revisions, not a snapshot.
-        since = [0, room.sequencer.rev, max(0, room.sequencer.rev - 3)][index % 3]
+        # Joins wait for the lock behind at most one batch (it is fair), so a join 3
+        # behind stays within max_catch_up and gets revisions, not a snapshot. Only the
+        # committed head counts: a batch in flight is not there yet for anyone.
+        head = room.sequencer.kept_rev
+        since = [0, head, max(0, head - 3)][index % 3]
+        await eventually(lambda: since in texts, what=f"the text at {since}")
         joined.append((channel, (since, texts[since])))
         await room.join(make_member(channel), since, full=since == 0, welcome={"type": "joined"})
 
