@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from app.core.wire import encode
+
 log = logging.getLogger(__name__)
 
 # WebSocket close codes (documented in docs/protocol.md). The core names them; the WebSocket
@@ -34,7 +36,8 @@ CLOSE_TIMEOUT_SECONDS = 10.0
 class Channel(Protocol):
     """Where a member's messages go: the WebSocket adapter, or a test double."""
 
-    async def send_json(self, message: dict[str, Any]) -> None: ...
+    async def send_text(self, data: str) -> None:
+        """Send one message, already encoded as JSON text."""
 
     async def close(self, code: int, reason: str) -> None: ...
 
@@ -91,7 +94,8 @@ class Member:
     channel: Channel
     queue_limit: int
     limiter: TokenBucket
-    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
+    # Encoded messages: a broadcast is encoded once and the same text queued to everyone.
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     sender: asyncio.Task[None] | None = None
     _stopping: asyncio.Future[None] | None = None
@@ -108,13 +112,13 @@ class Member:
     def start(self) -> None:
         self.sender = asyncio.create_task(self._drain(), name=f"send-{self.person.session}")
 
-    def push(self, message: dict[str, Any]) -> bool:
-        """Queue a message; False if the member is too far behind to keep."""
+    def push(self, message: dict[str, Any] | str) -> bool:
+        """Queue a message (or its encoding); False if the member is too far behind to keep."""
         if self.closing:
             return True
         if self.queue.qsize() >= self.queue_limit:
             return False
-        self.queue.put_nowait(message)
+        self.queue.put_nowait(message if isinstance(message, str) else encode(message))
         return True
 
     async def _drain(self) -> None:
@@ -123,7 +127,7 @@ class Member:
             if message is None:
                 return
             try:
-                await self.channel.send_json(message)
+                await self.channel.send_text(message)
             except Exception:  # the socket is gone: nothing more can reach this member
                 log.debug("send to %s failed", self.person.session, exc_info=True)
                 self.closed.set()

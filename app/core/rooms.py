@@ -27,6 +27,7 @@ from app.core.errors import Busy
 from app.core.extensions import Committed, Extensions, Origin, Settled, SubmitRequest
 from app.core.members import CLOSE_TOO_SLOW, Member
 from app.core.store import AppendResult, Commit, DocumentStore
+from app.core.wire import encode
 from sync import errors as sync_errors
 from sync import patches
 from sync.merge import changes_between
@@ -342,11 +343,15 @@ class Room:
             await self._refresh_locked()
             await self._push_catch_up_locked(member, since, full=full)
 
-    def broadcast(self, message: dict[str, Any], *, exclude: str | None = None) -> None:
+    def broadcast(self, message: dict[str, Any] | str, *, exclude: str | None = None) -> None:
+        """Queue ``message`` to every member (but ``exclude``), encoded once for all."""
+        if not self.members:
+            return
+        data = message if isinstance(message, str) else encode(message)
         for session, member in list(self.members.items()):
             if session == exclude or self.members.get(session) is not member:
                 continue  # excluded, or dropped while this loop ran
-            if not member.push(message):
+            if not member.push(data):
                 log.warning("closing %s in %s: too slow", session, self.doc_id)
                 self._drop(member, CLOSE_TOO_SLOW, "too slow: reconnect and resync")
                 self.background.spawn(self.extensions.member_dropped(self.doc_id, "too-slow"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from typing import Any
@@ -38,6 +37,7 @@ from app.core.members import (
 )
 from app.core.registry import RoomRegistry
 from app.core.rooms import Room
+from app.core.wire import encode
 from app.http.errors import REFUSAL_STATUS, error_body
 from app.http.ws_messages import (
     BadMessage,
@@ -67,8 +67,8 @@ class WebSocketChannel:
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
 
-    async def send_json(self, message: dict[str, Any]) -> None:
-        await self.websocket.send_text(json.dumps(message, ensure_ascii=False))
+    async def send_text(self, data: str) -> None:
+        await self.websocket.send_text(data)
 
     async def close(self, code: int, reason: str) -> None:
         if self.websocket.client_state is not WebSocketState.DISCONNECTED:
@@ -78,7 +78,7 @@ class WebSocketChannel:
 async def _send_now(websocket: WebSocket, message: dict[str, Any]) -> None:
     """Send outside any member queue (before joining); a vanished peer is not an error."""
     with contextlib.suppress(Exception):
-        await websocket.send_text(json.dumps(message, ensure_ascii=False))
+        await websocket.send_text(encode(message))
 
 
 async def _first_message(websocket: WebSocket, limit: int) -> dict[str, Any]:

@@ -8,7 +8,6 @@ raises ``BadMessage`` carrying the error message to answer with (the socket stay
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from fastapi import WebSocket, WebSocketDisconnect
 
 from app.core.members import Person
+from app.core.wire import DecodeError, decode
 from sync import errors as sync_errors
 from sync.protocol import validate_client_id
 from sync.text import validate_text
@@ -100,8 +100,8 @@ async def receive_json(websocket: WebSocket, limit: int) -> dict[str, Any]:
             **op_fields(raw),
         )
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
+        data = decode(raw)
+    except DecodeError as exc:
         raise BadMessage("bad-json", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadMessage("bad-message", "send a JSON object")
@@ -111,8 +111,8 @@ async def receive_json(websocket: WebSocket, limit: int) -> dict[str, Any]:
 def op_fields(raw: str) -> dict[str, Any]:
     """The client and seq of an oversized edit, so its author can drop that edit."""
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = decode(raw)
+    except DecodeError:
         return {}
     return op_fields_of(data)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import random
 import tracemalloc
 import weakref
@@ -47,10 +48,10 @@ class FakeChannel:
         self.stuck = stuck
         self.close_hangs = close_hangs
 
-    async def send_json(self, message: dict[str, Any]) -> None:
+    async def send_text(self, data: str) -> None:
         if self.stuck:
             await asyncio.Event().wait()
-        self.sent.append(message)
+        self.sent.append(json.loads(data))
 
     async def close(self, code: int, reason: str) -> None:
         if self.close_hangs:
