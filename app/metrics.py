@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from app.core.extensions import Extension, Settled
+from app.core.extensions import Committed, Extension, Settled
 
 
 class Metrics:
@@ -24,6 +24,12 @@ class Metrics:
             "collab_edit_seconds",
             "Time from receiving an edit to its commit (rebase, database write).",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "collab_commit_batch_revisions",
+            "Revisions committed together in one transaction (group commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=self.registry,
         )
         self.connections = Gauge(
@@ -65,6 +71,9 @@ class MetricsExtension(Extension):
     async def after_submit(self, settled: Settled) -> None:
         self.metrics.edits.labels(settled.placement.value).inc()
         self.metrics.edit_seconds.observe(settled.seconds)
+
+    async def after_commit(self, committed: Committed) -> None:
+        self.metrics.batch_size.observe(len(committed.revisions))
 
     async def edit_refused(self, doc_id: str, code: str) -> None:
         self.metrics.edit_errors.labels(code).inc()

@@ -151,7 +151,18 @@ async def test_a_client_that_drops_mid_typing_keeps_its_edits(server: LiveServer
         assert not typist.client.rejected
 
 
-async def test_a_crash_loses_no_acknowledged_edit(tmp_path: Path) -> None:
+def batched(metrics: str) -> float:
+    """How many commits held more than one revision, from the server's /metrics text."""
+    counts = {}
+    for line in metrics.splitlines():
+        if line.startswith("collab_commit_batch_revisions_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            counts[bound] = float(line.rsplit(" ", 1)[1])
+    return counts.get("+Inf", 0.0) - counts.get("1.0", 0.0)
+
+
+@pytest.mark.parametrize("authors", [3, 16])
+async def test_a_crash_loses_no_acknowledged_edit(tmp_path: Path, authors: int) -> None:
     server = LiveServer(tmp_path / "crash")
     server.start()
     try:
@@ -164,7 +175,7 @@ async def test_a_crash_loses_no_acknowledged_edit(tmp_path: Path) -> None:
                 known = acknowledged.setdefault(message["rev"], message["checksum"])
                 assert known == message["checksum"]
 
-        everyone = clients(server, doc_id, 3, on_message=record, resend_after=1.0)
+        everyone = clients(server, doc_id, authors, on_message=record, resend_after=1.0)
         for ws in everyone:
             await ws.start()
         typed: dict[str, list[str]] = {ws.client.client_id: [] for ws in everyone}
@@ -183,6 +194,11 @@ async def test_a_crash_loses_no_acknowledged_edit(tmp_path: Path) -> None:
         typing = [asyncio.create_task(type_tokens(ws)) for ws in everyone]
         try:
             await eventually(lambda: len(acknowledged) >= 30, what="30 revisions")
+            if authors > 3:
+                # Many authors at once: the server commits in batches, and is killed among them.
+                async with server.http() as http:
+                    metrics = (await http.get("/metrics")).text
+                assert batched(metrics) > 0, "no commit held more than one revision"
             server.kill()
             before_crash = dict(acknowledged)
             # Each client's shadow is the text at the newest revision it has: committed.
