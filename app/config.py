@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_title_chars: int = Field(200, ge=1)
     edits_per_second: float = Field(50.0, gt=0)
     edit_burst: int = Field(200, ge=1)
+    # Edits one client may have waiting for a document's next commit; more are refused as
+    # rate-limited (a browser has one in flight; a bot may pipeline).
+    max_waiting_edits: int = Field(64, ge=1)
     # Messages queued for one WebSocket before it counts as stuck and is closed.
     send_queue_limit: int = Field(1000, ge=1)
 

@@ -23,6 +23,13 @@ Delivery = Callable[[BusHost], Awaitable[None]]
 _names = itertools.count(1)
 
 
+def _caught_up(doc_id: str) -> Delivery:
+    async def deliver(host: BusHost) -> None:
+        await host.caught_up(doc_id)
+
+    return deliver
+
+
 class MemoryHub:
     """What the buses of one process share: who listens to which document."""
 
@@ -51,6 +58,10 @@ class MemoryBus:
         self._host = host
         self.hub.buses.append(self)
         self._pump = asyncio.get_running_loop().create_task(self._run(host))
+        # Started again after a stop: like an XMPP reconnect, what was missed meanwhile
+        # is read from the store.
+        for doc_id in sorted(self.subscribed):
+            self.inbox.put_nowait(_caught_up(doc_id))
 
     async def stop(self) -> None:
         if self in self.hub.buses:

@@ -16,15 +16,15 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from app.config import Settings
 from app.core.background import Background
 from app.core.bus import PresenceEvent, PresenceKind
-from app.core.errors import Busy
+from app.core.errors import Busy, Refusal, Refused
 from app.core.extensions import Committed, Extensions, Origin, Settled, SubmitRequest
+from app.core.fairness import FairQueue
 from app.core.members import CLOSE_TOO_SLOW, Member
 from app.core.store import AppendResult, Commit, DocumentStore
 from app.core.wire import encode
@@ -81,7 +81,7 @@ class Room:
         # People connected to other instances, by session, as their instances relayed them.
         self.remote_people: dict[str, dict[str, Any]] = {}
         self.lock = asyncio.Lock()
-        self._waiting: deque[_Waiting] = deque()
+        self._waiting: FairQueue[str, _Waiting] = FairQueue(settings.max_waiting_edits)
         self._committer: asyncio.Task[Any] | None = None
         self.users = 0  # members plus REST callers holding the room
         self.unload_task: asyncio.Task[None] | None = None
@@ -94,12 +94,18 @@ class Room:
 
         Edits that arrive while a commit is in flight wait, and are then sequenced and
         committed together in one transaction (group commit): the database's cost is paid
-        per batch, not per edit. Each edit still gets its own revision, in arrival order.
+        per batch, not per edit. Each edit still gets its own revision. Waiting edits are
+        taken round-robin by client, so one client's flood does not delay the others.
         """
         started = time.perf_counter()
         await self.extensions.before_submit(SubmitRequest(self.doc_id, edit, author, origin))
         waiting = _Waiting(edit, author, asyncio.get_running_loop().create_future())
-        self._waiting.append(waiting)
+        if not self._waiting.push(edit.op_id.client, waiting):
+            raise Refused(
+                f"more than {self._waiting.per_key} edits from '{edit.op_id.client}' are "
+                "waiting to be sequenced; this edit was not applied, send it again shortly",
+                Refusal.RATE_LIMITED,
+            )
         if self._committer is None or self._committer.done():
             self._committer = self.background.spawn(self._commit_waiting())
         # Shielded: an author who gives up does not take the others' batch down with it.
@@ -112,8 +118,8 @@ class Room:
     async def _commit_waiting(self) -> None:
         while self._waiting:
             async with self.lock:
-                count = min(len(self._waiting), MAX_BATCH)
-                batch = [self._waiting.popleft() for _ in range(count)]
+                # Round-robin by client: a flood from one waits its turn like anyone.
+                batch = self._waiting.take(MAX_BATCH)
                 try:
                     await self._commit_batch_locked(batch)
                 except asyncio.CancelledError:
@@ -135,7 +141,9 @@ class Room:
             self.sequencer.checkpoint()
             try:
                 results, commits = await self._sequence_locked(batch)
-                result = await self.store.append(self.doc_id, commits)
+                result = AppendResult.APPENDED  # nothing new: duplicates and refusals only
+                if commits:
+                    result = await self.store.append(self.doc_id, commits)
             except BaseException:
                 self.sequencer.rollback()
                 raise

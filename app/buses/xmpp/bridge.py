@@ -6,14 +6,20 @@ consecutive revisions share one item and the publish rate stays within what the 
 sustains. Published revisions are read back from the store or the room's memory, never from
 an unbounded queue: an outage costs nothing but a catch-up.
 
+Presence and renames go out on the document's live node, from one background task that
+sends only the newest news per person when several pile up (and holds them through an
+outage). A deletion is the server's node-delete notification.
+
 Incoming:
 
 * revisions other instances published reach this instance's rooms and, through them, its
   WebSocket clients;
+* people, renames and deletions from other instances reach the rooms too;
 * bots' edits published to a document's inbox are sequenced like a browser's;
 * snapshot requests are answered on the snapshot node.
 
-Each instance subscribes with its full JID to the nodes of the documents it has open. The
+Each instance subscribes with its full JID to the revision and live nodes of the documents it
+has open, and skips the items it published itself (their ``origin`` is its full JID). The
 inbox nodes are subscribed by the service account's bare JID, so every instance hears every
 bot; the store's operation-id key makes each edit land once.
 """
@@ -23,11 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from slixmpp import JID, Message
+from slixmpp.xmlstream import ElementBase
 
 from app.buses.xmpp.prosody import XmppAccount
 from app.config import Settings
@@ -41,6 +48,7 @@ from sdk.xmpp.nodes import (
     RevisionAssembler,
     document_node,
     inbox_node,
+    live_node,
     parse_node,
     payload_of,
 )
@@ -92,8 +100,14 @@ class XmppBridge:
         self._assemblers: dict[str, RevisionAssembler] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._host: BusHost | None = None
+        # Waiting for the live nodes: the newest news per document (per person, for presence).
+        self._presence_out: dict[str, dict[str, PresenceEvent]] = {}
+        self._titles_out: dict[str, str] = {}
+        self._live_task: asyncio.Task[None] | None = None
+        self._deletions_out: set[str] = set()  # deleted while disconnected
         xmpp = self.connection.xmpp
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
+        xmpp.add_event_handler("pubsub_delete", self._on_delete)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -122,6 +136,8 @@ class XmppBridge:
         for state in self.tracked.values():
             if state.task is not None:
                 state.task.cancel()
+        if self._live_task is not None:
+            self._live_task.cancel()
         for task in list(self._tasks):
             task.cancel()
         await self.connection.stop()
@@ -148,6 +164,9 @@ class XmppBridge:
             state.published = None
             state.dirty = True
             self._spawn(self._prepare(doc_id))
+        for doc_id in list(self._deletions_out):
+            self._spawn(self._delete_nodes(doc_id))
+        self._kick_live()
 
     # -- RevisionBus ----------------------------------------------------------------------
 
@@ -172,13 +191,29 @@ class XmppBridge:
         self._kick(doc_id, state)
 
     def relay_presence(self, doc_id: str, event: PresenceEvent) -> None:
-        pass  # not carried over XMPP yet
+        session = event.person.get("session")
+        if not isinstance(session, str):
+            return
+        pending = self._presence_out.setdefault(doc_id, {})
+        earlier = pending.pop(session, None)
+        kind = event.event
+        if earlier is not None and earlier.event == "join":
+            if kind == "leave":
+                # Came and went before anyone heard: nothing to tell.
+                if not pending:
+                    del self._presence_out[doc_id]
+                return
+            kind = "join"  # the others have not heard the join yet
+        pending[session] = PresenceEvent(kind, dict(event.person))
+        self._kick_live()
 
     async def document_renamed(self, doc_id: str, title: str) -> None:
-        pass  # not carried over XMPP yet
+        self._titles_out[doc_id] = title
+        self._kick_live()
 
     async def document_created(self, doc_id: str, title: str, snapshot: Snapshot) -> None:
         """Make a new document's nodes and publish its first snapshot."""
+        self._deletions_out.discard(doc_id)  # a new document under a deleted one's id
         if not self.connection.connected:
             return  # made when the document is first opened
         try:
@@ -189,14 +224,29 @@ class XmppBridge:
             log.warning("could not set up the nodes of %s: %s", doc_id, exc)
 
     async def document_deleted(self, doc_id: str) -> None:
-        """Delete a document's nodes; their subscribers (bots) are told."""
-        self.tracked.pop(doc_id, None)
-        if not self.connection.connected:
-            return
+        """Delete a document's nodes; their subscribers (instances, bots) are told."""
+        self._forget(doc_id)  # first: the server tells us too, if we still listen
+        self._titles_out.pop(doc_id, None)
+        self._presence_out.pop(doc_id, None)
+        self._deletions_out.add(doc_id)  # until done: after a reconnect, if need be
+        if self.connection.connected:
+            await self._delete_nodes(doc_id)
+
+    async def _delete_nodes(self, doc_id: str) -> None:
         try:
             await self.nodes.delete(doc_id)
         except sync_errors.BridgeError as exc:
             log.warning("could not delete the nodes of %s: %s", doc_id, exc)
+            if exc.condition != "timeout":
+                self._deletions_out.discard(doc_id)  # refused: retrying will not help
+        else:
+            self._deletions_out.discard(doc_id)
+
+    def _forget(self, doc_id: str) -> None:
+        state = self.tracked.pop(doc_id, None)
+        if state is not None and state.task is not None:
+            state.task.cancel()
+        self._assemblers.pop(doc_id, None)
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -207,6 +257,8 @@ class XmppBridge:
         try:
             await self.nodes.ensure(doc_id, title=self.host.title_of(doc_id))
             await self.nodes.subscribe(inbox_node(doc_id), bare=True)
+            # Live first: once revisions are heard, so are people.
+            await self.nodes.subscribe(live_node(doc_id), bare=False)
             await self.nodes.subscribe(document_node(doc_id), bare=False)
         except sync_errors.BridgeError as exc:
             log.warning("could not prepare the nodes of %s: %s", doc_id, exc)
@@ -221,8 +273,9 @@ class XmppBridge:
     async def _unsubscribe(self, doc_id: str) -> None:
         if doc_id in self.tracked or not self.connection.connected:
             return  # reopened meanwhile, or nothing to undo
-        with contextlib.suppress(sync_errors.BridgeError):
-            await self.nodes.unsubscribe(document_node(doc_id), bare=False)
+        for node in (document_node(doc_id), live_node(doc_id)):
+            with contextlib.suppress(sync_errors.BridgeError):
+                await self.nodes.unsubscribe(node, bare=False)
 
     def _kick(self, doc_id: str, state: Tracked) -> None:
         if state.task is None or state.task.done():
@@ -285,7 +338,42 @@ class XmppBridge:
         revs = [int(head) for head in heads if head.isascii() and head.isdigit()]
         return max(revs, default=0)
 
+    # -- the live nodes ---------------------------------------------------------------------
+
+    def _kick_live(self) -> None:
+        idle = self._live_task is None or self._live_task.done()
+        if idle and self.connection.connected and (self._presence_out or self._titles_out):
+            self._live_task = asyncio.get_running_loop().create_task(self._send_live())
+
+    async def _send_live(self) -> None:
+        # One at a time, oldest document first: news that piles up meanwhile is coalesced
+        # in the outboxes, so a burst of cursor moves costs one publish per person.
+        while self.connection.connected:
+            work: Awaitable[None]
+            if self._titles_out:
+                doc_id, title = next(iter(self._titles_out.items()))
+                del self._titles_out[doc_id]
+                what, work = "rename", self.nodes.publish_renamed(doc_id, title)
+            elif self._presence_out:
+                doc_id, pending = next(iter(self._presence_out.items()))
+                session, event = next(iter(pending.items()))
+                del pending[session]
+                if not pending:
+                    del self._presence_out[doc_id]
+                what = f"presence of {session}"
+                work = self.nodes.publish_presence(doc_id, event.event, event.person)
+            else:
+                return
+            try:
+                await work
+            except sync_errors.BridgeError as exc:
+                # News is worth little later: dropped. (No live node means nobody listens.)
+                log.info("%s on %s not relayed: %s", what, doc_id, exc)
+
     # -- incoming -------------------------------------------------------------------------
+
+    def _mine(self, payload: ElementBase | None) -> bool:
+        return payload is not None and st.origin_of(payload) == self.nodes.origin
 
     def _on_publish(self, message: Message) -> None:
         items = message["pubsub_event"]["items"]
@@ -296,7 +384,7 @@ class XmppBridge:
         item = items["item"]
         payload = payload_of(item)
         if kind == "revisions":
-            if doc_id not in self.tracked:
+            if doc_id not in self.tracked or self._mine(payload):
                 return
             try:
                 revisions = self._assemblers.setdefault(doc_id, RevisionAssembler()).feed(payload)
@@ -305,10 +393,35 @@ class XmppBridge:
                 return
             if revisions:
                 self._spawn(self.host.revisions_heard(doc_id, revisions))
+        elif kind == "live":
+            if doc_id in self.tracked and not self._mine(payload):
+                self._on_live(doc_id, payload)
         elif kind == "inbox" and isinstance(payload, st.EditStanza):
             self._spawn(self._handle_edit(doc_id, payload, item["publisher"]))
         elif kind == "inbox" and isinstance(payload, st.SnapshotRequestStanza):
             self._spawn(self._answer_snapshot_request(doc_id))
+
+    def _on_live(self, doc_id: str, payload: ElementBase | None) -> None:
+        try:
+            if isinstance(payload, st.PresenceStanza):
+                kind, person, origin = st.presence_from_stanza(payload)
+                event = PresenceEvent(kind, person, origin)
+                self._spawn(self.host.presence_heard(doc_id, event))
+            elif isinstance(payload, st.RenamedStanza):
+                title, _origin = st.renamed_from_stanza(payload)
+                self._spawn(self.host.renamed_heard(doc_id, title))
+        except sync_errors.SyncError as exc:
+            log.warning("ignoring a bad item on %s: %s", live_node(doc_id), exc)
+
+    def _on_delete(self, message: Message) -> None:
+        parsed = parse_node(message["pubsub_event"]["delete"]["node"])
+        if parsed is None or parsed[1] != "revisions":
+            return  # each node's deletion would say the same; the revision node's suffices
+        doc_id = parsed[0]
+        if doc_id not in self.tracked:
+            return  # not open here, or our own deletion (document_deleted forgot it first)
+        self._forget(doc_id)
+        self._spawn(self.host.deleted_heard(doc_id))
 
     async def _handle_edit(self, doc_id: str, payload: st.EditStanza, publisher: JID) -> None:
         try:

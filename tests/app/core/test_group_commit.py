@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config import Settings
+from app.core import rooms
 from app.core.errors import AppError
 from app.core.extensions import Extensions
 from app.core.members import Member, Person, TokenBucket
@@ -104,12 +106,12 @@ async def scenario(seed: int, authors: int, edits: int, fail: float, race: float
     async def author(index: int) -> None:
         client = f"c{index}"
         seq = 0
+        previous: Edit | None = None
         for _ in range(edits):
             await asyncio.sleep(rng.choice([0, 0, 0, 0.001]))
-            if seq and rng.random() < 0.2:
-                op_id = OpId(client, seq)  # send the last one again, as after a lost ack
-                base = await room.snapshot()
-                edit = Edit(base.rev, op_id, previous.patch)
+            if previous is not None and rng.random() < 0.2:
+                edit = previous  # sent again as it was, as after a lost acknowledgement
+                op_id = edit.op_id
             else:
                 seq += 1
                 op_id = OpId(client, seq)
@@ -205,3 +207,54 @@ def test_batches_really_form_under_concurrency() -> None:
     assert sum(store_sizes) == 100
     assert max(store_sizes) > 5, f"no batching: {store_sizes}"
     assert len(store_sizes) < 50
+
+
+def test_a_flooding_client_does_not_starve_a_typist(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small batches, so that a queue served in arrival order would make the typist wait for
+    # many of them behind the flood.
+    monkeypatch.setattr(rooms, "MAX_BATCH", 4)
+    waits: list[int] = []
+
+    async def run() -> None:
+        store = UnluckyStore(rng=random.Random(5))
+        settings = Settings(_env_file=None, data_dir=Path("unused"), max_waiting_edits=40)  # type: ignore[call-arg]
+        registry = RoomRegistry(store, settings, Extensions())
+        await store.create("doc", "Doc", "")
+        room = await registry.acquire("doc")
+        stop = asyncio.Event()
+        refused = 0
+
+        seqs: dict[str, int] = {}
+
+        async def insert(client: str) -> None:
+            base = await room.snapshot()
+            # Numbered once nothing can come between it and the queue, as a client does.
+            seq = seqs[client] = seqs.get(client, 0) + 1
+            op = ops.replace(len(base.text), 0, "", f"<{client}.{seq}>")
+            edit = Edit(base.rev, OpId(client, seq), patches.patch_text(base.text, op))
+            await room.submit(edit, client)
+
+        async def flood() -> None:
+            nonlocal refused
+            while not stop.is_set():
+                try:
+                    await insert("flood")
+                except AppError:
+                    refused += 1  # over its bound: told to slow down
+                    await asyncio.sleep(0)
+
+        lanes = [asyncio.create_task(flood()) for _ in range(60)]
+        await asyncio.sleep(0.05)
+        for _ in range(5):
+            batches_before = len(store.appended)
+            await insert("typist")
+            waits.append(len(store.appended) - batches_before)
+            await asyncio.sleep(0.005)
+        stop.set()
+        await asyncio.gather(*lanes)
+        assert refused > 0  # the flood hit its bound of waiting edits
+        await registry.close()
+
+    asyncio.run(run())
+    # The typist's edit is in the batch after the one in flight when it arrived.
+    assert max(waits) <= 2, waits
