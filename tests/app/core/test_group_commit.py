@@ -168,6 +168,7 @@ async def scenario(seed: int, authors: int, edits: int, fail: float, race: float
     await registry.close()
 
 
+@pytest.mark.timeout(300)
 @given(
     seed=st.integers(0, 2**32),
     authors=st.integers(1, 12),
@@ -209,6 +210,7 @@ def test_batches_really_form_under_concurrency() -> None:
     assert len(store_sizes) < 50
 
 
+@pytest.mark.timeout(60)  # served in arrival order, the typist would wait forever
 def test_a_flooding_client_does_not_starve_a_typist(monkeypatch: pytest.MonkeyPatch) -> None:
     # Small batches, so that a queue served in arrival order would make the typist wait for
     # many of them behind the flood.
