@@ -16,49 +16,26 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from app.config import Settings
 from app.core.background import Background
 from app.core.bus import PresenceEvent, PresenceKind
-from app.core.errors import Busy, Refusal, Refused
-from app.core.extensions import Committed, Extensions, Origin, Settled, SubmitRequest
-from app.core.fairness import FairQueue
+from app.core.commits import GroupCommit
+from app.core.extensions import Extensions, Origin, Settled, SubmitRequest
 from app.core.members import CLOSE_TOO_SLOW, Member
-from app.core.store import AppendResult, Commit, DocumentStore
+from app.core.store import DocumentStore
 from app.core.wire import encode
 from sync import errors as sync_errors
 from sync import patches
 from sync.merge import changes_between
 from sync.protocol import Edit, OpId, Revision, Snapshot, Synced
-from sync.server import Outcome, Placement, Sequencer
+from sync.server import Outcome, Sequencer
 
 log = logging.getLogger(__name__)
 
-# Commits that find the head moved (another process won) before the room gives up with Busy.
-MAX_COMMIT_ATTEMPTS = 20
-# Edits committed in one transaction at most: a bound on the time one batch holds the lock.
-MAX_BATCH = 256
-
-
-@dataclass(eq=False, slots=True)
-class _Waiting:
-    """An edit waiting for its batch, and where its outcome (or refusal) goes."""
-
-    edit: Edit
-    author: str
-    done: asyncio.Future[Outcome]
-
-    def settle(self, answer: Outcome | Exception) -> None:
-        if self.done.done():
-            return
-        if isinstance(answer, Exception):
-            self.done.set_exception(answer)
-            # Retrieved here: an author who gave up must not leave an unread error behind.
-            self.done.add_done_callback(lambda f: f.exception())
-        else:
-            self.done.set_result(answer)
+# Seconds between two rounds of presence updates in a room (cursor moves are coalesced).
+PRESENCE_INTERVAL = 0.03
 
 
 class Room:
@@ -81,8 +58,10 @@ class Room:
         # People connected to other instances, by session, as their instances relayed them.
         self.remote_people: dict[str, dict[str, Any]] = {}
         self.lock = asyncio.Lock()
-        self._waiting: FairQueue[str, _Waiting] = FairQueue(settings.max_waiting_edits)
-        self._committer: asyncio.Task[Any] | None = None
+        self.commits = GroupCommit(self)
+        # Presence updates not yet sent, the newest per session, and the timer that sends them.
+        self._moved: dict[str, Member] = {}
+        self._presence_timer: asyncio.TimerHandle | None = None
         self.users = 0  # members plus REST callers holding the room
         self.unload_task: asyncio.Task[None] | None = None
         self.background = Background()
@@ -92,127 +71,21 @@ class Room:
     async def submit(self, edit: Edit, author: str, origin: Origin = "websocket") -> Outcome:
         """Sequence, commit, then fan out ``edit``. Raises SyncError, Busy or Refused.
 
-        Edits that arrive while a commit is in flight wait, and are then sequenced and
-        committed together in one transaction (group commit): the database's cost is paid
-        per batch, not per edit. Each edit still gets its own revision. Waiting edits are
-        taken round-robin by client, so one client's flood does not delay the others.
+        Edits that arrive while a commit is in flight wait and are committed together
+        (``app/core/commits.py``); each still gets its own revision.
         """
         started = time.perf_counter()
         await self.extensions.before_submit(SubmitRequest(self.doc_id, edit, author, origin))
-        waiting = _Waiting(edit, author, asyncio.get_running_loop().create_future())
-        if not self._waiting.push(edit.op_id.client, waiting):
-            raise Refused(
-                f"more than {self._waiting.per_key} edits from '{edit.op_id.client}' are "
-                "waiting to be sequenced; this edit was not applied, send it again shortly",
-                Refusal.RATE_LIMITED,
-            )
-        if self._committer is None or self._committer.done():
-            self._committer = self.background.spawn(self._commit_waiting())
-        # Shielded: an author who gives up does not take the others' batch down with it.
-        outcome = await asyncio.shield(waiting.done)
+        outcome = await self.commits.submit(edit, author)
         await self.extensions.after_submit(
             Settled(self.doc_id, outcome.placement, time.perf_counter() - started)
         )
         return outcome
 
-    async def _commit_waiting(self) -> None:
-        while self._waiting:
-            async with self.lock:
-                # Round-robin by client: a flood from one waits its turn like anyone.
-                batch = self._waiting.take(MAX_BATCH)
-                try:
-                    await self._commit_batch_locked(batch)
-                except asyncio.CancelledError:
-                    for waiting in batch:
-                        waiting.done.cancel()
-                    raise
-                except Exception as exc:  # the store is down, the document was deleted...
-                    for waiting in batch:
-                        waiting.settle(exc)
-
-    async def _commit_batch_locked(self, batch: list[_Waiting]) -> None:
-        """Sequence ``batch`` in memory, commit it in one append, then acknowledge it.
-
-        Nothing is acknowledged or sent before the append succeeds. If it fails, the
-        sequencer is rolled back and nobody has seen anything; if another process moved the
-        head, the room folds in what it committed and sequences the batch again.
-        """
-        for _attempt in range(MAX_COMMIT_ATTEMPTS):
-            self.sequencer.checkpoint()
-            try:
-                results, commits = await self._sequence_locked(batch)
-                result = AppendResult.APPENDED  # nothing new: duplicates and refusals only
-                if commits:
-                    result = await self.store.append(self.doc_id, commits)
-            except BaseException:
-                self.sequencer.rollback()
-                raise
-            if result is AppendResult.APPENDED:
-                self.sequencer.keep()
-                for commit in commits:
-                    self.broadcast(commit.revision.to_wire())
-                if commits:
-                    # Under the lock, so every extension hears commits in revision order.
-                    revisions = [c.revision for c in commits]
-                    await self.extensions.after_commit(Committed(self.doc_id, revisions))
-                for waiting, answer in results:
-                    waiting.settle(answer)
-                return
-            self.sequencer.rollback()
-            if result is AppendResult.DUPLICATE:
-                batch = await self._settle_stored_duplicates(batch, commits)
-            await self._refresh_locked()  # another process committed first
-        for waiting in batch:
-            waiting.settle(Busy(f"document '{self.doc_id}' is too contended; try again"))
-
-    async def _sequence_locked(
-        self, batch: list[_Waiting]
-    ) -> tuple[list[tuple[_Waiting, Outcome | Exception]], list[Commit]]:
-        """Each edit's outcome (or why it was refused), and the revisions to append."""
-        results: list[tuple[_Waiting, Outcome | Exception]] = []
-        commits: list[Commit] = []
-        for waiting in batch:
-            edit = waiting.edit
-            try:
-                outcome = self.sequencer.propose(edit, waiting.author)
-            except sync_errors.StaleRevision as exc:
-                # Perhaps applied long ago, before the history held in memory.
-                existing = await self.store.find_operation(self.doc_id, edit.op_id)
-                if existing is None:
-                    results.append((waiting, exc))
-                else:
-                    results.append((waiting, Outcome(existing, Placement.DUPLICATE)))
-                continue
-            except sync_errors.SyncError as exc:
-                results.append((waiting, exc))
-                continue
-            if outcome.placement is not Placement.DUPLICATE:
-                # Accepted in memory only, so the next edit is sequenced on top of it.
-                self.sequencer.accept(outcome)
-                commits.append(Commit(outcome.revision, outcome.op, outcome.text))
-            results.append((waiting, outcome))
-        return results, commits
-
-    async def _settle_stored_duplicates(
-        self, batch: list[_Waiting], commits: list[Commit]
-    ) -> list[_Waiting]:
-        """The store has some of the batch's operations already (committed by another
-        process, or long ago): acknowledge those with their stored revision, keep the rest."""
-        remaining = []
-        for waiting in batch:
-            existing = None
-            if any(c.revision.op_id == waiting.edit.op_id for c in commits):
-                existing = await self.store.find_operation(self.doc_id, waiting.edit.op_id)
-            if existing is None:
-                remaining.append(waiting)
-            else:
-                waiting.settle(Outcome(existing, Placement.DUPLICATE))
-        return remaining
-
     async def submit_text(self, new_text: str, author: str) -> Outcome:
         """Make the document ``new_text`` as one revision (restore, import, REST edits)."""
         async with self.lock:
-            await self._refresh_locked()
+            await self.refresh_locked()
             base_text, base = self.sequencer.text, self.sequencer.rev
         op = changes_between(base_text, new_text)
         edit = Edit(
@@ -222,7 +95,7 @@ class Room:
 
     async def refresh(self) -> None:
         async with self.lock:
-            await self._refresh_locked()
+            await self.refresh_locked()
 
     async def apply_remote(self, revisions: list[Revision]) -> None:
         """Revisions another instance committed (heard over the bus), in order.
@@ -244,14 +117,14 @@ class Room:
                             revision.rev,
                             self.doc_id,
                         )
-                        await self._refresh_locked()
+                        await self.refresh_locked()
                         return
                     self.broadcast(revision.to_wire())
                     continue
-                await self._refresh_locked()
+                await self.refresh_locked()
                 return
 
-    async def _refresh_locked(self) -> None:
+    async def refresh_locked(self) -> None:
         """Fold in revisions other processes committed, and pass them on to our members."""
         while True:
             newer = await self.store.revisions_after(
@@ -280,7 +153,7 @@ class Room:
         """The committed text now (first folding in what other processes committed)."""
         async with self.lock:
             if refresh:
-                await self._refresh_locked()
+                await self.refresh_locked()
             return self.sequencer.snapshot()
 
     # -- catch-ups ----------------------------------------------------------------------
@@ -288,7 +161,7 @@ class Room:
     async def catch_up(self, since: int, client: str, *, full: bool) -> list[Revision] | Snapshot:
         """What a client at ``since`` needs: the revisions after it, or else a snapshot."""
         async with self.lock:
-            await self._refresh_locked()
+            await self.refresh_locked()
             return await self._catch_up_locked(since, client, full=full)
 
     async def _catch_up_locked(
@@ -340,7 +213,7 @@ class Room:
         its catch-up, be left out of both, or come twice.
         """
         async with self.lock:
-            await self._refresh_locked()
+            await self.refresh_locked()
             member.push({**welcome, "people": self.people()})
             await self._push_catch_up_locked(member, since, full=full)
             self.add(member)
@@ -348,7 +221,7 @@ class Room:
     async def resync(self, member: Member, since: int, *, full: bool) -> None:
         """Queue a catch-up for a member that asked for one (after a gap, or a bad copy)."""
         async with self.lock:
-            await self._refresh_locked()
+            await self.refresh_locked()
             await self._push_catch_up_locked(member, since, full=full)
 
     def broadcast(self, message: dict[str, Any] | str, *, exclude: str | None = None) -> None:
@@ -375,12 +248,27 @@ class Room:
         self._presence("join", member.person.public(), exclude=member.person.session)
 
     def remove(self, member: Member) -> None:
+        self._moved.pop(member.person.session, None)
         if self.members.pop(member.person.session, None) is not None:
             self._presence("leave", member.person.public())
 
     def update_presence(self, member: Member) -> None:
-        if member.person.session in self.members:
-            self._presence("update", member.person.public(), exclude=member.person.session)
+        """``member`` moved its cursor (or renamed itself). Updates are sent at most every
+        ``PRESENCE_INTERVAL`` seconds per room, each person's newest only: a person sending
+        hundreds a second costs the others no more than one who sends a few."""
+        if member.person.session not in self.members:
+            return
+        self._moved[member.person.session] = member
+        if self._presence_timer is None:
+            loop = asyncio.get_running_loop()
+            self._presence_timer = loop.call_later(PRESENCE_INTERVAL, self._send_moves)
+
+    def _send_moves(self) -> None:
+        self._presence_timer = None
+        moved, self._moved = self._moved, {}
+        for session, member in moved.items():
+            if self.members.get(session) is member:
+                self._presence("update", member.person.public(), exclude=session)
 
     def _presence(self, event: PresenceKind, person: dict[str, Any], *, exclude: str = "") -> None:
         self.broadcast({"type": "presence", "event": event, "person": person}, exclude=exclude)
@@ -411,6 +299,10 @@ class Room:
     async def close_all(self, code: int, reason: str) -> None:
         members = list(self.members.values())
         self.members.clear()
+        self._moved.clear()
+        if self._presence_timer is not None:
+            self._presence_timer.cancel()
+            self._presence_timer = None
         for member in members:  # other instances hear them leave; here, everyone is closed
             leave = PresenceEvent("leave", member.person.public())
             self.background.spawn(self.extensions.on_presence(self.doc_id, leave))

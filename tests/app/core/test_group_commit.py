@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config import Settings
-from app.core import rooms
+from app.core import commits
 from app.core.errors import AppError
 from app.core.extensions import Extensions
 from app.core.members import Member, Person, TokenBucket
@@ -214,7 +214,7 @@ def test_batches_really_form_under_concurrency() -> None:
 def test_a_flooding_client_does_not_starve_a_typist(monkeypatch: pytest.MonkeyPatch) -> None:
     # Small batches, so that a queue served in arrival order would make the typist wait for
     # many of them behind the flood.
-    monkeypatch.setattr(rooms, "MAX_BATCH", 4)
+    monkeypatch.setattr(commits, "MAX_BATCH", 4)
     waits: list[int] = []
 
     async def run() -> None:

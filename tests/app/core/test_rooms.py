@@ -471,3 +471,33 @@ async def test_two_registries_on_one_sqlite_file_converge(data_dir: Path) -> Non
     finally:
         await store_a.engine.dispose()
         await store_b.engine.dispose()
+
+
+async def test_a_flood_of_cursor_moves_is_coalesced_newest_first(
+    store: Store, data_dir: Path
+) -> None:
+    await store.create("d1", "D1", "x" * 2000)
+    registry = registry_for(store, data_dir)
+    room = await registry.acquire("d1")
+    mover, watcher = FakeChannel(), FakeChannel()
+    moving, watching = make_member(mover), make_member(watcher)
+    for member in (moving, watching):
+        await room.join(member, 0, full=True, welcome={"type": "joined"})
+    for cursor in range(1000):
+        moving.person.cursor = cursor
+        room.update_presence(moving)
+        if cursor % 100 == 0:
+            await asyncio.sleep(0)
+    await eventually(
+        lambda: any(m["person"]["cursor"] == 999 for m in watcher.of_type("presence")),
+        what="the newest cursor",
+    )
+    updates = [m for m in watcher.of_type("presence") if m["event"] == "update"]
+    assert len(updates) <= 20, f"{len(updates)} updates sent for one burst"
+    assert updates[-1]["person"]["cursor"] == 999
+    cursors = [m["person"]["cursor"] for m in updates]
+    assert cursors == sorted(cursors)  # never an older position after a newer one
+    assert not mover.of_type("presence") or all(
+        m["person"]["session"] != moving.person.session for m in mover.of_type("presence")
+    )
+    await registry.close()
