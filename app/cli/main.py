@@ -48,6 +48,7 @@ def serve(
     import uvicorn
 
     from app.config import get_settings
+    from app.serving import uvicorn_options
 
     settings = get_settings()
     uvicorn.run(
@@ -57,6 +58,7 @@ def serve(
         port=port or settings.port,
         reload=reload,
         log_level=(log_level or settings.log_level).lower(),
+        **uvicorn_options(),
     )
 
 

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
+from app.serving import uvicorn_options
 
 # These tests are about HTTP, WebSockets and storage; the XMPP tests start their own Prosody
 # and ask for it explicitly. Child processes (uvicorn, the CLI) inherit this.
@@ -64,7 +65,7 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", **uvicorn_options())
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

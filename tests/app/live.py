@@ -75,12 +75,12 @@ class LiveServer:
             raise RuntimeError(f"the server on port {self.port} is already running")
         self._log = self.log_path.open("a")
         self.process = subprocess.Popen(
+            # `collab serve`: the very server and uvicorn options that run in production.
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "app.main:create_app",
-                "--factory",
+                "app.cli",
+                "serve",
                 "--host",
                 "127.0.0.1",
                 "--port",
