@@ -111,7 +111,13 @@ async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> D
     engine = make_engine(settings)
     stack.push_async_callback(engine.dispose)
     await upgrade(engine)
-    return SqlStore(engine, snapshot_every=settings.snapshot_every)
+    store = SqlStore(
+        engine,
+        snapshot_every=settings.snapshot_every,
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+    stack.push_async_callback(store.close)
+    return store
 
 
 async def _xmpp_bus(

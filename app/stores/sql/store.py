@@ -32,6 +32,7 @@ from app.core.store import (
 )
 from app.stores.replay import replay
 from app.stores.sql.models import DocumentRow, RevisionRow, SnapshotRow
+from app.stores.sql.sqlite_writer import SqliteWriter
 from sync.protocol import OpId, Revision
 from sync.text import checksum
 
@@ -82,18 +83,29 @@ def _stored(row: RevisionRow) -> StoredRevision:
 class SqlStore:
     """``DocumentStore`` on SQLAlchemy: SQLite (WAL) or PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine, *, snapshot_every: int = 100) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, snapshot_every: int = 100, sqlite_synchronous: str = "full"
+    ) -> None:
         self.engine = engine
         self.snapshot_every = snapshot_every
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._sqlite = engine.dialect.name == "sqlite"
-        if self._sqlite and not event.contains(engine.sync_engine, "checkout", _add_casefold):
-            event.listen(engine.sync_engine, "checkout", _add_casefold)
+        self._writer: SqliteWriter | None = None
+        if self._sqlite:
+            if not event.contains(engine.sync_engine, "checkout", _add_casefold):
+                event.listen(engine.sync_engine, "checkout", _add_casefold)
+            path = engine.url.database
+            if path and path != ":memory:":
+                self._writer = SqliteWriter(
+                    path, synchronous=sqlite_synchronous, snapshot_every=snapshot_every
+                )
 
     def session(self) -> AsyncSession:
         return self._sessions()
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -283,8 +295,10 @@ class SqlStore:
         """Commit ``batch`` if the head is still the revision before its first: all or none."""
         if not batch:
             return AppendResult.APPENDED
-        first, last = batch[0].revision, batch[-1].revision
         stamp = now()
+        if self._writer is not None:
+            return await self._writer.append(doc_id, batch, stamp)
+        first, last = batch[0].revision, batch[-1].revision
         rows: list[dict[str, Any]] = []
         snapshots: list[dict[str, Any]] = []
         for commit in batch:

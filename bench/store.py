@@ -1,0 +1,110 @@
+"""What one append costs the server: SQLAlchemy with aiosqlite against the SQLite writer
+thread (app/stores/sql/sqlite_writer.py), on SQLite with synchronous=FULL, and PostgreSQL.
+
+    python -m bench.store [--appends N] [--batch B]
+
+Prints milliseconds of wall and CPU time per append, each path measured twice, interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.config import Settings
+from app.core.store import Commit
+from app.stores.sql.engine import make_engine
+from app.stores.sql.migrate import upgrade
+from app.stores.sql.store import SqlStore
+from sync import ops, patches
+from sync.protocol import Edit, OpId
+from sync.server import Sequencer
+
+POSTGRES_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+async def measure(store: SqlStore, appends: int, batch: int) -> tuple[float, float]:
+    await store.create("bench", "Bench", "")
+    sequencer = Sequencer("", history_limit=batch + 1)
+    seq = 0
+    wall = cpu = 0.0
+    for _ in range(appends):
+        sequencer.checkpoint()
+        commits = []
+        for _ in range(batch):
+            seq += 1
+            current = sequencer.text
+            op = ops.replace(len(current), len(current), "", "x")
+            edit = Edit(sequencer.rev, OpId("c", seq), patches.patch_text(current, op))
+            outcome = sequencer.accept(sequencer.propose(edit, "a"))
+            commits.append(Commit(outcome.revision, outcome.op, outcome.text))
+        sequencer.keep()
+        started, started_cpu = time.perf_counter(), time.process_time()
+        await store.append("bench", commits)
+        wall += time.perf_counter() - started
+        cpu += time.process_time() - started_cpu
+    return wall / appends * 1000, cpu / appends * 1000
+
+
+async def sqlite(appends: int, batch: int, *, writer_thread: bool) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(_env_file=None, data_dir=Path(folder))  # type: ignore[call-arg]
+        engine = make_engine(settings)
+        await upgrade(engine)
+        store = SqlStore(engine)
+        if not writer_thread:
+            store._writer = None  # the SQLAlchemy path, as PostgreSQL takes it
+        try:
+            return await measure(store, appends, batch)
+        finally:
+            await store.close()
+
+
+async def postgres(appends: int, batch: int) -> tuple[float, float]:
+    name = f"collab_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        engine = create_async_engine(POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name)
+        await upgrade(engine)
+        store = SqlStore(engine)
+        try:
+            return await measure(store, appends, batch)
+        finally:
+            await store.close()
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def main(appends: int, batch: int) -> None:
+    print(f"{appends} appends of {batch} revision(s) each; ms per append (wall, cpu)")
+    results: dict[str, list[tuple[float, float]]] = {}
+    for _round in range(2):
+        for name, run in (
+            ("sqlite, SQLAlchemy + aiosqlite", sqlite(appends, batch, writer_thread=False)),
+            ("sqlite, writer thread", sqlite(appends, batch, writer_thread=True)),
+            ("postgresql, SQLAlchemy + asyncpg", postgres(appends, batch)),
+        ):
+            results.setdefault(name, []).append(await run)
+    for name, runs in results.items():
+        wall = min(r[0] for r in runs)
+        cpu = min(r[1] for r in runs)
+        print(f"  {name:34} {wall:7.3f} ms wall  {cpu:7.3f} ms cpu")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--appends", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=1)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.appends, arguments.batch))
