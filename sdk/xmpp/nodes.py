@@ -1,6 +1,6 @@
 """The node scheme, and publishing and reading documents' pubsub nodes.
 
-Each document has three nodes on the pubsub service (``pubsub.<domain>``):
+Each document has four nodes on the pubsub service (``pubsub.<domain>``):
 
 =================================  ==========================================================
 ``collab/doc/<id>``                one item per revision (or per run of consecutive revisions);
@@ -9,16 +9,24 @@ Each document has three nodes on the pubsub service (``pubsub.<domain>``):
                                    (``publish_model = open``); app instances subscribe
 ``collab/doc/<id>/snapshot``       the text at a revision, republished every so often and on
                                    request, so a subscriber can start from XMPP alone
+``collab/doc/<id>/live``           what is news only for a moment: people joining, moving and
+                                   leaving, and renames; nothing is kept (``persist_items = 0``)
+                                   and only the app publishes
 =================================  ==========================================================
+
+Deleting a document deletes its nodes; the revision node's subscribers get the server's
+delete notification (that is how other instances, and bots, hear of a deletion).
 
 Item ids: a revision item is named after its last revision (``"42"``). A revision too large
 for one stanza (client stanzas are capped at 256 KiB) is split into parts named ``"42.1"``,
-``"42.2"``, ...; snapshots are always named ``"<rev>.<part>"``. Both nodes' access model is
-``open`` today; the permissions issue will switch to ``whitelist`` and manage members.
+``"42.2"``, ...; snapshots are always named ``"<rev>.<part>"``; live items get the server's
+ids. Every node's access model is ``open`` today; the permissions issue will switch to
+``whitelist`` and manage members.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -41,7 +49,7 @@ PREFIX = "collab/doc/"
 # the XML around it is small. Well under Prosody's 256 KiB stanza limit.
 ITEM_BUDGET = 120_000
 REVISION_MAX_ITEMS = 10000
-_NODE = re.compile(r"collab/doc/([A-Za-z0-9][A-Za-z0-9_-]{0,63})(/inbox|/snapshot)?")
+_NODE = re.compile(r"collab/doc/([A-Za-z0-9][A-Za-z0-9_-]{0,63})(/inbox|/snapshot|/live)?")
 
 
 def document_node(doc_id: str) -> str:
@@ -56,8 +64,18 @@ def snapshot_node(doc_id: str) -> str:
     return PREFIX + doc_id + "/snapshot"
 
 
+def live_node(doc_id: str) -> str:
+    return PREFIX + doc_id + "/live"
+
+
+def all_nodes(doc_id: str) -> tuple[str, ...]:
+    """The document's nodes, the revision node first."""
+    return (document_node(doc_id), inbox_node(doc_id), snapshot_node(doc_id), live_node(doc_id))
+
+
 def parse_node(node: str) -> tuple[str, str] | None:
-    """``(doc_id, kind)`` for one of our nodes (kind: "revisions", "inbox", "snapshot")."""
+    """``(doc_id, kind)`` for one of our nodes (kind: "revisions", "inbox", "snapshot",
+    "live")."""
     match = _NODE.fullmatch(node)
     if match is None:
         return None
@@ -67,8 +85,11 @@ def parse_node(node: str) -> tuple[str, str] | None:
 # -- splitting into items -----------------------------------------------------------------
 
 
-def revision_items(doc_id: str, revisions: Sequence[Revision]) -> list[tuple[str, ElementBase]]:
-    """Items carrying ``revisions``: runs of small ones batched, big ones split in parts."""
+def revision_items(
+    doc_id: str, revisions: Sequence[Revision], *, origin: str = ""
+) -> list[tuple[str, ElementBase]]:
+    """Items carrying ``revisions``: runs of small ones batched, big ones split in parts.
+    ``origin`` (the publisher's full JID) is stamped on each item's payload."""
     items: list[tuple[str, ElementBase]] = []
     run: list[Revision] = []
     size = 0
@@ -97,6 +118,9 @@ def revision_items(doc_id: str, revisions: Sequence[Revision]) -> list[tuple[str
         run.append(revision)
         size += len(revision.patch)
     flush()
+    if origin:
+        for _, payload in items:
+            payload["origin"] = origin
     return items
 
 
@@ -182,6 +206,8 @@ _PLUGINS = {
     f"{{{st.NS}}}snapshot": "collab_snapshot",
     f"{{{st.NS}}}edit": "collab_edit",
     f"{{{st.NS}}}snapshot-request": "collab_snapshot_request",
+    f"{{{st.NS}}}presence": "collab_presence",
+    f"{{{st.NS}}}renamed": "collab_renamed",
 }
 
 
@@ -218,6 +244,11 @@ class DocumentNodes:
     def pubsub(self) -> Any:
         return self.xmpp.plugin["xep_0060"]
 
+    @property
+    def origin(self) -> str:
+        """This connection's full JID, stamped on what it publishes."""
+        return str(self.xmpp.boundjid.full)
+
     def _form(self, **fields: str) -> Any:
         form = self.xmpp.plugin["xep_0004"].make_form("submit")  # type: ignore[no-untyped-call]
         form.add_field(
@@ -247,40 +278,53 @@ class DocumentNodes:
             raise _bridge_error(f"creating node {node}", exc) from exc
 
     async def ensure(self, doc_id: str, *, title: str = "") -> None:
-        """Create (or reconfigure) the document's three nodes."""
-        await self._create(
-            document_node(doc_id),
-            title=title[:100] or doc_id,
-            max_items=str(REVISION_MAX_ITEMS),
-            persist_items="1",
-            publish_model="publishers",
-            access_model="open",
-            notify_delete="1",
-            notify_retract="0",
-            send_last_published_item="never",
-        )
-        await self._create(
-            inbox_node(doc_id),
-            max_items="100",
-            persist_items="1",
-            publish_model="open",
-            access_model="open",
-            notify_retract="0",
-            send_last_published_item="never",
-        )
-        await self._create(
-            snapshot_node(doc_id),
-            max_items="200",
-            persist_items="1",
-            publish_model="publishers",
-            access_model="open",
-            notify_retract="0",
-            send_last_published_item="never",
+        """Create (or reconfigure) the document's four nodes."""
+        # All at once: the server answers each in turn, and nobody waits four round trips.
+        await asyncio.gather(
+            self._create(
+                document_node(doc_id),
+                title=title[:100] or doc_id,
+                max_items=str(REVISION_MAX_ITEMS),
+                persist_items="1",
+                publish_model="publishers",
+                access_model="open",
+                notify_delete="1",
+                notify_retract="0",
+                send_last_published_item="never",
+            ),
+            self._create(
+                inbox_node(doc_id),
+                max_items="100",
+                persist_items="1",
+                publish_model="open",
+                access_model="open",
+                notify_retract="0",
+                send_last_published_item="never",
+            ),
+            self._create(
+                snapshot_node(doc_id),
+                max_items="200",
+                persist_items="1",
+                publish_model="publishers",
+                access_model="open",
+                notify_retract="0",
+                send_last_published_item="never",
+            ),
+            self._create(
+                live_node(doc_id),
+                max_items="1",
+                persist_items="0",  # transient: a late subscriber hears nothing old
+                publish_model="publishers",
+                access_model="open",
+                notify_delete="0",  # the revision node's notification says it once
+                notify_retract="0",
+                send_last_published_item="never",
+            ),
         )
 
     async def delete(self, doc_id: str) -> None:
         """Delete the document's nodes; subscribers get a delete notification."""
-        for node in (document_node(doc_id), inbox_node(doc_id), snapshot_node(doc_id)):
+        for node in all_nodes(doc_id):
             try:
                 await self.pubsub.delete_node(self.service, node, timeout=self.timeout)
             except IqError as exc:
@@ -312,7 +356,7 @@ class DocumentNodes:
 
     async def publish_revisions(self, doc_id: str, revisions: Sequence[Revision]) -> int:
         """Publish revisions (in order); returns how many items that took."""
-        items = revision_items(doc_id, revisions)
+        items = revision_items(doc_id, revisions, origin=self.origin)
         await self._publish(document_node(doc_id), items)
         return len(items)
 
@@ -321,6 +365,14 @@ class DocumentNodes:
 
     async def publish_edit(self, doc_id: str, edit: Edit, author: str) -> None:
         await self._publish(inbox_node(doc_id), [("", st.edit_stanza(doc_id, edit, author))])
+
+    async def publish_presence(self, doc_id: str, event: str, person: dict[str, Any]) -> None:
+        payload = st.presence_stanza(doc_id, event, person, self.origin)
+        await self._publish(live_node(doc_id), [("", payload)])
+
+    async def publish_renamed(self, doc_id: str, title: str) -> None:
+        payload = st.renamed_stanza(doc_id, title, self.origin)
+        await self._publish(live_node(doc_id), [("", payload)])
 
     async def request_snapshot(self, doc_id: str) -> None:
         request = st.SnapshotRequestStanza()

@@ -8,17 +8,24 @@ into LF by every XML parser), and names were refused at the edge if XML forbids 
 Example item payload (one revision)::
 
     <revision xmlns="urn:xmpp-collab:0" doc="q3-plan" rev="42" base="40" author="Ann"
-              client="k3f9" seq="12" checksum="19:9b2d4c51">@@ -1,5 +1,6 @@
+              client="k3f9" seq="12" checksum="19:9b2d4c51"
+              origin="collab@localhost/app-1">@@ -1,5 +1,6 @@
      hello
     +,
     </revision>
+
+``origin`` is the full JID of the app instance that published the item: instances share one
+account, so the publisher Prosody exposes (a bare JID) cannot tell them apart, and each
+instance skips what it published itself. Everything read from XMPP is checked here before
+the app sees it: a bad payload raises ``ProtocolViolation`` (or ``InvalidText``).
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 from slixmpp import Message
 from slixmpp.plugins.xep_0060.stanza.pubsub import Item
@@ -32,18 +39,29 @@ from sync.text import validate_text
 NS = "urn:xmpp-collab:0"
 _SAFE = "!~*'();/?:@&=+$,# \n"  # as patch text, plus newlines
 
+# Bounds on what other publishers may send us (the app's own limits, where it has them).
+MAX_NUMBER = 2**53 - 1  # revisions and positions: what JavaScript counts exactly
+MAX_NAME = 64
+MAX_TITLE = 200
+MAX_ORIGIN = 1023  # a full JID: three parts of at most 1023 bytes, in practice far less
+_SESSION = re.compile(r"[A-Za-z0-9_.~-]{1,64}")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+PresenceKind = Literal["join", "update", "leave"]
+_PRESENCE_KINDS: dict[str, PresenceKind] = {"join": "join", "update": "update", "leave": "leave"}
+
 
 def escape_text(text: str) -> str:
     """Document text as XML-safe ASCII (``%xx`` UTF-8, like patch lines)."""
     return urllib.parse.quote(text.encode("utf-8"), _SAFE)
 
 
-def unescape_text(value: str) -> str:
+def unescape_text(value: str, *, what: str = "text") -> str:
     try:
         text = urllib.parse.unquote_to_bytes(value).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolViolation(f"escaped text is not UTF-8: {exc.reason}") from exc
-    validate_text(text)
+        raise ProtocolViolation(f"escaped {what} is not UTF-8: {exc.reason}") from exc
+    validate_text(text, what=what)
     return text
 
 
@@ -61,9 +79,16 @@ class _Payload(ElementBase):
 
     def int_attr(self, name: str) -> int:
         value = self.xml.get(name, "")
-        if not (value.isascii() and value.isdigit()):
+        # Length first: int() of thousands of digits is slow, and past 4300 it raises.
+        if not (value.isascii() and value.isdigit() and len(value) <= 16):
             raise ProtocolViolation(f"<{self.name}> needs a non-negative integer '{name}'")
-        return int(value)
+        number = int(value)
+        if number > MAX_NUMBER:
+            raise ProtocolViolation(f"<{self.name}> '{name}' is over {MAX_NUMBER}")
+        return number
+
+    def optional_int_attr(self, name: str) -> int | None:
+        return None if self.xml.get(name) is None else self.int_attr(name)
 
     def str_attr(self, name: str) -> str:
         value = self.xml.get(name)
@@ -88,6 +113,7 @@ class RevisionStanza(_Payload):
         "checksum",
         "part",
         "parts",
+        "origin",
         "body",
     }
 
@@ -97,7 +123,7 @@ class RevisionBatchStanza(_Payload):
 
     name = "revisions"
     plugin_attrib = "collab_batch"
-    interfaces: ClassVar[set[str]] = {"doc", "first", "last"}
+    interfaces: ClassVar[set[str]] = {"doc", "first", "last", "origin"}
 
 
 class EditStanza(_Payload):
@@ -124,6 +150,33 @@ class SnapshotRequestStanza(_Payload):
     interfaces: ClassVar[set[str]] = {"doc"}
 
 
+class PresenceStanza(_Payload):
+    """A person joining, moving or leaving, on the document's live node; its text is the
+    person's name (escaped like snapshot text: a name may hold a tab or a CR)."""
+
+    name = "presence"
+    plugin_attrib = "collab_presence"
+    interfaces: ClassVar[set[str]] = {
+        "doc",
+        "event",
+        "origin",
+        "session",
+        "color",
+        "cursor",
+        "anchor",
+        "rev",
+        "body",
+    }
+
+
+class RenamedStanza(_Payload):
+    """A document's new title (escaped), on its live node."""
+
+    name = "renamed"
+    plugin_attrib = "collab_renamed"
+    interfaces: ClassVar[set[str]] = {"doc", "origin", "body"}
+
+
 class EditErrorStanza(_Payload):
     """Sent in a message to a bot whose edit was refused; its text is the reason."""
 
@@ -138,6 +191,8 @@ for _parent in (Item, EventItem):
     register_stanza_plugin(_parent, EditStanza)
     register_stanza_plugin(_parent, SnapshotStanza)
     register_stanza_plugin(_parent, SnapshotRequestStanza)
+    register_stanza_plugin(_parent, PresenceStanza)
+    register_stanza_plugin(_parent, RenamedStanza)
 register_stanza_plugin(RevisionBatchStanza, RevisionStanza, iterable=True)
 register_stanza_plugin(Message, EditErrorStanza)
 
@@ -205,3 +260,73 @@ def edit_from_stanza(stanza: EditStanza) -> tuple[Edit, str]:
     validate_text(author, what="author")
     op_id = OpId(validate_client_id(stanza.str_attr("client")), stanza.int_attr("seq"))
     return Edit(stanza.int_attr("base"), op_id, stanza["body"]), author
+
+
+def origin_of(stanza: ElementBase) -> str:
+    """Who published a payload ("" if it does not say: a bot, or an older instance)."""
+    return stanza.xml.get("origin") or ""
+
+
+def _origin(stanza: _Payload) -> str:
+    origin = stanza.str_attr("origin")
+    if not 1 <= len(origin) <= MAX_ORIGIN:
+        raise ProtocolViolation(f"'origin' must be 1 to {MAX_ORIGIN} characters")
+    validate_text(origin, what="origin")
+    return origin
+
+
+def _escaped_body(stanza: _Payload, what: str, limit: int) -> str:
+    text = unescape_text(stanza["body"], what=what)  # refuses what XML may not carry
+    if not 1 <= len(text) <= limit:
+        raise ProtocolViolation(f"{what} must be 1 to {limit} characters")
+    return text
+
+
+def presence_stanza(doc: str, event: str, person: dict[str, Any], origin: str) -> PresenceStanza:
+    """``person`` as ``Person.public()`` gives it: session, name, color, cursor, anchor, rev."""
+    stanza = PresenceStanza()
+    stanza["doc"] = doc
+    stanza["event"] = event
+    stanza["origin"] = origin
+    stanza["session"] = str(person["session"])
+    stanza["color"] = str(person["color"])
+    for key in ("cursor", "anchor", "rev"):
+        if person.get(key) is not None:
+            stanza[key] = str(person[key])
+    stanza["body"] = escape_text(str(person["name"]))
+    return stanza
+
+
+def presence_from_stanza(stanza: PresenceStanza) -> tuple[PresenceKind, dict[str, Any], str]:
+    """``(event, person, origin)``, every field checked."""
+    kind = _PRESENCE_KINDS.get(stanza.str_attr("event"))
+    if kind is None:
+        raise ProtocolViolation(f"'event' must be one of {', '.join(_PRESENCE_KINDS)}")
+    session = stanza.str_attr("session")
+    if not _SESSION.fullmatch(session):
+        raise ProtocolViolation("'session' must be 1 to 64 characters from A-Z a-z 0-9 _ . ~ -")
+    color = stanza.str_attr("color")
+    if not _COLOR.fullmatch(color):
+        raise ProtocolViolation("'color' must look like #1a2b3c")
+    person = {
+        "session": session,
+        "name": _escaped_body(stanza, "name", MAX_NAME),
+        "color": color,
+        "cursor": stanza.optional_int_attr("cursor"),
+        "anchor": stanza.optional_int_attr("anchor"),
+        "rev": stanza.optional_int_attr("rev") or 0,
+    }
+    return kind, person, _origin(stanza)
+
+
+def renamed_stanza(doc: str, title: str, origin: str) -> RenamedStanza:
+    stanza = RenamedStanza()
+    stanza["doc"] = doc
+    stanza["origin"] = origin
+    stanza["body"] = escape_text(title)
+    return stanza
+
+
+def renamed_from_stanza(stanza: RenamedStanza) -> tuple[str, str]:
+    """``(title, origin)``, checked."""
+    return _escaped_body(stanza, "title", MAX_TITLE), _origin(stanza)

@@ -256,10 +256,12 @@ class XmppBridge:
             return
         try:
             await self.nodes.ensure(doc_id, title=self.host.title_of(doc_id))
-            await self.nodes.subscribe(inbox_node(doc_id), bare=True)
-            # Live first: once revisions are heard, so are people.
-            await self.nodes.subscribe(live_node(doc_id), bare=False)
-            await self.nodes.subscribe(document_node(doc_id), bare=False)
+            # Sent together, handled in this order: once revisions are heard, so are people.
+            await asyncio.gather(
+                self.nodes.subscribe(inbox_node(doc_id), bare=True),
+                self.nodes.subscribe(live_node(doc_id), bare=False),
+                self.nodes.subscribe(document_node(doc_id), bare=False),
+            )
         except sync_errors.BridgeError as exc:
             log.warning("could not prepare the nodes of %s: %s", doc_id, exc)
         else:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from slixmpp import Message
@@ -34,6 +34,9 @@ def test_node_names() -> None:
     assert nodes.parse_node("collab/doc/q3") == ("q3", "revisions")
     assert nodes.parse_node("collab/doc/q3/inbox") == ("q3", "inbox")
     assert nodes.parse_node("collab/doc/q3/snapshot") == ("q3", "snapshot")
+    assert nodes.live_node("q3") == "collab/doc/q3/live"
+    assert nodes.parse_node("collab/doc/q3/live") == ("q3", "live")
+    assert nodes.all_nodes("q3")[0] == nodes.document_node("q3")
     assert nodes.parse_node("collab/doc/../x") is None
     assert nodes.parse_node("other") is None
 
@@ -63,6 +66,14 @@ def test_big_revisions_are_split_and_reassembled() -> None:
         assert len(payload["body"]) <= nodes.ITEM_BUDGET
         out += assembler.feed(payload)
     assert out == revisions
+
+
+def test_every_revision_item_says_who_published_it() -> None:
+    revisions = history("x", "é" * 100_000, "y", "z")
+    items = nodes.revision_items("d", revisions, origin="collab@localhost/app-1")
+    assert len(items) > 3  # one single, parts, one batch
+    assert {st.origin_of(payload) for _, payload in items} == {"collab@localhost/app-1"}
+    assert all(st.origin_of(payload) == "" for _, payload in nodes.revision_items("d", revisions))
 
 
 def test_snapshot_items_round_trip_and_ignore_incomplete_sets() -> None:
@@ -116,7 +127,7 @@ def test_publish_notify_and_read_back(accounts: tuple[XmppAccount, XmppAccount])
             await bot.subscribe(document_node("n1"), bare=False)
             revisions = history("x<&]]>\r\n", "é" * 200_000, "\u202eRTL")
             await app.publish_revisions("n1", revisions)
-            assembler, seen = RevisionAssembler(), []
+            assembler, seen = RevisionAssembler(), list[Revision]()
             while len(seen) < 3:
                 message = await asyncio.wait_for(events.get(), 10)
                 seen += assembler.feed(nodes.payload_of(message["pubsub_event"]["items"]["item"]))
@@ -141,5 +152,52 @@ def test_snapshot_published_and_read(accounts: tuple[XmppAccount, XmppAccount]) 
             await app.publish_snapshot("n2", Snapshot(5, text, checksum(text)))
             assert await bot.latest_snapshot("n2") == Snapshot(5, text, checksum(text))
             await app.delete("n2")
+
+    asyncio.run(scenario())
+
+
+def recorder(events: asyncio.Queue[tuple[str, Message]], kind: str) -> Callable[[Message], None]:
+    return lambda message: events.put_nowait((kind, message))
+
+
+def test_live_node_keeps_nothing_and_goes_with_the_document(
+    accounts: tuple[XmppAccount, XmppAccount],
+) -> None:
+    async def scenario() -> None:
+        async for app, bot, follower in pair(accounts):
+            await app.ensure("n3")
+            events: asyncio.Queue[tuple[str, Message]] = asyncio.Queue()
+            for kind in ("publish", "delete"):
+                follower.xmpp.add_event_handler(f"pubsub_{kind}", recorder(events, kind))
+            await bot.subscribe(nodes.live_node("n3"), bare=False)
+            await bot.subscribe(document_node("n3"), bare=False)
+            person = {"session": "s1", "name": "Ann", "color": "#000000", "rev": 0}
+            await app.publish_presence("n3", "join", person)
+            kind, message = await asyncio.wait_for(events.get(), 10)
+            payload = nodes.payload_of(message["pubsub_event"]["items"]["item"])
+            assert isinstance(payload, st.PresenceStanza)
+            assert st.origin_of(payload) == app.origin == f"{accounts[0].jid}/app"
+            await app.publish_renamed("n3", "New title")
+            kind, message = await asyncio.wait_for(events.get(), 10)
+            assert isinstance(
+                nodes.payload_of(message["pubsub_event"]["items"]["item"]), st.RenamedStanza
+            )
+            # Transient: nothing is kept for a late subscriber; Prosody does not even list
+            # the items of a node that keeps none (XEP-0060 "persistent-items" error).
+            with pytest.raises(BridgeError, match="feature-not-implemented"):
+                await bot.item_ids(nodes.live_node("n3"))
+            # Only the app may publish there.
+            with pytest.raises(BridgeError, match="forbidden"):
+                await bot.publish_renamed("n3", "Hijacked")
+            # Deleting the document says so once, on the revision node.
+            await app.delete("n3")
+            kind, message = await asyncio.wait_for(events.get(), 10)
+            assert (kind, message["pubsub_event"]["delete"]["node"]) == (
+                "delete",
+                document_node("n3"),
+            )
+            with pytest.raises(BridgeError, match="item-not-found"):
+                await bot.subscribe(nodes.live_node("n3"), bare=False)
+            assert events.empty()
 
     asyncio.run(scenario())

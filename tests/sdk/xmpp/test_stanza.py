@@ -4,7 +4,7 @@ import pytest
 from slixmpp.xmlstream import ET, tostring
 
 from sdk.xmpp import stanza as st
-from sync.errors import InvalidText, ProtocolViolation
+from sync.errors import InvalidText, ProtocolViolation, SyncError
 from sync.protocol import Edit, OpId, Revision
 
 REVISION = Revision(
@@ -120,3 +120,116 @@ def test_bad_escapes_in_snapshot_text_are_refused() -> None:
         st.unescape_text("%FF")
     with pytest.raises(InvalidText):
         st.unescape_text("%01")
+
+
+PERSON = {
+    "session": "9f2c4e1a7b3d",
+    "name": "Ann <&> é\t",
+    "color": "#e6194b",
+    "cursor": 12,
+    "anchor": 7,
+    "rev": 42,
+}
+ORIGIN = "collab@localhost/app-1"
+
+
+def test_presence_xml_and_round_trip() -> None:
+    xml = tostring(st.presence_stanza("q3-plan", "update", PERSON, ORIGIN).xml)
+    assert xml == (
+        '<presence xmlns="urn:xmpp-collab:0" doc="q3-plan" event="update" '
+        'origin="collab@localhost/app-1" session="9f2c4e1a7b3d" color="#e6194b" cursor="12" '
+        'anchor="7" rev="42">Ann %3C&amp;%3E %C3%A9%09</presence>'
+    )
+    parsed = st.PresenceStanza(xml=reparse(xml))
+    assert st.presence_from_stanza(parsed) == ("update", PERSON, ORIGIN)
+
+
+def test_presence_without_a_cursor_round_trips() -> None:
+    person = {**PERSON, "cursor": None, "anchor": None, "rev": 0, "name": "x\r\ny"}
+    xml = tostring(st.presence_stanza("d", "join", person, ORIGIN).xml)
+    assert "cursor=" not in xml and "anchor=" not in xml
+    assert st.presence_from_stanza(st.PresenceStanza(xml=reparse(xml))) == ("join", person, ORIGIN)
+
+
+def test_renamed_xml_and_round_trip() -> None:
+    title = "Q3 plan: café & <draft>\r\n"
+    xml = tostring(st.renamed_stanza("q3-plan", title, ORIGIN).xml)
+    assert xml == (
+        '<renamed xmlns="urn:xmpp-collab:0" doc="q3-plan" origin="collab@localhost/app-1">'
+        "Q3 plan: caf%C3%A9 &amp; %3Cdraft%3E%0D\n</renamed>"
+    )
+    assert st.renamed_from_stanza(st.RenamedStanza(xml=reparse(xml))) == (title, ORIGIN)
+
+
+def presence_element(body: str = "Ann", **changes: str | None) -> st.PresenceStanza:
+    attributes = {
+        "event": "join",
+        "origin": ORIGIN,
+        "session": "s1",
+        "color": "#000000",
+        "cursor": "1",
+        "rev": "0",
+    }
+    attributes.update({k: v for k, v in changes.items() if v is not None})
+    for key in [k for k, v in changes.items() if v is None]:
+        del attributes[key]
+    element = ET.Element(f"{{{st.NS}}}presence", attributes)
+    element.text = body
+    return st.PresenceStanza(xml=element)
+
+
+@pytest.mark.parametrize(
+    ("stanza", "message"),
+    [
+        (presence_element(event="arrive"), "'event'"),
+        (presence_element(event=None), "lacks 'event'"),
+        (presence_element(session="a b"), "'session'"),
+        (presence_element(session="s" * 65), "'session'"),
+        (presence_element(color="red"), "'color'"),
+        (presence_element(color="#12345g"), "'color'"),
+        (presence_element(cursor="-1"), "'cursor'"),
+        (presence_element(cursor="9" * 5000), "'cursor'"),
+        (presence_element(anchor=str(2**53)), "'anchor' is over"),
+        (presence_element(rev="1.5"), "'rev'"),
+        (presence_element(origin=None), "lacks 'origin'"),
+        (presence_element(origin=""), "'origin'"),
+        (presence_element(body=""), "name must be 1 to 64"),
+        (presence_element(body="n" * 65), "name must be 1 to 64"),
+        (presence_element(body="%FF"), "not UTF-8"),
+        (presence_element(body="%01"), "name has U\\+0001"),
+    ],
+)
+def test_bad_presence_is_refused_with_a_reason(stanza: st.PresenceStanza, message: str) -> None:
+    with pytest.raises(SyncError, match=message):
+        st.presence_from_stanza(stanza)
+
+
+@pytest.mark.parametrize(
+    ("title", "origin", "message"),
+    [
+        ("", ORIGIN, "title must be 1 to 200"),
+        ("t" * 201, ORIGIN, "title must be 1 to 200"),
+        ("%EF%BF%BE", ORIGIN, "title has U\\+FFFE"),
+        ("fine", None, "lacks 'origin'"),
+        ("fine", "o" * 1024, "'origin'"),
+    ],
+)
+def test_bad_rename_is_refused_with_a_reason(title: str, origin: str | None, message: str) -> None:
+    element = ET.Element(f"{{{st.NS}}}renamed", {} if origin is None else {"origin": origin})
+    element.text = title
+    with pytest.raises(SyncError, match=message):
+        st.renamed_from_stanza(st.RenamedStanza(xml=element))
+
+
+def test_huge_numbers_in_revisions_are_refused_not_crashed_on() -> None:
+    attributes = {"rev": "9" * 5000, "base": "1", "author": "a", "client": "c", "seq": "1"}
+    element = ET.Element(f"{{{st.NS}}}revision", {**attributes, "checksum": "1:0"})
+    with pytest.raises(ProtocolViolation, match="'rev'"):
+        st.revision_from_stanza(st.RevisionStanza(xml=element))
+
+
+def test_origin_of_says_who_published() -> None:
+    stanza = st.revision_stanza(REVISION, "d")
+    assert st.origin_of(stanza) == ""
+    stanza["origin"] = ORIGIN
+    assert st.origin_of(stanza) == ORIGIN

@@ -1,0 +1,207 @@
+"""The ``RevisionBus`` contract (``app/core/bus.py``), run against every adapter.
+
+Each test takes ``pair``: instances ``a`` and ``b`` on the memory hub, then on the real test
+Prosody (see ``conftest.py``). A test never waits a fixed time: what must arrive is polled
+for, and what must not arrive is checked after a fence (``support.fence``), a presence sent
+after it that the receiver has heard.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from app.core.bus import PresenceEvent
+from tests.app.buses.support import Backend, Instance, eventually, fence, new_doc
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+
+def person(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "session": f"s{secrets.token_hex(6)}",
+        "name": "Ann <&> ]]>\t😀",
+        "color": "#1a2B3c",
+        "cursor": None,
+        "anchor": None,
+        "rev": 0,
+    }
+    return {**base, **fields}
+
+
+def assert_in_order_and_complete(heard: list[int], first: int, last: int) -> None:
+    assert heard == sorted(heard), f"heard out of order: {heard}"
+    assert set(heard) == set(range(first, last + 1)), f"heard {heard}, not {first}..{last}"
+
+
+async def hears_presence(instance: Instance, doc_id: str, count: int) -> None:
+    def heard() -> bool:
+        return len(instance.host.presence(doc_id)) >= count
+
+    await eventually(heard, f"presence event {count} heard")
+
+
+async def test_health_is_ok_when_connected(pair: tuple[Instance, Instance]) -> None:
+    for instance in pair:
+        state, detail = instance.bus.health()
+        assert state == "ok", detail
+
+
+async def test_revisions_reach_a_subscriber_in_order_and_not_their_publisher(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    assert b.host.of("caught_up", doc), "subscribing reads what was missed"
+    published = []
+    for count in (3, 1, 5, 2, 4):  # several publish calls, some while others are in flight
+        published += a.commit(doc, count)
+    await eventually(lambda: set(b.host.revs(doc)) >= set(range(1, 16)), "b hears r1-r15")
+    assert_in_order_and_complete(b.host.revs(doc), 1, 15)
+    assert {r.rev: r for r in b.host.revisions(doc)} == {r.rev: r for r in published}
+    await fence(b, a, doc)
+    assert a.host.revs(doc) == [], "a heard its own revisions"
+
+
+async def test_an_unsubscribed_document_is_not_heard(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    doc, other = new_doc(), new_doc()
+    for instance in pair:
+        await instance.open(doc)
+        await instance.open(other)
+    a.commit(doc, 1)
+    await eventually(lambda: b.host.revs(doc) == [1], "b hears r1")
+    await b.close(doc)
+    a.commit(doc, 2)
+    a.commit(other, 1)
+    await eventually(lambda: b.host.revs(other) == [1], "b hears the other document")
+    a.bus.relay_presence(doc, PresenceEvent("join", person()))
+    await a.bus.document_renamed(doc, "Not for b")
+    await fence(a, b, other)
+    assert b.host.revs(doc) == [1]
+    assert b.host.presence(doc) == [] and b.host.of("renamed", doc) == []
+
+
+async def test_presence_join_update_leave(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    joined = person()
+    moved = {**joined, "cursor": 12, "anchor": 7, "rev": 3, "name": "Ann\r\nB", "color": "#ffffff"}
+    sent = [PresenceEvent("join", joined), PresenceEvent("update", moved)]
+    sent.append(PresenceEvent("leave", moved))
+    for count, event in enumerate(sent, start=1):  # one at a time: nothing to coalesce
+        a.bus.relay_presence(doc, event)
+        await hears_presence(b, doc, count)
+    heard = b.host.presence(doc)
+    assert [(e.event, e.person) for e in heard] == [(e.event, e.person) for e in sent]
+    assert {e.origin for e in heard} == {a.identity()}
+    await fence(b, a, doc)
+    assert a.host.presence(doc) == [], "a heard its own people"
+
+
+async def test_a_burst_of_presence_ends_with_the_newest(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    first = person()
+    a.bus.relay_presence(doc, PresenceEvent("join", first))
+    for cursor in range(1, 31):  # without yielding: the bus may send only the newest
+        a.bus.relay_presence(doc, PresenceEvent("update", {**first, "cursor": cursor}))
+    await eventually(
+        lambda: [e.person["cursor"] for e in b.host.presence(doc)][-1:] == [30], "b hears the end"
+    )
+    heard = b.host.presence(doc)
+    assert heard[0].event == "join"
+    cursors = [e.person["cursor"] or 0 for e in heard]
+    assert cursors == sorted(cursors)
+    a.bus.relay_presence(doc, PresenceEvent("leave", {**first, "cursor": 30}))
+    await eventually(lambda: b.host.presence(doc)[-1].event == "leave", "b hears the leave")
+
+
+async def test_presence_is_not_kept_for_a_late_subscriber(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    doc, other = new_doc(), new_doc()
+    await a.open(doc)
+    for instance in pair:
+        await instance.open(other)
+    a.bus.relay_presence(doc, PresenceEvent("join", person()))
+    await fence(a, b, other)  # sent after the join: the join is through
+    await b.open(doc)
+    await fence(a, b, doc)
+    assert b.host.presence(doc) == []
+
+
+async def test_a_rename_reaches_the_other_instance(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    title = "Q3 plan <&> ]]> é\t😀 " + "x" * 150
+    await a.bus.document_renamed(doc, title)
+    await eventually(lambda: b.host.of("renamed", doc) == [title], "b hears the rename")
+    await fence(b, a, doc)
+    assert a.host.of("renamed", doc) == [], "a heard its own rename"
+
+
+async def test_a_deletion_reaches_the_other_instance(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    doc, other = new_doc(), new_doc()
+    for instance in pair:
+        await instance.open(doc)
+        await instance.open(other)
+    a.commit(doc, 2)
+    await eventually(lambda: b.host.revs(doc) == [1, 2], "b hears r1-r2")
+    await a.bus.document_deleted(doc)  # a still listens to doc: it must not hear this
+    await eventually(lambda: b.host.of("deleted", doc) == [None], "b hears the deletion")
+    await fence(b, a, other)
+    assert a.host.of("deleted", doc) == [], "a heard its own deletion"
+    assert b.host.of("deleted", other) == []
+
+
+async def test_publishing_while_down_never_fails_and_catches_up(
+    backend: Backend, pair: tuple[Instance, Instance]
+) -> None:
+    a, b = pair
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    a.commit(doc, 2)
+    await eventually(lambda: b.host.revs(doc) == [1, 2], "b hears r1-r2")
+    await backend.outage(a)
+    for count in (1, 3):
+        a.commit(doc, count)  # raises nothing, and returns at once
+    a.bus.relay_presence(doc, PresenceEvent("join", person()))
+    await backend.recover(a)
+    await eventually(lambda: set(b.host.revs(doc)) >= set(range(1, 7)), "b hears r3-r6")
+    assert_in_order_and_complete(b.host.revs(doc), 1, 6)
+    a.commit(doc, 1)
+    await eventually(lambda: b.host.revs(doc)[-1:] == [7], "b hears r7")
+
+
+async def test_a_listener_back_from_an_outage_catches_up(
+    backend: Backend, pair: tuple[Instance, Instance]
+) -> None:
+    a, b = pair
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    await backend.outage(b)
+    a.commit(doc, 3)  # b may miss these: its host reads them from the store
+    seen = len(b.host.heard)
+    await backend.recover(b)
+    await eventually(
+        lambda: any(h.kind == "caught_up" and h.doc_id == doc for h in b.host.heard[seen:]),
+        "b is told to catch up",
+    )
+    a.commit(doc, 2)
+    await eventually(lambda: {4, 5} <= set(b.host.revs(doc)), "b hears r4-r5")
+    revs = b.host.revs(doc)
+    assert revs == sorted(revs)

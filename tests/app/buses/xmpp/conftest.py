@@ -1,3 +1,0 @@
-from tests.xmpp_support import prosody
-
-__all__ = ["prosody"]
