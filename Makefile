@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
 .PHONY: install lock system-deps frontend run test test-py test-js test-long lint bench \
-  bench-xmpp clean
+  bench-xmpp bench-peers clean
 
 install: $(STAMP)
 
@@ -81,6 +81,11 @@ bench: install
 # End-to-end latency through two app instances, Prosody and a bot (docs/benchmarks-xmpp.md).
 bench-xmpp: system-deps install
 	$(PY) -m bench.latency
+
+# Ours next to pycrdt-websocket and @y/websocket-server, each built into bench/peers/.env
+# (docs/benchmarks-peers.md, about 25 minutes). ARGS=--quick checks the harness (about 2).
+bench-peers: system-deps install
+	$(PY) -m bench.peers $(ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .pytest_cache .mypy_cache .hypothesis
