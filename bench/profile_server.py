@@ -1,0 +1,154 @@
+"""Where the server's time goes: py-spy on `collab serve` while editors type.
+
+    python -m bench.profile_server [--editors K] [--seconds S] [--xmpp managed|off]
+
+Starts the server as `collab serve` (SQLite FULL, managed Prosody unless --xmpp off), lets K
+editors insert markers at 5 edits/s each (Poisson arrivals) through `sdk.websocket.WSClient`,
+records the server with py-spy for S seconds, and prints the share of samples by where they
+were spent (grouped by package), most first. The raw collapsed stacks go to --raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import random
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sdk.websocket import WSClient
+from sync.client import SyncClient
+from tests.app.live import LiveServer, create_document
+
+GROUPS = [
+    ("sqlite writer / sqlite3", ("sqlite_writer", "sqlite3")),
+    ("SQLAlchemy / aiosqlite / asyncpg", ("sqlalchemy", "aiosqlite", "asyncpg")),
+    ("XMPP bridge / slixmpp", ("app/buses", "slixmpp", "sdk/xmpp")),
+    ("WebSocket (websockets, uvicorn protocol)", ("websockets", "uvicorn")),
+    ("JSON (orjson, json)", ("orjson", "json/")),
+    ("engine (sync/)", ("/sync/",)),
+    ("rooms, commits, members (app/core)", ("app/core",)),
+    ("HTTP/WS adapter (app/http, starlette, fastapi)", ("app/http", "starlette", "fastapi")),
+    ("event loop (asyncio, uvloop)", ("asyncio", "uvloop")),
+]
+
+
+async def type_markers(server: LiveServer, doc_id: str, editors: int, seconds: float) -> int:
+    clients = [
+        WSClient(server.ws_url, doc_id, SyncClient(f"e{i}"), name=f"E{i}") for i in range(editors)
+    ]
+    for client in clients:
+        await client.start()
+    for client in clients:
+        await client.wait_synced()
+    rng = random.Random(1)
+    sent = 0
+
+    async def editor(client: WSClient, index: int) -> None:
+        nonlocal sent
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        count = 0
+        while loop.time() < end:
+            await asyncio.sleep(rng.expovariate(5.0))
+            text = client.text
+            client.replace(rng.randint(0, len(text)), 0, f"<{index}:{count}>")
+            count += 1
+            sent += 1
+
+    await asyncio.gather(*(editor(c, i) for i, c in enumerate(clients)))
+    for client in clients:
+        await client.wait_synced()
+        await client.stop()
+    return sent
+
+
+def group_of(frame_line: str) -> str:
+    for name, needles in GROUPS:
+        if any(needle in frame_line for needle in needles):
+            return name
+    return "other"
+
+
+# Innermost frames that are waiting, not working: uvloop's loop waits inside its C
+# `run` (py-spy cannot tell that from work), and the writer thread waits for its next append.
+IDLE = ("Runner.run (asyncio/runners.py", "_worker (concurrent/futures/thread.py")
+# The writer thread's COMMIT is the fsync that synchronous=FULL asks for, off the event loop.
+FSYNC = "SqliteWriter._append (app/stores/sql/sqlite_writer.py:137)"
+
+
+def summarize(raw: Path) -> list[tuple[str, float]]:
+    """Share of the busy samples by the innermost frame that belongs to a known group."""
+    counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, number = line.rpartition(" ")
+        if not number.isdigit():
+            continue
+        samples = int(number)
+        frames = stack.split(";")
+        if frames[-1].startswith(IDLE):
+            continue
+        total += samples
+        if frames[-1] == FSYNC:
+            counts["fsync of the commit (writer thread, no GIL)"] += samples
+            continue
+        chosen = "other"
+        for frame in reversed(frames):
+            group = group_of(frame)
+            if group != "other":
+                chosen = group
+                break
+        counts[chosen] += samples
+    return [(name, 100.0 * n / max(total, 1)) for name, n in counts.most_common()]
+
+
+async def main(editors: int, seconds: float, xmpp: str, raw: Path) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        server = LiveServer(
+            Path(folder),
+            xmpp_mode=xmpp,
+            xmpp_managed_port=0,
+            edits_per_second=100_000,
+            edit_burst=1_000_000,
+        )
+        await asyncio.to_thread(server.start)
+        try:
+            await create_document(server, "profile", "")
+            assert server.process is not None
+            spy = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(server.process.pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            sent = await type_markers(server, "profile", editors, seconds)
+            await asyncio.to_thread(spy.wait)
+        finally:
+            await asyncio.to_thread(server.stop)
+    print(f"{editors} editors, {sent} edits in {seconds:g} s, XMPP {xmpp}; busy samples:")
+    for name, share in summarize(raw):
+        print(f"  {share:5.1f} %  {name}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--editors", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--xmpp", choices=["managed", "off"], default="managed")
+    parser.add_argument("--raw", type=Path, default=Path("profile.txt"))
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.editors, arguments.seconds, arguments.xmpp, arguments.raw))
