@@ -26,6 +26,8 @@ SessionHook = Callable[[], Awaitable[None]]
 # A server restart should not find every bot and instance knocking at once, nor leave them
 # waiting long once it is back.
 XMPP_BACKOFF = Backoff(initial=0.2, maximum=15.0, jitter=0.5)
+# From the TCP connection to an established session (authenticated, resource bound).
+SESSION_TIMEOUT_SECONDS = 10.0
 
 
 class XmppState(enum.Enum):
@@ -45,9 +47,13 @@ class XmppConnection:
         allow_plaintext: bool = True,
         on_session: SessionHook | None = None,
         backoff: Backoff = XMPP_BACKOFF,
+        session_timeout: float = SESSION_TIMEOUT_SECONDS,
     ) -> None:
         self.host = host
         self.port = port
+        self.session_timeout = session_timeout
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._gave_up = ""  # why the watchdog dropped the stream, for last_error
         self.on_session = on_session
         self.backoff = backoff
         self.state = XmppState.STOPPED
@@ -64,6 +70,7 @@ class XmppConnection:
             self.xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
         for plugin in ("xep_0030", "xep_0004", "xep_0060", "xep_0199"):
             self.xmpp.register_plugin(plugin)
+        self.xmpp.add_event_handler("connected", self._on_connected)
         self.xmpp.add_event_handler("session_start", self._on_session_start)
         self.xmpp.add_event_handler("disconnected", self._on_disconnected)
         self.xmpp.add_event_handler("connection_failed", self._on_failed)
@@ -96,6 +103,7 @@ class XmppConnection:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._stop_watchdog()
         for task in (self._reconnect_task, self._session_task):
             if task is not None:
                 task.cancel()
@@ -108,7 +116,32 @@ class XmppConnection:
         self._connected.clear()
         self._set_state(XmppState.STOPPED)
 
+    def _on_connected(self, _event: object) -> None:
+        # Connected is not a session yet: the server may still fail authentication or the
+        # resource binding (Prosody answers "Error loading roster" when its storage is
+        # busy), and slixmpp then waits forever. Give up on such a stream and start over.
+        self._stop_watchdog()
+        loop = asyncio.get_running_loop()
+        self._watchdog = loop.call_later(self.session_timeout, self._no_session)
+
+    def _no_session(self) -> None:
+        self._watchdog = None
+        if self._stopping or self.state is XmppState.CONNECTED:
+            return
+        self._gave_up = (
+            f"connected to {self.host}:{self.port}, but no session within "
+            f"{self.session_timeout:g} s"
+        )
+        log.warning("XMPP %s; reconnecting", self._gave_up)
+        self.xmpp.abort()  # ends in 'disconnected', which schedules the next attempt
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
     def _on_session_start(self, _event: object) -> None:
+        self._stop_watchdog()
         self.sessions += 1
         self._delays = self.backoff.delays()  # it worked: the next outage starts over
         self.last_error = ""
@@ -128,12 +161,16 @@ class XmppConnection:
             self._connected.set()
 
     def _on_disconnected(self, reason: object) -> None:
+        self._stop_watchdog()
         self._connected.clear()
         if self._stopping:
             return
         self._set_state(XmppState.CONNECTING)
-        self.last_error = f"disconnected: {reason}" if reason else "disconnected"
-        log.warning("XMPP %s; reconnecting", self.last_error)
+        if self._gave_up:
+            self.last_error, self._gave_up = self._gave_up, ""  # said already, when giving up
+        else:
+            self.last_error = f"disconnected: {reason}" if reason else "disconnected"
+            log.warning("XMPP %s; reconnecting", self.last_error)
         self._schedule_reconnect()
 
     def _on_failed(self, error: object) -> None:
