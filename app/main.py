@@ -108,15 +108,15 @@ async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> D
     if settings.database_url == MEMORY_URL:
         log.warning("documents are kept in memory only (COLLAB_DATABASE_URL=memory://)")
         return MemoryStore(snapshot_every=settings.snapshot_every)
-    engine = make_engine(settings)
-    stack.push_async_callback(engine.dispose)
-    await upgrade(engine)
+    # The store closes the engine too (and its SQLite writer): one callback, even when the
+    # migrations below fail.
     store = SqlStore(
-        engine,
+        make_engine(settings),
         snapshot_every=settings.snapshot_every,
         sqlite_synchronous=settings.sqlite_synchronous,
     )
     stack.push_async_callback(store.close)
+    await upgrade(store.engine)
     return store
 
 

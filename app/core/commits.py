@@ -155,9 +155,10 @@ class GroupCommit:
         """The store has some of the batch's operations already (committed by another
         process, or long ago): acknowledge those with their stored revision, keep the rest."""
         remaining = []
+        appended = {c.revision.op_id for c in commits}
         for waiting in batch:
             existing = None
-            if any(c.revision.op_id == waiting.edit.op_id for c in commits):
+            if waiting.edit.op_id in appended:
                 existing = await self.room.store.find_operation(
                     self.room.doc_id, waiting.edit.op_id
                 )
