@@ -40,7 +40,7 @@ from slixmpp.xmlstream import ElementBase
 from sdk.xmpp import stanza as st
 from sync.errors import BridgeError, ProtocolViolation
 from sync.protocol import Edit, Revision, Snapshot
-from sync.text import checksum as text_checksum
+from sync.text import checksum_matches
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def snapshot_from_items(payloads: Iterable[ElementBase]) -> Snapshot | None:
             continue
         text = st.unescape_text("".join(parts[n]["body"] for n in range(1, total + 1)))
         checksum = first.str_attr("checksum")
-        if text_checksum(text) == checksum:
+        if checksum_matches(text, checksum):
             return Snapshot(rev, text, checksum)
     return None
 
