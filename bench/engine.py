@@ -11,6 +11,11 @@
    in 4 bytes), and keystrokes scattered over it, each a full round trip: what one keystroke
    costs the typist, the server and a reader, next to what diffing the whole document costs.
 
+3. Per revision, on a 1 KB and a 1 MB document (ASCII, and with emoji): what sequencing one
+   keystroke costs the server, and what folding the revision costs a reader with nothing
+   unconfirmed. ``--revisions-only`` runs just this part (``frontend/bench/fold.mjs`` is the
+   JavaScript twin's).
+
 The report goes to stdout, progress to stderr, everything to ``--json PATH``.
 """
 
@@ -36,10 +41,10 @@ from diff_match_patch import diff_match_patch
 
 from bench.replay import TRACE_DIR, TRACE_NAMES, load_trace, replay
 from sync import ops, patches
+from sync import text as sync_text
 from sync.client import ClientState, SyncClient
-from sync.protocol import Edit, Synced
+from sync.protocol import Edit, OpId, Synced
 from sync.server import Sequencer
-from sync.text import checksum
 
 MB = 1_000_000
 
@@ -246,12 +251,17 @@ def bench_large(size: int, *, emoji: bool, keystrokes: int, seed: int) -> dict[s
     patch = patches.patch_text(head, insert_op)
     hunks = patches.parse_patch(patch)
     primitives = {
-        "checksum (UTF-8 encode + CRC-32)": timed(lambda: checksum(head), 20),
+        "checksum, from scratch": timed(lambda: sync_text.checksum(head), 5),
         "ops.apply (one insert: a new string)": timed(lambda: ops.apply(head, insert_op), 20),
         "patches.patch_text (one insert)": timed(lambda: patches.patch_text(head, insert_op), 20),
         "patches.apply_patch (one hunk)": timed(lambda: patches.apply_patch(head, hunks), 20),
         "str.find of a 30-character pattern": timed(lambda: head.find("q" * 30), 20),
     }
+    if hasattr(sync_text, "update_checksum"):  # (not in an engine from before version 2)
+        known, after = sync_text.checksum(head), ops.apply(head, insert_op)
+        primitives["update_checksum, one insert"] = timed(
+            lambda: sync_text.update_checksum(known, head, insert_op, after), 20
+        )
     return {
         "document": label,
         "length": len(head),
@@ -261,6 +271,54 @@ def bench_large(size: int, *, emoji: bool, keystrokes: int, seed: int) -> dict[s
         "diff_us": {key: asdict(stat(samples)) for key, samples in diffs.items()},
         "primitives_us": {key: asdict(stat(samples)) for key, samples in primitives.items()},
     }
+
+
+# -- 3. per revision, small and large -----------------------------------------------------------
+
+KB = 1_000
+
+
+def bench_revisions(size: int, *, emoji: bool, revisions: int, seed: int) -> dict[str, Any]:
+    """Each keystroke is sequenced by the server (``submit``) and folded by a reader
+    (``receive``), timed apart. The edits are made beforehand on the server's text, untimed,
+    so the writer's own costs are left out. A few untimed revisions first let every party
+    learn its checksums."""
+    rng = random.Random(seed)
+    text = large_text(size, emoji=emoji, rng=rng)
+    label = f"{_size(len(text))} {'with emoji' if emoji else 'ASCII'}"
+    log(f"  {label}: {revisions} revisions, sequenced and folded")
+    server = Sequencer(text)
+    reader = connected("reader", server)
+    steps: dict[str, list[int]] = {"sequence": [], "fold": []}
+    clock = perf_counter_ns
+    for k in range(-5, revisions):
+        head = server.text
+        position = rng.randrange(len(head) + 1)
+        if rng.random() < 0.8 or position == len(head):
+            typed = "😀" if emoji and k % 3 == 0 else rng.choice("abcdefgh ")
+            op = ops.replace(len(head), position, "", typed)
+        else:
+            op = ops.replace(len(head), position, head[position], "")
+        edit = Edit(server.rev, OpId("writer", k + 6), patches.patch_text(head, op))
+        t0 = clock()
+        revision = server.submit(edit, "writer").revision
+        t1 = clock()
+        reader.receive(revision)
+        t2 = clock()
+        if k >= 0:
+            steps["sequence"].append(t1 - t0)
+            steps["fold"].append(t2 - t1)
+    assert reader.text == server.text and reader.rev == server.rev
+    return {
+        "document": label,
+        "length": len(server.text),
+        "revisions": revisions,
+        "us": {key: asdict(stat(samples)) for key, samples in steps.items()},
+    }
+
+
+def _size(length: int) -> str:
+    return f"{length / MB:.0f} MB" if length >= MB else f"{length / KB:.0f} KB"
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -356,6 +414,19 @@ def report(results: dict[str, Any]) -> str:
             for name, s in r[section].items():
                 rows.append([name, _us(s["p50"]), _us(s["p99"])])
         out += [_table(["per keystroke / per call", "p50", "p99"], rows), ""]
+    if results.get("revisions"):
+        out.append("Per revision: sequenced by the server, folded by a reader (p50 / p99 / mean)")
+        rows = [
+            [
+                f"{r['document']} ({r['length']:,} characters)",
+                *(
+                    f"{_us(s['p50'])} / {_us(s['p99'])} / {_us(s['mean'])}"
+                    for s in (r["us"]["sequence"], r["us"]["fold"])
+                ),
+            ]
+            for r in results["revisions"]
+        ]
+        out += [_table(["document", "sequence an edit", "fold a revision"], rows), ""]
     return "\n".join(out)
 
 
@@ -369,10 +440,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc passes")
     parser.add_argument("--keystrokes", type=int, default=200, help="on the large documents")
     parser.add_argument("--size", type=int, default=MB, help="large document size (characters)")
+    parser.add_argument("--revisions", type=int, default=2000, help="per document, in part 3")
+    parser.add_argument(
+        "--revisions-only", action="store_true", help="run only part 3 (per revision)"
+    )
     parser.add_argument("--json", type=Path, help="write all results here")
     args = parser.parse_args(argv)
 
-    results: dict[str, Any] = {"machine": machine(), "traces": [], "large": []}
+    results: dict[str, Any] = {"machine": machine(), "traces": [], "large": [], "revisions": []}
+    if args.revisions_only:
+        args.no_traces = True
     if not args.no_traces:
         names = args.only or TRACE_NAMES
         missing = [n for n in names if not (args.traces / f"{n}.json.gz").exists()]
@@ -384,9 +461,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bench_trace(args.traces / f"{name}.json.gz", memory=not args.no_memory)
                 )
     for emoji in (False, True):
-        results["large"].append(
-            bench_large(args.size, emoji=emoji, keystrokes=args.keystrokes, seed=1)
-        )
+        if not args.revisions_only:
+            results["large"].append(
+                bench_large(args.size, emoji=emoji, keystrokes=args.keystrokes, seed=1)
+            )
+    for emoji in (False, True):
+        for size in (KB, MB):
+            results["revisions"].append(
+                bench_revisions(size, emoji=emoji, revisions=args.revisions, seed=2)
+            )
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

@@ -35,7 +35,7 @@ from sync.protocol import (
     Synced,
     validate_client_id,
 )
-from sync.text import checksum, validate_text
+from sync.text import checksum_matches, validate_text
 
 # Error codes that mean "not now" rather than "never": the edit is kept and sent again.
 RETRYABLE = frozenset({"rate-limited", "busy"})
@@ -62,6 +62,9 @@ class SyncClient:
         self.shadow = text
         self.rev = rev
         self.text = text
+        # The shadow's checksum, once known (from a revision or snapshot folded in): each
+        # revision's is then updated from it, not computed over the whole text.
+        self._shadow_checksum: str | None = None
         self.state = ClientState.OFFLINE
         self.rejected: list[EditError] = []
         self._seq = seq
@@ -173,11 +176,12 @@ class SyncClient:
         if revision.rev > self.rev + 1:
             return self._request_catch_up()  # a gap: never skip a revision
         try:
-            new_shadow, remote = fold(self.shadow, revision)
+            new_shadow, remote = fold(self.shadow, revision, self._shadow_checksum)
         except (PatchRejected, ChecksumMismatch):
             # Our shadow has drifted from the server's: replaying cannot repair it. Ask for
             # a snapshot; merging onto it keeps our unconfirmed edits.
             return self._request_catch_up(full=True)
+        self._shadow_checksum = revision.checksum
         inflight = self._inflight
         if inflight is not None and revision.op_id == inflight.op_id:
             self._on_ack(remote, new_shadow, revision.rev)
@@ -199,6 +203,11 @@ class SyncClient:
 
     def _on_remote(self, remote: Op, new_shadow: str, rev: int) -> None:
         self.shadow, self.rev = new_shadow, rev
+        if self._inflight is None and ops.is_noop(self._buffer):
+            # Nothing of ours is unconfirmed: the local text is the shadow.
+            self._buffer = ops.identity(len(new_shadow))
+            self.text = new_shadow
+            return
         # The server sequenced ``remote`` before anything of ours, so it goes first at
         # equal positions, both in our rebased edits and in its own rebased form.
         if self._inflight is not None:
@@ -215,7 +224,7 @@ class SyncClient:
             # Unasked for, or older than what we hold: a duplicate or a straggler. Merging
             # it would send our unconfirmed changes a second time.
             return []
-        if checksum(snapshot.text) != snapshot.checksum:
+        if not checksum_matches(snapshot.text, snapshot.checksum):
             raise ChecksumMismatch(f"snapshot at revision {snapshot.rev} fails its checksum")
         # What the server has not seen of ours: the buffer, plus the in-flight edit unless
         # the snapshot already contains it.
@@ -246,6 +255,7 @@ class SyncClient:
             self._buffer = merged
             self.text = ops.apply(snapshot.text, merged)
         self.shadow, self.rev = snapshot.text, snapshot.rev
+        self._shadow_checksum = snapshot.checksum
         self.state = ClientState.READY
         return self.flush()
 

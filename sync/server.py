@@ -39,7 +39,7 @@ from sync.errors import (
 from sync.fold import fold
 from sync.ops import Op
 from sync.protocol import Edit, OpId, Revision, Snapshot
-from sync.text import checksum, checksum_length, validate_text
+from sync.text import checksum, checksum_length, checksum_version, update_checksum, validate_text
 
 
 class Placement(Enum):
@@ -193,7 +193,7 @@ class Sequencer:
             author=author,
             op_id=edit.op_id,
             patch=patches.patch_text(self.text, op),
-            checksum=checksum(new_text),
+            checksum=self._checksum_after(op, new_text),
         )
         return Outcome(revision, placement, op, new_text)
 
@@ -235,8 +235,16 @@ class Sequencer:
         """Fold in a revision another process sequenced (it must be the next one)."""
         if revision.rev != self.rev + 1:
             raise StaleRevision(f"revision {revision.rev} does not follow the head {self.rev}")
-        new_text, op = fold(self.text, revision)
+        new_text, op = fold(self.text, revision, self.checksum)
         self._advance(revision, op, new_text)
+
+    def _checksum_after(self, op: Op, new_text: str) -> str:
+        """The checksum of ``new_text`` (``op`` applied to the head): updated from the head's
+        in time proportional to the change, unless the head's is version 1 (ingested from an
+        older process), which is then replaced by a version 2 one computed in full."""
+        if checksum_version(self.checksum) == 2:
+            return update_checksum(self.checksum, self.text, op, new_text)
+        return checksum(new_text)
 
     def _duplicate_of(self, op_id: OpId) -> Revision | None:
         last_seq, last_rev = self._clients.get(op_id.client, (0, 0))

@@ -8,6 +8,7 @@ import {
   patchText,
   checksum,
   codepointLength,
+  updateChecksum,
 } from "../src/sync/index.js";
 
 /**
@@ -104,6 +105,7 @@ export class TestSequencer {
   /** @param {{text?: string, historyLimit?: number}} [options] */
   constructor({ text = "", historyLimit = 1000 } = {}) {
     this.text = text;
+    this.checksum = checksum(text);
     this.rev = 0;
     this.historyLimit = historyLimit;
     /** @type {{revision: import("../src/sync/protocol.js").Revision, op: ops.Op}[]} */
@@ -146,9 +148,10 @@ export class TestSequencer {
       client,
       seq,
       patch: patchText(this.text, op),
-      checksum: checksum(text),
+      checksum: updateChecksum(this.checksum, this.text, op, text),
     });
     this.text = text;
+    this.checksum = revision.checksum;
     this.history.push({ revision, op });
     if (this.history.length > this.historyLimit) this.history.shift();
     this.clients.set(client, { seq, rev: this.rev });
@@ -163,7 +166,7 @@ export class TestSequencer {
   catchUp({ client, since, full }) {
     if (full || since < this.oldestBase) {
       const lastSeq = this.clients.get(client)?.seq ?? 0;
-      const snapshot = { text: this.text, checksum: checksum(this.text), last_seq: lastSeq };
+      const snapshot = { text: this.text, checksum: this.checksum, last_seq: lastSeq };
       return [{ type: "snapshot", rev: this.rev, ...snapshot }];
     }
     const revisions = this.history.slice(since - this.oldestBase).map((h) => h.revision);

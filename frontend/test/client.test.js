@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { ClientState, SyncClient } from "../src/sync/client.js";
 import { ChecksumMismatch, InvalidText, ProtocolViolation } from "../src/sync/errors.js";
 import { parsePatch } from "../src/sync/patches.js";
-import { checksum } from "../src/sync/text.js";
+import { checksum, codepointLength } from "../src/sync/text.js";
 import { TestSequencer } from "../test-support/helpers.js";
 
 /** @typedef {import("../src/sync/protocol.js").ClientMessage} ClientMessage */
@@ -301,6 +301,57 @@ test("a revision that does not fit asks for a snapshot; a corrupt snapshot throw
   const bad = { type: "snapshot", rev: 1, text: "Abc", checksum: checksum("abc"), last_seq: 0 };
   assert.throws(() => ann.receive(/** @type {any} */ (bad)), ChecksumMismatch);
   assert.deepEqual(parsePatch(revision.patch)[0].diffs.length > 0, true);
+});
+
+const LONG =
+  "Pack my box with five dozen liquor jugs. " + "Jackdaws love my big sphinx of quartz. ".repeat(3);
+
+test("a corrupted shadow is caught on the next revision, and repaired from a snapshot", () => {
+  const at = LONG.indexOf("liquor");
+  const corruptions = [
+    LONG.slice(0, at - 10) + "E" + LONG.slice(at - 9), // inside the next change's windows
+    LONG.slice(0, -1), // one character shorter, far from it
+    LONG.slice(0, 5) + LONG.slice(6), // shorter, before it
+  ];
+  for (const corruption of corruptions) {
+    const server = new TestSequencer({ text: LONG });
+    const ann = connected("ann", server);
+    const bob = connected("bob", server);
+    bob.replace(0, 0, "x");
+    ann.receive(submit(server, bob.flush()[0])); // ann's first fold: now she knows a checksum
+    bob.receive(server.history[0].revision);
+    const corrupt = "x" + corruption;
+    ann.shadow = corrupt;
+    bob.replace(at + 1, 6, "wine");
+    const full = { type: "resync", client: "ann", since: 1, full: true };
+    assert.deepEqual(ann.receive(submit(server, bob.flush()[0])), [full], corrupt);
+    if (codepointLength(corrupt) !== codepointLength(LONG) + 1) continue;
+    ann.text = corrupt;
+    assert.deepEqual(ann.receive(server.catchUp(/** @type {any} */ (full))[0]), []);
+    assert.equal(ann.shadow, server.text);
+    assert.equal(ann.text, server.text);
+  }
+});
+
+test("a copy that folded a revision the server took back is caught, however far away", () => {
+  // One server broadcast revision 1 and lost it (a failed write); the other, restored from
+  // before it, gave the number to another edit, then sequenced one far from both.
+  const lost = new TestSequencer({ text: LONG });
+  const kept = new TestSequencer({ text: LONG });
+  const ann = connected("ann", kept);
+  const bob = connected("bob", lost);
+  bob.replace(0, 0, "A");
+  ann.receive(submit(lost, bob.flush()[0]));
+  const cat = connected("cat", kept);
+  cat.replace(0, 0, "B");
+  const replaced = submit(kept, cat.flush()[0]);
+  assert.deepEqual(ann.receive(replaced), []); // revision 1 again: already folded in
+  cat.receive(replaced);
+  cat.replace(codepointLength(cat.text), 0, "!");
+  const full = { type: "resync", client: "ann", since: 1, full: true };
+  assert.deepEqual(ann.receive(submit(kept, cat.flush()[0])), [full]);
+  ann.receive(kept.catchUp(/** @type {any} */ (full))[0]);
+  assert.equal(ann.text, "B" + LONG + "!");
 });
 
 test("while a snapshot is awaited, resend asks for it again and an older synced is ignored", () => {

@@ -47,6 +47,7 @@ function expect(expected, func, context) {
 
 test("every vector file is replayed here", () => {
   const known = [
+    "checksum.json",
     "merge.json",
     "ops.json",
     "patches.json",
@@ -65,6 +66,7 @@ describe("text", () => {
   test("checksums and validation", () => {
     for (const c of vectors.checksum) {
       assert.equal(sync.checksum(c.text), c.checksum, JSON.stringify(c));
+      assert.equal(sync.checksumV1(c.text), c.checksum_v1, JSON.stringify(c));
       assert.equal(sync.findInvalid(c.text), c.invalid, JSON.stringify(c));
       if (c.message === undefined) {
         sync.validateText(c.text, { what: "sample" });
@@ -92,6 +94,43 @@ describe("text", () => {
   test("checksumLength", () => {
     for (const [value, expected] of vectors.checksum_length) {
       expect(expected, () => sync.checksumLength(value), value);
+    }
+  });
+});
+
+describe("checksums", () => {
+  const vectors = load("checksum.json");
+
+  test("from scratch, both versions", () => {
+    for (const c of vectors.full) {
+      assert.equal(sync.checksum(c.text), c.checksum, JSON.stringify(c));
+      assert.equal(sync.checksumV1(c.text), c.checksum_v1, JSON.stringify(c));
+    }
+  });
+
+  test("updated from the change", () => {
+    for (const c of vectors.update) {
+      const op = ops.normalize(c.op);
+      const result = sync.updateChecksum(c.checksum, c.text, op, ops.apply(c.text, op));
+      assert.equal(result, c.result, JSON.stringify(c));
+    }
+  });
+
+  test("versions and matching", () => {
+    for (const [value, version] of vectors.version) {
+      assert.equal(sync.checksumVersion(value), version, value);
+    }
+    for (const [text, value, matches] of vectors.matches) {
+      assert.equal(sync.checksumMatches(text, value), matches, JSON.stringify([text, value]));
+    }
+  });
+
+  test("fold, with and without the copy's own checksum", () => {
+    for (const c of vectors.fold) {
+      const revision = /** @type {import("../src/sync/protocol.js").Revision} */ (
+        sync.fromWire(c.revision)
+      );
+      expect(c, () => sync.fold(c.text, revision, c.known), c);
     }
   });
 });

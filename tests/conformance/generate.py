@@ -131,6 +131,7 @@ def text_vectors() -> dict[str, JSONValue]:
         case: dict[str, JSONValue] = {
             "text": sample,
             "checksum": text.checksum(sample),
+            "checksum_v1": text.checksum_v1(sample),
             "invalid": text.find_invalid(sample),
         }
         try:
@@ -158,7 +159,11 @@ def text_vectors() -> dict[str, JSONValue]:
         )
     lengths = [
         [value, outcome(text.checksum_length, value)]
-        for value in [*CHECKSUM_LENGTHS, *(text.checksum(sample) for sample in TEXT_SAMPLES[:8])]
+        for value in [
+            *CHECKSUM_LENGTHS,
+            *(text.checksum(sample) for sample in TEXT_SAMPLES[:8]),
+            *(text.checksum_v1(sample) for sample in TEXT_SAMPLES[:8]),
+        ]
     ]
     return {"checksum": checksums, "utf16": conversions, "checksum_length": lengths}
 
@@ -179,6 +184,152 @@ CHECKSUM_LENGTHS = [
     "\u00b2:0",  # superscript 2
     "1\u0967:0",  # Devanagari 1
 ]
+
+
+# -- checksums -------------------------------------------------------------------------------
+
+K = text.K
+
+
+def _repeat_text(rng: random.Random, length: int) -> str:
+    """Text with long repeats (so windows recur) and every kind of character."""
+    unit = random_text(rng, rng.randint(1, 4))
+    return "".join(unit if rng.random() < 0.7 else random_text(rng, 1) for _ in range(length))
+
+
+def checksum_texts(rng: random.Random) -> list[str]:
+    return [
+        "",
+        "a",
+        "ab",
+        "ba",
+        "x" * (K - 1),
+        "x" * K,
+        "x" * (K + 1),
+        "😀" * (2 * K),
+        "ab" * K,
+        "ba" * K,
+        "a" * K + "b" + "a" * K,
+        "a" * K + "c" + "a" * K,
+        "\ud800",
+        "a\udc00b",
+        "😀\ud83d",
+        "\U0010fffd" * 3,
+        *(random_text(rng, n) for n in (1, 5, 20, 60, 200)),
+        *(_repeat_text(rng, n) for n in (10, 40)),
+    ]
+
+
+def spaced_op(rng: random.Random, base: str) -> Op:
+    """Several changes, with gaps around K - 1 between them (so that their windows meet,
+    touch or stay apart), at either end too."""
+    builder = ops.OpBuilder()
+    done = rng.choice([0, 0, rng.randint(0, min(3, len(base)))])
+    builder.retain(done)
+    while done < len(base):
+        deleted = min(rng.choice([0, 0, 1, 2, K, 3 * K]), len(base) - done)
+        builder.delete(base[done : done + deleted])
+        done += deleted
+        if deleted == 0 or rng.random() < 0.5:
+            builder.insert(random_text(rng, rng.choice([1, 1, 2, K])))
+        gap = min(rng.choice([0, 1, K - 3, K - 2, K - 1, K, 2 * K]), len(base) - done)
+        builder.retain(gap)
+        done += gap
+    if rng.random() < 0.5:
+        builder.insert(random_text(rng, rng.randint(1, 3)))
+    return builder.build()
+
+
+def checksum_vectors() -> dict[str, JSONValue]:
+    rng = random.Random(5)
+    texts = checksum_texts(rng)
+    full = [
+        {"text": t, "checksum": text.checksum(t), "checksum_v1": text.checksum_v1(t)} for t in texts
+    ]
+    cases: list[tuple[str, Op]] = [
+        ("", ops.replace(0, 0, "", "hello 😀")),  # from empty
+        ("hello 😀", ops.replace(7, 0, "hello 😀", "")),  # to empty
+        ("x" * 40, ops.replace(40, 0, "", "😀")),  # at the start
+        ("x" * 40, ops.replace(40, 40, "", "😀")),  # at the end
+        ("x" * 40, ops.replace(40, 20, "x", "y")),  # a same-length substitution
+        ("ab" * 30, ops.replace(60, 10, "ab" * 20, "")),  # a long delete
+        ("ab" * 30, ops.replace(60, 31, "", "ba" * 40)),  # a long insert
+    ]
+    for t in texts:
+        if t and text.find_invalid(t) is None:
+            cases.append((t, random_op(rng, t, edits=3)))
+            cases.append((t, spaced_op(rng, t)))
+    updates = []
+    for base, op in cases:
+        new = ops.apply(base, op)
+        old = text.checksum(base)
+        assert text.update_checksum(old, base, op, new) == text.checksum(new)
+        updates.append(
+            {"text": base, "checksum": old, "op": ops.to_json(op), "result": text.checksum(new)}
+        )
+    values = [text.checksum("abc"), text.checksum_v1("abc"), "3:0", "3:" + "0" * 12, "abc"]
+    versions = [[value, text.checksum_version(value)] for value in [*values, "3:" + "0" * 17]]
+    matches = [
+        [t, value, text.checksum_matches(t, value)]
+        for t in ("abc", "abd")
+        for value in [*values, text.checksum("abc").upper()]
+    ]
+    return {
+        "full": full,
+        "update": updates,
+        "version": versions,
+        "matches": matches,
+        "fold": fold_cases(),
+    }
+
+
+def fold_cases() -> list[JSONValue]:
+    """``fold`` with and without the copy's own checksum, for revisions of both versions,
+    and for copies that drifted from the server's text."""
+    server = "Pack my box with five dozen liquor jugs. 😀 The quick brown fox jumps over."
+    op = ops.replace(len(server), server.index("liquor"), "liquor", "wine")
+    after = ops.apply(server, op)
+    patch = patches.patch_text(server, op)
+    v2, v1 = text.checksum(after), text.checksum_v1(after)
+
+    def revision(value: str) -> Revision:
+        return Revision(7, 6, "Ann", protocol.OpId("ann", 3), patch, value)
+
+    # Drifted 10 characters before the change: inside its windows, outside its context.
+    near = server.replace("five", "fivE")
+    far = server[:-3] + "X" + server[-2:]  # drifted far from it, by one character
+    shorter = server[:-3] + server[-2:]  # drifted far from it, one character shorter
+    runs = [
+        (server, text.checksum(server), revision(v2)),
+        (server, None, revision(v2)),
+        (server, text.checksum_v1(server), revision(v2)),
+        (server, text.checksum(server), revision(v1)),
+        (server, None, revision(v1)),
+        (server, text.checksum(server), revision("80:" + "0" * 16)),
+        (server, text.checksum(server), revision("80:0")),
+        # A copy that differs from the server's, with its own checksum: caught however far
+        # the difference is from the change.
+        (far, text.checksum(far), revision(v2)),
+        (far, None, revision(v2)),
+        (shorter, text.checksum(shorter), revision(v2)),
+        # A copy changed behind the engine's back, its checksum still the server's: caught
+        # where the revision's windows read it.
+        (near, text.checksum(server), revision(v2)),
+        # The limit of an update (docs/protocol.md, "Checksums"): a copy changed behind the
+        # engine's back, far from later changes and with the same length, still passes.
+        (far, text.checksum(server), revision(v2)),
+    ]
+    out: list[JSONValue] = []
+    for copy, known, rev in runs:
+        case: dict[str, JSONValue] = {"text": copy, "known": known, "revision": rev.to_wire()}
+        case.update(outcome(_fold_json, copy, rev, known))
+        out.append(case)
+    return out
+
+
+def _fold_json(copy: str, revision: Revision, known: str | None) -> JSONValue:
+    new_text, op = fold(copy, revision, known)
+    return {"text": new_text, "op": ops.to_json(op)}
 
 
 # -- ops -------------------------------------------------------------------------------------
@@ -842,7 +993,7 @@ class World:
             return
         tamper = faults and name == self.observed and rng.random() < scenario.tamper
         if tamper and isinstance(message, (Revision, protocol.Snapshot)):
-            message = replace(message, checksum="0:00000000")
+            message = replace(message, checksum="0:" + "0" * 16)
         self.call(
             name, {"do": "receive", "message": message.to_wire()}, lambda c: c.receive(message)
         )
@@ -1161,6 +1312,7 @@ def session_vectors() -> list[JSONValue]:
 # stay on the item's line), so that a change to the engine shows up as a readable diff.
 FILES: dict[str, tuple[Callable[[], JSONValue], int]] = {
     "text.json": (text_vectors, 2),
+    "checksum.json": (checksum_vectors, 2),
     "ops.json": (ops_vectors, 2),
     "patches.json": (patch_vectors, 2),
     "protocol.json": (protocol_vectors, 1),

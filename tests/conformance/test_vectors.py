@@ -16,6 +16,7 @@ import pytest
 from sync import merge, ops, patches, protocol, text
 from sync.client import SyncClient
 from sync.errors import SyncError
+from sync.fold import fold
 from tests.conformance import generate
 
 Case = dict[str, Any]
@@ -56,6 +57,7 @@ def test_text() -> None:
     vectors = load("text.json")
     for case in vectors["checksum"]:
         assert text.checksum(case["text"]) == case["checksum"], case
+        assert text.checksum_v1(case["text"]) == case["checksum_v1"], case
         assert text.find_invalid(case["text"]) == case["invalid"], case
         try:
             text.validate_text(case["text"], what="sample")
@@ -71,6 +73,31 @@ def test_text() -> None:
             expect(result, text.utf16_to_codepoint, case["text"], index)
     for value, result in vectors["checksum_length"]:
         expect(result, text.checksum_length, value)
+
+
+def test_checksum() -> None:
+    vectors = load("checksum.json")
+    for case in vectors["full"]:
+        assert text.checksum(case["text"]) == case["checksum"], case
+        assert text.checksum_v1(case["text"]) == case["checksum_v1"], case
+    for case in vectors["update"]:
+        op = ops.from_json(case["op"])
+        new_text = ops.apply(case["text"], op)
+        result = text.update_checksum(case["checksum"], case["text"], op, new_text)
+        assert result == case["result"], case
+    for value, version in vectors["version"]:
+        assert text.checksum_version(value) == version, value
+    for sample, value, matches in vectors["matches"]:
+        assert text.checksum_matches(sample, value) == matches, (sample, value)
+    for case in vectors["fold"]:
+        revision = protocol.from_wire(case["revision"])
+        assert isinstance(revision, protocol.Revision)
+
+        def folded(case: Case = case, revision: protocol.Revision = revision) -> Any:
+            new_text, op = fold(case["text"], revision, case["known"])
+            return {"text": new_text, "op": ops.to_json(op)}
+
+        expect(case, folded)
 
 
 def test_ops() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from sync import fold as fold_module
 from sync import ops
 from sync.client import ClientState, SyncClient
 from sync.errors import InvalidText, StaleRevision
@@ -269,6 +270,68 @@ def test_corrupt_revision_asks_for_a_snapshot() -> None:
     assert client.state is ClientState.SYNCING
     client.receive(server.catch_up(0, "c", full=True))  # type: ignore[arg-type]
     assert client.state is ClientState.READY and client.text == server.text
+
+
+LONG = "Pack my box with five dozen liquor jugs. " + "Jackdaws love my big sphinx of quartz. " * 3
+
+
+def test_a_corrupted_shadow_is_caught_on_the_next_revision() -> None:
+    """A shadow corrupted behind the engine's back, near the next change (inside its
+    windows, outside its patch's context) or by a change of length anywhere: the next
+    revision fails its checksum, and the client repairs its copy from a snapshot."""
+    at = LONG.index("liquor")
+    for corrupt in (
+        LONG[: at - 10] + "E" + LONG[at - 9 :],
+        LONG[:-1],
+        LONG[:5] + LONG[6:],
+    ):
+        server = Sequencer(LONG)
+        client = connected("c", server)
+        client.receive(submit(server, edit_on(LONG, 0, "o", 1, 0, 0, "x")))  # known checksum
+        text = server.text
+        client.shadow = client.text = corrupt = "x" + corrupt
+        revision = submit(server, edit_on(text, 1, "o", 2, at + 1, 6, "wine"))
+        assert client.receive(revision) == [Resync("c", 1, full=True)], corrupt
+        if len(corrupt) == len(text):  # (else the corruption broke the client's own books)
+            client.receive(server.catch_up(1, "c", full=True))  # type: ignore[arg-type]
+            assert client.shadow == client.text == server.text
+
+
+def test_a_copy_that_folded_a_revision_the_server_took_back_is_caught() -> None:
+    """The server broadcast a revision, then rolled it back (its write failed) and gave the
+    number to another edit. The client ignores the second revision of that number, and the
+    next one, far from both, fits its copy: its checksum, kept from its own text, does not."""
+    server = Sequencer(LONG)
+    client = connected("c", server)
+    server.checkpoint()
+    client.receive(submit(server, edit_on(LONG, 0, "a", 1, 0, 0, "A")))
+    server.rollback()
+    assert client.receive(submit(server, edit_on(LONG, 0, "b", 1, 0, 0, "B"))) == []
+    far = edit_on(server.text, 1, "d", 1, len(server.text), 0, "!")
+    assert client.receive(submit(server, far)) == [Resync("c", 1, full=True)]
+    client.receive(server.catch_up(1, "c", full=True))  # type: ignore[arg-type]
+    assert client.text == server.text == "B" + LONG + "!"
+
+
+def test_folding_a_revision_does_not_checksum_the_whole_shadow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = Sequencer(LONG)
+    reader = connected("r", server)
+    writer = connected("w", server)
+    writer.replace(0, 0, "x")
+    pump(writer, server, writer.flush())  # the reader's first fold checks in full
+    reader.receive(server.revision(1))  # type: ignore[arg-type]
+
+    def whole_text(_: str) -> str:
+        raise AssertionError("a checksum over the whole text")
+
+    monkeypatch.setattr(fold_module, "checksum", whole_text)
+    for position in (0, 50, len(writer.text)):
+        writer.replace(position, 0, "y")
+        pump(writer, server, writer.flush())
+        reader.receive(server.revision(server.rev))  # type: ignore[arg-type]
+    assert reader.text == writer.text == server.text
 
 
 def test_fuzzy_acknowledgement_corrects_the_local_text() -> None:

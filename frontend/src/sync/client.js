@@ -24,7 +24,13 @@ import { changesBetween, rebaseOnto } from "./merge.js";
 import * as ops from "./ops.js";
 import { patchText } from "./patches.js";
 import { edit, resync, validateClientId } from "./protocol.js";
-import { advance, checksum, codepointLength, utf16ToCodepoint, validateText } from "./text.js";
+import {
+  advance,
+  checksumMatches,
+  codepointLength,
+  utf16ToCodepoint,
+  validateText,
+} from "./text.js";
 
 /** @typedef {import("./protocol.js").ClientMessage} ClientMessage */
 /** @typedef {import("./protocol.js").ServerMessage} ServerMessage */
@@ -65,6 +71,12 @@ export class SyncClient {
   #seq;
   /** The pending catch-up must be a snapshot (our copy failed a check). */
   #wantFull = false;
+  /**
+   * The shadow's checksum, once known (from a revision or snapshot folded in): each
+   * revision's is then updated from it, not computed over the whole text.
+   * @type {string | null}
+   */
+  #shadowChecksum = null;
 
   /**
    * @param {string} clientId
@@ -229,7 +241,7 @@ export class SyncClient {
       if (ops.isNoop(this.#buffer)) return [];
       this.#seq += 1;
       this.#inflight = { seq: this.#seq, op: this.#buffer, sent: false };
-      this.#buffer = ops.identity(codepointLength(this.text));
+      this.#buffer = ops.identity(ops.targetLength(this.#buffer));
     }
     const inflight = this.#inflight;
     if (inflight.sent) return [];
@@ -286,7 +298,7 @@ export class SyncClient {
     if (revision.rev > this.rev + 1) return this.#requestCatchUp(); // a gap: never skip one
     let folded;
     try {
-      folded = fold(this.shadow, revision);
+      folded = fold(this.shadow, revision, this.#shadowChecksum);
     } catch (error) {
       // Our shadow has drifted from the server's: replaying cannot repair it. Ask for a
       // snapshot; merging onto it keeps our unconfirmed edits.
@@ -295,6 +307,7 @@ export class SyncClient {
       }
       throw error;
     }
+    this.#shadowChecksum = revision.checksum;
     const inflight = this.#inflight;
     if (inflight !== null && revision.client === this.clientId && revision.seq === inflight.seq) {
       this.#onAck(folded.op, folded.text, revision.rev);
@@ -330,6 +343,12 @@ export class SyncClient {
   #onRemote(remote, newShadow, rev) {
     this.shadow = newShadow;
     this.rev = rev;
+    if (this.#inflight === null && ops.isNoop(this.#buffer)) {
+      // Nothing of ours is unconfirmed: the local text is the shadow.
+      this.#buffer = ops.identity(ops.targetLength(remote));
+      if (!ops.isNoop(remote)) this.#changeText(newShadow, remote);
+      return;
+    }
     // The server sequenced `remote` before anything of ours, so it goes first at equal
     // positions, both in our rebased edits and in its own rebased form.
     let rebased = remote;
@@ -341,7 +360,10 @@ export class SyncClient {
     const buffer = this.#buffer;
     this.#buffer = ops.transform(buffer, rebased);
     rebased = ops.transform(rebased, buffer, { otherFirst: false });
-    if (!ops.isNoop(rebased)) this.#changeText(ops.apply(this.text, rebased), rebased);
+    if (!ops.isNoop(rebased)) {
+      // The buffer ends at the local text, so it knows the text's length in code points.
+      this.#changeText(ops.apply(this.text, rebased, ops.targetLength(buffer)), rebased);
+    }
   }
 
   /**
@@ -354,7 +376,7 @@ export class SyncClient {
       // would send our unconfirmed changes a second time.
       return [];
     }
-    if (checksum(snapshot.text) !== snapshot.checksum) {
+    if (!checksumMatches(snapshot.text, snapshot.checksum)) {
       throw new ChecksumMismatch(`snapshot at revision ${snapshot.rev} fails its checksum`);
     }
     // What the server has not seen of ours: the buffer, plus the in-flight edit unless the
@@ -391,6 +413,7 @@ export class SyncClient {
     }
     this.shadow = snapshot.text;
     this.rev = snapshot.rev;
+    this.#shadowChecksum = snapshot.checksum;
     this.observer.shadowReset?.(snapshot.rev);
     this.state = ClientState.READY;
     return this.flush();

@@ -15,7 +15,7 @@
  */
 
 import { PatchRejected } from "./errors.js";
-import { advance, codepointLength } from "./text.js";
+import { advance, codepointLength, unitIndexer } from "./text.js";
 
 /** @typedef {{retain: number}} Retain */
 /** @typedef {{insert: string}} Insert */
@@ -208,20 +208,32 @@ export function replace(length, position, deleted, inserted) {
 
 /**
  * Apply `op` to `text`, checking that it spans the text and deletes what it says.
+ *
+ * JavaScript only (Python's `len` and slicing are free): `length` is `text`'s length in code
+ * points, if the caller knows it, and `at` a `unitIndexer` of the text, if the caller has one.
+ * The text is then cut where the operation says without walking it, if it holds no surrogate
+ * pair, or else by walking from its nearer end to each place.
  * @param {string} text
  * @param {Op} op
+ * @param {number} [length]
+ * @param {(cp: number) => number} [at]
  * @returns {string}
  */
-export function apply(text, op) {
+export function apply(text, op, length = codepointLength(text), at = unitIndexer(text, length)) {
   const pieces = [];
   let index = 0; // in code points; may run past the end, as Python's slicing lets it
   let unit = 0; // the same place in UTF-16 units, stopped at the end
+  let short = false; // the text ended before the operation did
   /** @param {number} count */
   const walk = (count) => {
-    const end = advance(text, unit, count);
-    const piece = text.slice(unit, end < 0 ? text.length : end);
-    unit = end < 0 ? text.length : end;
     index += count;
+    let end = at(index);
+    if (end < 0) {
+      end = text.length;
+      short = true;
+    }
+    const piece = text.slice(unit, end);
+    unit = end;
     return piece;
   };
   for (const c of op) {
@@ -239,9 +251,9 @@ export function apply(text, op) {
       }
     }
   }
-  const length = codepointLength(text);
-  if (index !== length) {
-    throw new PatchRejected(`the edit spans ${index} characters but the text has ${length}`);
+  if (index !== length || short) {
+    const actual = codepointLength(text);
+    throw new PatchRejected(`the edit spans ${index} characters but the text has ${actual}`);
   }
   return pieces.join("");
 }

@@ -18,7 +18,7 @@
 import { MalformedPatch, PatchRejected } from "./errors.js";
 import * as ops from "./ops.js";
 import { DIFF_DELETE, DIFF_EQUAL, DIFF_INSERT } from "./ops.js";
-import { assertWellFormed, codepointLength, validateText } from "./text.js";
+import { assertWellFormed, codepointLength, unitIndexer, validateText } from "./text.js";
 
 const PATCH_MARGIN = 4; // diff-match-patch's Patch_Margin
 const MATCH_MAX_BITS = 32; // diff-match-patch's Match_MaxBits
@@ -411,34 +411,45 @@ export function opFromPatch(hunks, baseLength) {
 
 /**
  * Index of the first check `text` fails, or null. `text` is the base text, or with
- * `result: true` the patched text (for overlaps).
+ * `result: true` the patched text (for overlaps). `length` and `at` are as in `ops.apply`.
  * @param {string} text
  * @param {readonly ContextCheck[]} checks
- * @param {{result?: boolean}} [options]
+ * @param {{result?: boolean, length?: number, at?: (cp: number) => number}} [options]
  * @returns {number | null}
  */
-export function verifyContext(text, checks, { result = false } = {}) {
-  const chars = Array.from(text);
-  const index = checks.findIndex(
-    (check) =>
-      check.inResult === result &&
-      slice(chars, check.position, check.position + codepointLength(check.text)) !== check.text,
-  );
+export function verifyContext(text, checks, { result = false, length, at } = {}) {
+  let find = at ?? null; // made on the first check that needs it: the length may need counting
+  const index = checks.findIndex((check) => {
+    if (check.inResult !== result || !check.text) return false;
+    find ??= unitIndexer(text, length ?? codepointLength(text));
+    // Context made of whole characters matches where it starts on a character boundary.
+    const unit = find(check.position);
+    return unit < 0 || !text.startsWith(check.text, unit);
+  });
   return index < 0 ? null : index;
 }
 
 /**
- * Apply a patch that must fit `text` exactly.
+ * Apply a patch that must fit `text` exactly. `length` and `at` are as in `ops.apply`.
  * @param {string} text
  * @param {readonly Hunk[]} hunks
+ * @param {number} [length]
+ * @param {(cp: number) => number} [at]
  * @returns {{text: string, op: ops.Op}}  the new text and the operation
  */
-export function applyPatch(text, hunks) {
-  const { op, checks } = opFromPatch(hunks, codepointLength(text));
-  let failed = verifyContext(text, checks);
+export function applyPatch(
+  text,
+  hunks,
+  length = codepointLength(text),
+  at = unitIndexer(text, length),
+) {
+  const { op, checks } = opFromPatch(hunks, length);
+  let failed = verifyContext(text, checks, { length, at });
   if (failed === null) {
-    const newText = ops.apply(text, op); // also checks every deletion
-    failed = verifyContext(newText, checks, { result: true });
+    const newText = ops.apply(text, op, length, at); // also checks every deletion
+    if (checks.some((check) => check.inResult)) {
+      failed = verifyContext(newText, checks, { result: true, length: ops.targetLength(op) });
+    }
     if (failed === null) return { text: newText, op };
   }
   throw new PatchRejected(`the patch's context does not match the text (check ${failed + 1})`);

@@ -61,6 +61,58 @@ export function advance(text, from, count) {
 }
 
 /**
+ * Finds UTF-16 indexes of code point indexes in one text of `length` code points: by walking
+ * from the nearest place already known (the start, the end, or the last index found), so that
+ * indexes near each other or near either end cost little. A text whose UTF-16 length is
+ * `length` holds no surrogate pair, and needs no walking at all.
+ * @param {string} text
+ * @param {number} length  `text`'s length in code points (trusted)
+ * @returns {(cp: number) => number}  -1 for an index outside the text
+ */
+export function unitIndexer(text, length) {
+  if (length === text.length) return (cp) => (cp >= 0 && cp <= length ? cp : -1);
+  let lastCp = 0;
+  let lastUnit = 0;
+  return (cp) => {
+    if (!(cp >= 0 && cp <= length)) return -1;
+    let fromCp = 0;
+    let fromUnit = 0;
+    if (Math.abs(cp - lastCp) < cp) {
+      fromCp = lastCp;
+      fromUnit = lastUnit;
+    }
+    if (length - cp < Math.abs(cp - fromCp)) {
+      fromCp = length;
+      fromUnit = text.length;
+    }
+    const unit =
+      cp >= fromCp ? advance(text, fromUnit, cp - fromCp) : retreat(text, fromUnit, fromCp - cp);
+    if (unit >= 0 && cp !== length) {
+      lastCp = cp;
+      lastUnit = unit;
+    }
+    return unit;
+  };
+}
+
+/**
+ * The UTF-16 index `count` code points before the UTF-16 index `from`, or -1 if the text
+ * starts first: {@link advance} backwards.
+ * @param {string} text
+ * @param {number} from
+ * @param {number} count
+ * @returns {number}
+ */
+function retreat(text, from, count) {
+  let unit = from;
+  for (let left = count; left > 0; left--) {
+    if (unit <= 0) return -1;
+    unit -= isLow(text.charCodeAt(unit - 1)) && isHigh(text.charCodeAt(unit - 2)) ? 2 : 1;
+  }
+  return unit;
+}
+
+/**
  * Code point index of the first character a document may not hold, or null.
  * @param {string} text
  * @returns {number | null}
@@ -126,6 +178,203 @@ function invalidAt(text, index, what) {
   });
 }
 
+// -- checksums -----------------------------------------------------------------------------
+//
+// Version 2, what the sequencer writes: `"<length>:<lane 1, 8 hex><lane 2, 8 hex>"`. Pad the
+// text's code points with K - 1 sentinels (0x110000, outside Unicode) at each end; every run of
+// K consecutive values of that sequence is a window (a text of n code points has n + K - 1 of
+// them, the empty text K - 1 windows of sentinels only). Each window is hashed per lane by a
+// polynomial mod 2**32 in that lane's odd base, then mixed by murmur3's fmix32 (without it the
+// sum would be linear in the characters, and blind to their order). A lane is the sum of its
+// mixed window hashes mod 2**32. An edit changes only the windows that overlap it, so a
+// checksum is updated from the text around each change: see docs/protocol.md, "Checksums".
+//
+// Version 1, in revisions and snapshots written before: `"<length>:<CRC-32 of UTF-8, 8 hex>"`.
+// It is still verified (in full), never written.
+
+/** Window length, in code points. */
+export const K = 16;
+const SENTINEL = 0x110000;
+const BASE1 = 0x9e3779b1;
+const BASE2 = 0x85ebca77;
+/** @param {number} base */
+const power = (base) => {
+  let p = 1;
+  for (let i = 0; i < K; i++) p = Math.imul(p, base);
+  return p;
+};
+const OUT1 = power(BASE1); // what the value leaving a window was multiplied by, once shifted
+const OUT2 = power(BASE2);
+const V1 = /^[0-9]+:[0-9a-f]{8}$/;
+const V2 = /^[0-9]+:[0-9a-f]{16}$/;
+
+/**
+ * murmur3's 32-bit finalizer.
+ * @param {number} h
+ */
+function fmix32(h) {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const ring = new Int32Array(K); // the values of the window being rolled
+
+/**
+ * Add (`sign` 1) or take out (`sign` -1) the windows that end in a run of values to `lanes`:
+ * `before` sentinels, then `count` code points of `text` from the UTF-16 index `unit`, then
+ * `after` sentinels. Only windows that lie wholly in the run count: the first ends at its K-th
+ * value.
+ * @param {Uint32Array} lanes
+ * @param {number} sign
+ * @param {string} text
+ * @param {number} unit
+ * @param {number} count
+ * @param {number} before
+ * @param {number} after
+ */
+function addWindows(lanes, sign, text, unit, count, before, after) {
+  let h1 = 0;
+  let h2 = 0;
+  let sum1 = 0;
+  let sum2 = 0;
+  const body = before + count;
+  const total = body + after;
+  for (let i = 0; i < total; i++) {
+    let value = SENTINEL;
+    if (i >= before && i < body) {
+      value = /** @type {number} */ (text.codePointAt(unit));
+      unit += value > 0xffff ? 2 : 1;
+    }
+    const slot = i & (K - 1);
+    const out = ring[slot];
+    ring[slot] = value;
+    h1 = (Math.imul(h1, BASE1) + value) | 0;
+    h2 = (Math.imul(h2, BASE2) + value) | 0;
+    if (i >= K) {
+      h1 = (h1 - Math.imul(out, OUT1)) | 0;
+      h2 = (h2 - Math.imul(out, OUT2)) | 0;
+    }
+    if (i >= K - 1) {
+      sum1 = (sum1 + fmix32(h1)) >>> 0;
+      sum2 = (sum2 + fmix32(h2)) >>> 0;
+    }
+  }
+  lanes[0] += sign * sum1;
+  lanes[1] += sign * sum2;
+}
+
+/**
+ * @param {number} length
+ * @param {Uint32Array} lanes
+ */
+const format = (length, lanes) =>
+  `${length}:${lanes[0].toString(16).padStart(8, "0")}${lanes[1].toString(16).padStart(8, "0")}`;
+
+/**
+ * The version 2 checksum of `text`, computed from scratch. Any string has one, lone surrogates
+ * included (as their own code points, as in Python), so that a corrupt copy yields a mismatch.
+ * @param {string} text
+ * @returns {string}
+ */
+export function checksum(text) {
+  const length = codepointLength(text);
+  const lanes = new Uint32Array(2);
+  addWindows(lanes, 1, text, 0, length, K - 1, K - 1);
+  return format(length, lanes);
+}
+
+/**
+ * Where `op` changes its text: `[start, end, new start, new end, shift]` per range, in code
+ * points of the old and the new text, with `shift` the UTF-16 units the ranges before it added
+ * (negative if they removed more). Ranges closer than K - 1 are one range (with the text kept
+ * between them), so that no window overlaps two of them.
+ * @param {readonly ({retain: number} | {insert: string} | {delete: string})[]} op
+ * @returns {[number, number, number, number, number][]}
+ */
+function changedRanges(op) {
+  /** @type {[number, number, number, number, number][]} */
+  const ranges = [];
+  let old = 0;
+  let now = 0;
+  let shift = 0;
+  /** @type {[number, number, number, number, number] | null} */
+  let current = null;
+  op.forEach((c, index) => {
+    if ("retain" in c) {
+      if (current !== null && (c.retain >= K - 1 || index === op.length - 1)) {
+        ranges.push(current);
+        current = null;
+      }
+      old += c.retain;
+      now += c.retain;
+      if (current !== null) {
+        current[1] = old;
+        current[3] = now;
+      }
+      return;
+    }
+    if (current === null) current = [old, old, now, now, shift];
+    if ("delete" in c) {
+      old += codepointLength(c.delete);
+      shift -= c.delete.length;
+    } else {
+      now += codepointLength(c.insert);
+      shift += c.insert.length;
+    }
+    current[1] = old;
+    current[3] = now;
+  });
+  if (current !== null) ranges.push(current);
+  return ranges;
+}
+
+/**
+ * The version 2 checksum of `newText`, which `op` made from `oldText`, whose version 2 checksum
+ * is `oldChecksum`. Costs O(K + size of the change), whatever the text's length: only the
+ * windows that overlap a change are taken out (read from the old text) and put in (from the new
+ * one). The texts' lengths in code points are taken from `oldChecksum` and `op`, not counted.
+ * Positions are found without walking a text that holds no surrogate pair; one that does is
+ * walked from its nearer end, or from where `at` (the old text's {@link unitIndexer}) last
+ * stopped. Throws RangeError for a checksum of another version.
+ * @param {string} oldChecksum
+ * @param {string} oldText
+ * @param {readonly ({retain: number} | {insert: string} | {delete: string})[]} op
+ * @param {string} newText
+ * @param {(cp: number) => number} [at]
+ * @returns {string}
+ */
+export function updateChecksum(oldChecksum, oldText, op, newText, at) {
+  if (checksumVersion(oldChecksum) !== 2) {
+    throw new RangeError(`not a version 2 checksum: ${JSON.stringify(oldChecksum)}`);
+  }
+  const oldLength = checksumLength(oldChecksum);
+  const hex = oldChecksum.slice(-16);
+  const lanes = Uint32Array.of(parseInt(hex.slice(0, 8), 16), parseInt(hex.slice(8), 16));
+  const ranges = changedRanges(op);
+  const newLength = ranges.reduce((n, [s, e, ns, ne]) => n + ne - ns - (e - s), oldLength);
+  const oldAt = at ?? unitIndexer(oldText, oldLength);
+  for (const [start, end, newStart, newEnd, shift] of ranges) {
+    // The windows start K - 1 code points before the range, in text kept since the range
+    // before (ranges are that far apart), which the new text holds `shift` units further on.
+    const first = Math.max(0, start - (K - 1));
+    const unit = Math.max(0, oldAt(first));
+    const before = first - (start - (K - 1));
+    const oldStop = end + K - 1;
+    const newStop = newEnd + K - 1;
+    const newFirst = first + newStart - start;
+    const oldCount = Math.min(oldLength, oldStop) - first;
+    const newCount = Math.min(newLength, newStop) - newFirst;
+    addWindows(lanes, -1, oldText, unit, oldCount, before, Math.max(0, oldStop - oldLength));
+    addWindows(lanes, 1, newText, unit + shift, newCount, before, Math.max(0, newStop - newLength));
+  }
+  return format(newLength, lanes);
+}
+
+// Version 1's CRC-32 table.
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -161,12 +410,12 @@ function utf8SurrogatePass(text) {
 }
 
 /**
- * `"<length in code points>:<crc32 of the UTF-8 bytes, 8 hex digits>"`, equal to Python's
- * `checksum` for every string, lone surrogates included.
+ * `"<length in code points>:<crc32 of the UTF-8 bytes, 8 hex digits>"`: version 1, equal to
+ * Python's `checksum_v1` for every string, lone surrogates included.
  * @param {string} text
  * @returns {string}
  */
-export function checksum(text) {
+export function checksumV1(text) {
   let crc = 0xffffffff;
   for (const bytes of utf8SurrogatePass(text)) {
     for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
@@ -176,7 +425,32 @@ export function checksum(text) {
 }
 
 /**
- * The length part of a checksum: the text's length in code points, in ASCII digits only.
+ * 1 or 2 for a well-formed checksum of that version, else null.
+ * @param {string} value
+ * @returns {1 | 2 | null}
+ */
+export function checksumVersion(value) {
+  if (V2.test(value)) return 2;
+  if (V1.test(value)) return 1;
+  return null;
+}
+
+/**
+ * Whether `value` is the checksum of `text`, in whichever version it is written.
+ * @param {string} text
+ * @param {string} value
+ * @returns {boolean}
+ */
+export function checksumMatches(text, value) {
+  const version = checksumVersion(value);
+  if (version === 2) return checksum(text) === value;
+  if (version === 1) return checksumV1(text) === value;
+  return false;
+}
+
+/**
+ * The length part of a checksum (of either version): the text's length in code points, in
+ * ASCII digits only.
  * @param {string} value
  * @returns {number}
  */
