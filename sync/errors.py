@@ -7,6 +7,7 @@ The hierarchy::
     ├── MalformedPatch         patch text that does not parse
     ├── PatchRejected          a patch that parses but cannot be applied (context mismatch,
     │                          out of range, unplaceable hunks)
+    ├── EditTooComplex         an edit past a bound on the work it may cost (hunks, placement)
     ├── RevisionError
     │   ├── FutureRevision     an edit based on a revision the server has not made yet
     │   └── StaleRevision      an edit or resync older than the history still kept
@@ -45,6 +46,17 @@ class PatchRejected(SyncError):
     def __init__(self, message: str, *, unplaced_hunks: list[int] | None = None) -> None:
         super().__init__(message)
         self.unplaced_hunks = unplaced_hunks or []
+
+
+class EditTooComplex(SyncError):
+    """Refused before (or while) doing more work than a bound allows; the message names the
+    bound. Resending the same edit would be refused again: resync and edit again."""
+
+    code = "edit-too-complex"
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class RevisionError(SyncError):

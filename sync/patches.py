@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 from diff_match_patch import diff_match_patch, patch_obj
 
 from sync import ops
-from sync.errors import MalformedPatch, PatchRejected
-from sync.ops import DIFF_DELETE, DIFF_EQUAL, DIFF_INSERT, Diff, Op
+from sync.errors import EditTooComplex, MalformedPatch, PatchRejected
+from sync.ops import DIFF_DELETE, DIFF_EQUAL, DIFF_INSERT, Delete, Diff, Insert, Op, Retain
 from sync.text import validate_text
 
 PATCH_MARGIN = 4  # diff-match-patch's Patch_Margin
 MATCH_MAX_BITS = 32  # diff-match-patch's Match_MaxBits
+# How far either side of a hunk its context must be unique (see ``_add_context``): four times
+# the farthest an exact match can be from its expected place and still win in
+# diff-match-patch's matcher (Match_Distance 1000 x Match_Threshold 0.5).
+CONTEXT_RADIUS = 2048
 
 # The characters diff-match-patch leaves unescaped (the same set as JavaScript's encodeURI,
 # plus the space).
@@ -140,14 +144,24 @@ def parse_patch(text: str) -> list[Hunk]:
 
 
 def _add_context(hunk: Hunk, text: str) -> None:
-    """diff-match-patch's ``patch_addContext``: grow context until unique, then pad."""
+    """diff-match-patch's ``patch_addContext``: grow context until unique, then pad.
+
+    Unique, here, within ``CONTEXT_RADIUS`` code points either side of the hunk, where
+    diff-match-patch looks at the whole text: a scan of the whole document per keystroke was
+    most of what a keystroke on a large document cost. The context is only there for a fuzzy
+    matcher, and diff-match-patch's own (``match_main`` with its default distance and
+    threshold) never prefers a match farther than 500 code points from where the hunk says it
+    is over an exact one there; so a repeat farther away cannot mislead it, and for texts
+    shorter than the radius the result is exactly ``patch_make``'s.
+    """
     if not text:
         return
     start, length = hunk.start2, hunk.length1
     pattern = text[start : start + length]
     padding = 0
     limit = MATCH_MAX_BITS - PATCH_MARGIN - PATCH_MARGIN
-    while text.find(pattern) != text.rfind(pattern) and len(pattern) < limit:
+    low, high = max(0, start - CONTEXT_RADIUS), start + length + CONTEXT_RADIUS
+    while text.find(pattern, low, high) != text.rfind(pattern, low, high) and len(pattern) < limit:
         padding += PATCH_MARGIN
         pattern = text[max(0, start - padding) : start + length + padding]
     padding += PATCH_MARGIN
@@ -166,16 +180,15 @@ def _add_context(hunk: Hunk, text: str) -> None:
 def make_patch(text: str, op: Op) -> list[Hunk]:
     """The hunks ``patch_make(text, diffs)`` builds for ``op`` applied to ``text``.
 
-    Only the text around each change is copied per hunk, except for the uniqueness search
-    that decides how much context a hunk carries, which diff-match-patch runs over the whole
-    text (a fast C-level scan, not a diff).
+    Only the text around each change is copied per hunk (unchanged ranges are never sliced
+    out whole: on a large document that was a copy of the text per keystroke), except for the
+    uniqueness search that decides how much context a hunk carries, which looks only near the
+    hunk (see ``_add_context``).
     """
-    diffs = ops.to_diffs(text, op)
     hunks: list[Hunk] = []
-    if not diffs:
-        return hunks
     hunk = Hunk()
-    count1 = count2 = 0
+    count1 = count2 = 0  # diff-match-patch's rolling positions
+    base = 0  # position in ``text``
     # ``current`` is the text with every finished hunk applied (diff-match-patch's
     # ``prepatch_text``); ``edits`` holds finished hunks' changes not yet applied to it. They
     # are applied only when another hunk starts: after the last hunk nobody needs the text,
@@ -183,35 +196,41 @@ def make_patch(text: str, op: Op) -> list[Hunk]:
     current = text
     edits: list[tuple[int, str, str]] = []  # (position in current, deleted, inserted)
     pending: list[tuple[int, str, str]] = []
-    last = len(diffs) - 1
-    for index, (kind, data) in enumerate(diffs):
+    last = len(op) - 1
+    for index, component in enumerate(op):
+        if isinstance(component, Retain):
+            kind, size = DIFF_EQUAL, component.count
+        else:
+            kind = DIFF_INSERT if isinstance(component, Insert) else DIFF_DELETE
+            size = len(component.text)
         if not hunk.diffs and kind != DIFF_EQUAL:
             hunk.start1, hunk.start2 = count1, count2
             if pending:
                 current = _apply_edits(current, pending)
                 pending = []
-        if kind == DIFF_INSERT:
-            hunk.diffs.append((kind, data))
-            hunk.length2 += len(data)
-            edits.append((count2, "", data))
-        elif kind == DIFF_DELETE:
-            hunk.length1 += len(data)
-            hunk.diffs.append((kind, data))
-            edits.append((count2, data, ""))
-        elif len(data) <= 2 * PATCH_MARGIN and hunk.diffs and index != last:
-            hunk.diffs.append((kind, data))
-            hunk.length1 += len(data)
-            hunk.length2 += len(data)
-        if kind == DIFF_EQUAL and len(data) >= 2 * PATCH_MARGIN and hunk.diffs:
+        if isinstance(component, Insert):
+            hunk.diffs.append((DIFF_INSERT, component.text))
+            hunk.length2 += size
+            edits.append((count2, "", component.text))
+        elif isinstance(component, Delete):
+            hunk.length1 += size
+            hunk.diffs.append((DIFF_DELETE, component.text))
+            edits.append((count2, component.text, ""))
+        elif size <= 2 * PATCH_MARGIN and hunk.diffs and index != last:
+            hunk.diffs.append((DIFF_EQUAL, text[base : base + size]))
+            hunk.length1 += size
+            hunk.length2 += size
+        if kind == DIFF_EQUAL and size >= 2 * PATCH_MARGIN and hunk.diffs:
             _add_context(hunk, current)
             hunks.append(hunk)
             hunk = Hunk()
             pending, edits = edits, []
             count1 = count2
         if kind != DIFF_INSERT:
-            count1 += len(data)
+            count1 += size
+            base += size
         if kind != DIFF_DELETE:
-            count2 += len(data)
+            count2 += size
     if hunk.diffs:
         _add_context(hunk, current)
         hunks.append(hunk)
@@ -341,15 +360,60 @@ class FuzzyResult:
     placed: list[bool]  # per hunk: every piece of it found a place
     # Text that unplaced pieces would have inserted, with the position they expected.
     lost_inserts: list[tuple[int, str]]
+    steps: int = 0  # the work the matcher was charged (see ``fuzzy_apply``'s budget)
 
 
 # diff-match-patch pads the text with these while matching; a valid document holds none of
 # them (XML forbids them), so any that survive are the port's leftovers.
 _PADDING = str.maketrans("", "", "\x01\x02\x03\x04")
 
+# What a step of the budget is: one inner iteration of the port's bitap matcher (a few
+# bytecodes, about 0.1 microsecond). Copying text is C-level, hundreds of times cheaper per
+# character, and charged as one step per this many characters.
+COPY_CHARS_PER_STEP = 512
+
+
+class _MeteredMatcher(diff_match_patch):  # type: ignore[misc]
+    """diff-match-patch whose matcher is charged, before each search, the most that search
+    can cost, and stops past ``budget``: bitap's cost grows with the pattern and the
+    distance searched, and a patch of many pieces that match nothing once held a server
+    for 84 seconds."""
+
+    def __init__(self, budget: int | None) -> None:
+        super().__init__()
+        self.budget = budget
+        self.steps = 0
+
+    def charge(self, steps: int) -> None:
+        self.steps += steps
+        if self.budget is not None and self.steps > self.budget:
+            raise EditTooComplex(
+                f"placing this edit by fuzzy matching would take more than {self.budget} "
+                "steps (the fuzzy placement budget); resync and edit again",
+                limit="fuzzy_budget",
+            )
+
+    def match_main(self, text: str, pattern: str, loc: int) -> int:
+        # ``patch_apply`` rebuilds the whole text around each piece it places.
+        steps = len(text) // COPY_CHARS_PER_STEP + len(pattern)
+        at = max(0, min(loc, len(text)))
+        if text[at : at + len(pattern)] != pattern:
+            # Bitap tries every error count up to the threshold's share of the pattern, each
+            # over the positions within the distance the threshold allows.
+            reach = min(int(self.Match_Distance * self.Match_Threshold), len(text))
+            levels = int(self.Match_Threshold * len(pattern)) + 1
+            steps += levels * (2 * reach + len(pattern))
+        self.charge(steps)
+        result: int = super().match_main(text, pattern, loc)
+        return result
+
 
 def fuzzy_apply(
-    text: str, hunks: Sequence[Hunk], expected_starts: Sequence[int] | None = None
+    text: str,
+    hunks: Sequence[Hunk],
+    expected_starts: Sequence[int] | None = None,
+    *,
+    budget: int | None = None,
 ) -> FuzzyResult:
     """diff-match-patch's ``patch_apply``: place each hunk near where it is expected.
 
@@ -358,17 +422,23 @@ def fuzzy_apply(
     its matcher's 32 characters into pieces and reports each piece; we split them ourselves,
     small enough that the port's own padding cannot make it split again, so that every
     result can be traced to its hunk.
+
+    ``budget`` bounds the work, in steps of the matcher (``COPY_CHARS_PER_STEP``): each
+    search is charged its worst case before it runs, and :class:`EditTooComplex` is raised
+    instead of starting one that would go past the budget. None means no bound.
     """
     splitter = diff_match_patch()
     splitter.Match_MaxBits = MATCH_MAX_BITS - 2 * PATCH_MARGIN
+    dmp = _MeteredMatcher(budget)
     pieces: list[patch_obj] = []
     owners: list[int] = []
     for index, patch in enumerate(_to_dmp(hunks, expected_starts)):
+        # Splitting costs in proportion to the hunk's text, in Python.
+        dmp.charge(sum(len(data) for _, data in patch.diffs) + 1)
         parts = [patch]
         splitter.patch_splitMax(parts)
         pieces.extend(parts)
         owners.extend([index] * len(parts))
-    dmp = diff_match_patch()
     # Stricter than the port's defaults (0.5): a loose match edits the wrong words, and a
     # refusal is reported, while a misplaced edit is silent.
     dmp.Match_Threshold = 0.35
@@ -378,6 +448,8 @@ def fuzzy_apply(
     if len(results) != len(pieces):  # pragma: no cover - guarded by the split above
         raise PatchRejected("the patch could not be matched piece by piece")
     new_text = new_text.translate(_PADDING)
+    # Each insert is looked for in the result below: a scan of the text per piece.
+    dmp.charge(sum(1 for _, texts in inserts if texts) * (len(new_text) // COPY_CHARS_PER_STEP))
     placed = [True] * len(hunks)
     lost: list[tuple[int, str]] = []
     for ok, owner, (start, texts) in zip(results, owners, inserts, strict=True):
@@ -387,4 +459,4 @@ def fuzzy_apply(
             placed[owner] = False
             if texts:
                 lost.append((start, "".join(texts)))
-    return FuzzyResult(new_text, placed, lost)
+    return FuzzyResult(new_text, placed, lost, dmp.steps)

@@ -32,6 +32,7 @@ from diff_match_patch import diff_match_patch
 from sync import ops, patches
 from sync.errors import (
     DocumentTooLarge,
+    EditTooComplex,
     FutureRevision,
     PatchRejected,
     StaleRevision,
@@ -74,6 +75,11 @@ class Outcome:
 class Sequencer:
     """One document's sequencer state. Not thread-safe: one caller at a time."""
 
+    # The most work fuzzy placement may do for one edit, in the matcher's steps
+    # (``patches.fuzzy_apply``); None means no bound. A server sets it: past it the edit is
+    # refused as EditTooComplex rather than holding its caller for seconds.
+    fuzzy_budget: int | None = None
+
     def __init__(
         self,
         text: str = "",
@@ -83,15 +89,29 @@ class Sequencer:
         client_seqs: dict[str, tuple[int, int]] | None = None,
         history_limit: int = 1000,
         max_length: int | None = None,
+        text_checksum: str | None = None,
     ) -> None:
         """``history`` is the newest revisions, oldest first, ending at ``rev``;
-        ``client_seqs`` maps a client id to (its newest applied seq, that revision)."""
+        ``client_seqs`` maps a client id to (its newest applied seq, that revision).
+
+        ``text_checksum`` is the checksum of ``text`` when the caller already has it (a store
+        that just verified the text against its log): computing one from scratch costs a pass
+        over the whole text, 100 ms per MB in Python. It must be a version 2 checksum of the
+        right length to be used; anything else is ignored and the checksum computed.
+        """
         if history_limit < 1:
             raise ValueError("history_limit must be at least 1")
         validate_text(text)
         self.text = text
         self.rev = rev
-        self.checksum = checksum(text)
+        if (
+            text_checksum is not None
+            and checksum_version(text_checksum) == 2
+            and checksum_length(text_checksum) == len(text)
+        ):
+            self.checksum = text_checksum
+        else:
+            self.checksum = checksum(text)
         self.max_length = max_length
         self._revisions: deque[Revision] = deque(maxlen=history_limit)
         self._ops: deque[Op] = deque(maxlen=history_limit)
@@ -177,11 +197,11 @@ class Sequencer:
         hunks = patches.parse_patch(edit.patch)
         placement = Placement.EXACT
         try:
-            op = self._rebase_exactly(edit.base, hunks)
+            op, new_text = self._rebase_exactly(edit.base, hunks)
         except PatchRejected:
             op = self._place_fuzzily(edit, hunks)
             placement = Placement.FUZZY
-        new_text = ops.apply(self.text, op)
+            new_text = ops.apply(self.text, op)
         if self.max_length is not None and len(new_text) > self.max_length:
             raise DocumentTooLarge(
                 f"the edit would make the document {len(new_text)} characters long; "
@@ -262,32 +282,62 @@ class Sequencer:
             f"edit {op_id} was already applied, before the history kept here; resync"
         )
 
-    def _rebase_exactly(self, base: int, hunks: list[patches.Hunk]) -> Op:
+    def _rebase_exactly(self, base: int, hunks: list[patches.Hunk]) -> tuple[Op, str]:
+        """The edit as an operation on the head, and the head with it applied (one copy of
+        the text, made while checking that the edit fits)."""
         if base == self.rev:
-            return patches.apply_patch(self.text, hunks)[1]
+            new_text, op = patches.apply_patch(self.text, hunks)
+            return op, new_text
         later = list(self._ops)[base - self.oldest_base :]
         op, _ = patches.op_from_patch(hunks, ops.base_length(later[0]))
         for other in later:
             op = ops.transform(op, other)
         # Applying checks that what the edit deletes is still the text it named.
-        ops.apply(self.text, op)
-        return op
+        return op, ops.apply(self.text, op)
 
     def _place_fuzzily(self, edit: Edit, hunks: list[patches.Hunk]) -> Op:
+        budget = self.fuzzy_budget
+        # Mapping each hunk through each later revision, before any matching.
+        spent = len(hunks) * (self.rev - edit.base + 1)
+        if budget is not None and spent > budget:
+            raise self._too_complex(edit, budget)
         starts = self._mapped_starts(edit.base, hunks)
-        result = patches.fuzzy_apply(self.text, hunks, starts)
+        try:
+            result = patches.fuzzy_apply(
+                self.text, hunks, starts, budget=None if budget is None else budget - spent
+            )
+        except EditTooComplex:
+            raise self._too_complex(edit, budget or 0) from None
         new_text = result.text
         unplaced = [index + 1 for index, ok in enumerate(result.placed) if not ok]
         if unplaced:
+            shown = ", ".join(map(str, unplaced[:20])) + (", ..." if len(unplaced) > 20 else "")
             raise PatchRejected(
-                f"edit {edit.op_id}: hunk(s) {', '.join(map(str, unplaced))} of "
+                f"edit {edit.op_id}: hunk(s) {shown} of "
                 f"{len(hunks)} match nothing in revision {self.rev}; resync and edit again",
                 unplaced_hunks=unplaced,
             )
         validate_text(new_text)
         dmp = diff_match_patch()
+        if budget is not None:
+            # The diff below runs Myers' algorithm on what lies between the common prefix and
+            # suffix: about (length of that middle) x (characters changed) steps.
+            prefix = dmp.diff_commonPrefix(self.text, new_text)
+            suffix = dmp.diff_commonSuffix(self.text[prefix:], new_text[prefix:])
+            middle = len(self.text) + len(new_text) - 2 * (prefix + suffix)
+            changed = sum(len(d) for h in hunks for k, d in h.diffs if k != ops.DIFF_EQUAL)
+            if spent + result.steps + middle * (changed + 1) > budget:
+                raise self._too_complex(edit, budget)
         dmp.Diff_Timeout = 0.5
         return ops.from_diffs(dmp.diff_main(self.text, new_text, False))
+
+    def _too_complex(self, edit: Edit, budget: int) -> EditTooComplex:
+        return EditTooComplex(
+            f"edit {edit.op_id} does not fit revision {self.rev} exactly, and placing it by "
+            f"fuzzy matching would take more than the budget of {budget} steps "
+            "(fuzzy_budget); resync and edit again",
+            limit="fuzzy_budget",
+        )
 
     def _mapped_starts(self, base: int, hunks: list[patches.Hunk]) -> list[int]:
         """Each hunk's expected start in the head, in rolling coordinates."""

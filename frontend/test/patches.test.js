@@ -115,3 +115,15 @@ test("a large document patches in linear time without exhausting the stack", () 
   assert.equal(hunks.length, 1);
   assert.equal(applyPatch(base, parsePatch(formatPatch(hunks))).text, ops.apply(base, op));
 });
+
+test("context is unique near the hunk, as in Python, not in the whole text", () => {
+  // The same case as tests/sync/test_patches.py: a repeat 3,000 code points away is ignored,
+  // one 100 away is not.
+  const far = `0123456789${"-".repeat(3000)}0123456789`;
+  assert.equal(patchText(far, ops.replace(far.length, 5, "", "Z")), "@@ -1,13 +1,14 @@\n 01234\n+Z\n 56789---\n");
+  const near = `0123456789${"-".repeat(100)}0123456789`;
+  assert.equal(
+    patchText(near, ops.replace(near.length, 5, "", "Z")),
+    "@@ -1,17 +1,18 @@\n 01234\n+Z\n 56789-------\n",
+  );
+});

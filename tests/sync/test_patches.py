@@ -154,3 +154,27 @@ def test_raw_lone_surrogate_in_a_patch_is_invalid_text() -> None:
 def test_header_digits_must_be_ascii() -> None:
     with pytest.raises(MalformedPatch, match="bad hunk header"):
         patches.parse_patch("@@ -\u0661 +\u0661 @@\n-a\n+b\n")
+
+
+def test_context_is_unique_near_the_hunk_not_in_the_whole_text() -> None:
+    # The same ten characters 3,000 code points away: diff-match-patch grows the context past
+    # them (it searches the whole text); we look only within CONTEXT_RADIUS of the hunk.
+    text = "0123456789" + "-" * 3000 + "0123456789"
+    op = ops.replace(len(text), 5, "", "Z")
+    ours = patches.patch_text(text, op)
+    assert ours == "@@ -1,13 +1,14 @@\n 01234\n+Z\n 56789---\n"
+    assert ours != dmp.patch_toText(dmp.patch_make(text, ops.to_diffs(text, op)))
+    # diff-match-patch's own fuzzy applier still puts it in the right place, on the text it
+    # was made for and on one that drifted by a few characters.
+    for base, expected in [(text, ops.apply(text, op)), ("ab" + text, "ab01234Z" + text[5:])]:
+        result, applied = dmp.patch_apply(dmp.patch_fromText(ours), base)
+        assert applied == [True]
+        assert result == expected
+
+
+def test_a_repeat_within_the_radius_still_grows_the_context() -> None:
+    text = "0123456789" + "-" * 100 + "0123456789"
+    op = ops.replace(len(text), 5, "", "Z")
+    ours = patches.patch_text(text, op)
+    assert ours == dmp.patch_toText(dmp.patch_make(text, ops.to_diffs(text, op)))
+    assert ours == "@@ -1,17 +1,18 @@\n 01234\n+Z\n 56789-------\n"

@@ -22,6 +22,9 @@ import { assertWellFormed, codepointLength, unitIndexer, validateText } from "./
 
 const PATCH_MARGIN = 4; // diff-match-patch's Patch_Margin
 const MATCH_MAX_BITS = 32; // diff-match-patch's Match_MaxBits
+// How far (in code points) either side of a hunk its context must be unique: as in Python's
+// `sync/patches.py` (`CONTEXT_RADIUS`), which says why.
+const CONTEXT_RADIUS = 2048;
 
 /**
  * One hunk; every number counts code points.
@@ -207,13 +210,13 @@ export function parsePatch(text) {
 const slice = (chars, start, end) => chars.slice(Math.max(0, start), end).join("");
 
 /**
- * diff-match-patch's `patch_addContext`: grow context until unique, then pad.
+ * diff-match-patch's `patch_addContext`: grow context until unique (within CONTEXT_RADIUS
+ * code points either side of the hunk), then pad.
  * @param {Hunk} hunk
  * @param {readonly string[]} chars  the text as code points
- * @param {string} text  the same text as a string, for fast searching
  */
-function addContext(hunk, chars, text) {
-  if (!text) return;
+function addContext(hunk, chars) {
+  if (!chars.length) return;
   const start = hunk.start2;
   const length = hunk.length1;
   let pattern = slice(chars, start, start + length);
@@ -221,7 +224,11 @@ function addContext(hunk, chars, text) {
   const limit = MATCH_MAX_BITS - PATCH_MARGIN - PATCH_MARGIN;
   // Searching the UTF-16 string finds exactly the code point matches: the pattern is made of
   // whole characters, so it can only match where whole characters start.
-  while (text.indexOf(pattern) !== text.lastIndexOf(pattern) && codepointLength(pattern) < limit) {
+  const region = slice(chars, start - CONTEXT_RADIUS, start + length + CONTEXT_RADIUS);
+  while (
+    region.indexOf(pattern) !== region.lastIndexOf(pattern) &&
+    codepointLength(pattern) < limit
+  ) {
     padding += PATCH_MARGIN;
     pattern = slice(chars, start - padding, start + length + padding);
   }
@@ -257,7 +264,6 @@ export function makePatch(text, op) {
   let count2 = 0;
   // `current` is the text with every finished hunk applied (diff-match-patch's
   // `prepatch_text`); `edits` holds this hunk's changes, applied when it ends.
-  let currentText = text;
   let current = Array.from(text);
   /** @type {Change[]} */
   let edits = [];
@@ -282,11 +288,10 @@ export function makePatch(text, op) {
       hunk.length2 += length;
     }
     if (kind === DIFF_EQUAL && length >= 2 * PATCH_MARGIN && hunk.diffs.length) {
-      addContext(hunk, current, currentText);
+      addContext(hunk, current);
       hunks.push(hunk);
       hunk = newHunk();
-      currentText = applyEdits(current, edits);
-      current = Array.from(currentText);
+      current = Array.from(applyEdits(current, edits));
       edits = [];
       count1 = count2;
     }
@@ -294,7 +299,7 @@ export function makePatch(text, op) {
     if (kind !== DIFF_DELETE) count2 += length;
   });
   if (hunk.diffs.length) {
-    addContext(hunk, current, currentText);
+    addContext(hunk, current);
     hunks.push(hunk);
   }
   return hunks;
