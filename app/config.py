@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # Plain SASL without TLS: only acceptable on loopback (the managed server has no TLS).
     xmpp_allow_plaintext: bool = True
     xmpp_connect_timeout: float = Field(10.0, ge=0)
+    # managed: seconds before starting a Prosody that exited again (doubling, up to 30 s,
+    # while restarts fail).
+    xmpp_restart_delay: float = Field(1.0, ge=0)
+    # /ready answers 503 while XMPP is down too, not only the database: for deployments of
+    # several instances, where one without XMPP would keep its editors apart from the rest.
+    ready_requires_xmpp: bool = False
 
     # The built web page (frontend/dist); empty means the one beside this package.
     frontend_dir: Path | None = None

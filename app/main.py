@@ -128,9 +128,13 @@ async def _xmpp_bus(
     if settings.xmpp_mode == "off":
         log.info("XMPP is off (COLLAB_XMPP_MODE=off): no pubsub, no bots")
         return MemoryBus()
+    prosody: ManagedProsody | None = None  # ours to run, and to restart if it dies
     if settings.xmpp_mode == "managed":
         prosody = ManagedProsody(
-            Path(settings.data_dir), domain=settings.xmpp_domain, port=settings.xmpp_managed_port
+            Path(settings.data_dir),
+            domain=settings.xmpp_domain,
+            port=settings.xmpp_managed_port,
+            restart_delay=settings.xmpp_restart_delay,
         )
         account = await prosody.start()  # raises ProsodyError with the fix to apply
         stack.push_async_callback(prosody.stop)
@@ -148,7 +152,9 @@ async def _xmpp_bus(
             settings.xmpp_pubsub or f"pubsub.{domain}",
         )
     resource = settings.xmpp_resource or f"app-{socket.gethostname()}-{settings.port}-{os.getpid()}"
-    return XmppBridge(account, resource=resource, settings=settings, metrics=metrics)
+    return XmppBridge(
+        account, resource=resource, settings=settings, metrics=metrics, server=prosody
+    )
 
 
 def _route_template(app: FastAPI, request: Request) -> str:

@@ -165,8 +165,13 @@ class RoomRegistry:
 
     async def revisions_heard(self, doc_id: str, revisions: list[Revision]) -> None:
         room = self.rooms.get(doc_id)
-        if room is not None:
-            await room.apply_remote(revisions)
+        if room is None or not revisions or revisions[-1].rev <= room.sequencer.rev:
+            return
+        # The bus only says that something was committed; the store says what. Folding in
+        # the store's revisions, never the heard ones, keeps a room from getting ahead of
+        # its database: a forged or garbled item folded in would make every later commit
+        # find the store's head behind the room's and be refused as busy.
+        await room.refresh()
 
     async def caught_up(self, doc_id: str) -> None:
         room = self.rooms.get(doc_id)

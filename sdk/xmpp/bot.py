@@ -13,6 +13,11 @@ its own edits come back to it as revisions (its acknowledgements). No HTTP is in
         await bot.replace(len(bot.text), 0, "\\nHello from a bot")
         await bot.wait_synced()
 
+After an outage the bot reconnects (trying again every few seconds at most), reads what it
+missed from the nodes' items without waiting for the next edit, logs that it is back and tells
+the ``on_online`` listeners. An edit the app refuses (too big, too fast, not applicable) is
+logged and given to the ``on_error`` listeners; one refused as rate-limited is sent again.
+
 Everything the bot needs from the server is in docs/xmpp.md.
 """
 
@@ -26,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slixmpp import Message
+from slixmpp import JID, Message
 
 from sdk.xmpp import stanza as st
 from sdk.xmpp.connection import XmppConnection, XmppState
@@ -55,6 +60,10 @@ from sync.protocol import (
 log = logging.getLogger(__name__)
 
 RevisionListener = Callable[[Revision, bool], object]
+OnlineListener = Callable[[int], object]  # the revision the bot caught up to
+ErrorListener = Callable[[EditError], object]
+# Refusals kept in ``errors``, newest last.
+KEEP_ERRORS = 100
 
 
 class DocumentDeleted(SyncError):
@@ -83,10 +92,15 @@ class DocumentBot:
         )
         domain = jid.split("@", 1)[-1].split("/", 1)[0]
         self.nodes = DocumentNodes(self.connection.xmpp, pubsub or f"pubsub.{domain}")
+        self._service = JID(self.nodes.service)
         self.client = SyncClient(client_id or f"bot-{secrets.token_hex(6)}")
         self.resend_after = resend_after
         self.deleted = False
         self._listeners: list[RevisionListener] = []
+        self._online_listeners: list[OnlineListener] = []
+        self._error_listeners: list[ErrorListener] = []
+        self.errors: list[EditError] = []  # the app's refusals of our edits, newest last
+        self._offline_since: float | None = None
         self._assembler = RevisionAssembler()
         self._started = False  # has a first snapshot or catch-up been folded in
         self._lock = asyncio.Lock()  # one catch-up or message at a time, in order
@@ -97,6 +111,7 @@ class DocumentBot:
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
         xmpp.add_event_handler("pubsub_delete", self._on_delete)
         xmpp.add_event_handler("message", self._on_message)
+        xmpp.add_event_handler("disconnected", self._on_disconnected)
 
     # -- the document ---------------------------------------------------------------------
 
@@ -115,6 +130,15 @@ class DocumentBot:
     def on_revision(self, listener: RevisionListener) -> None:
         """Call ``listener(revision, mine)`` for every revision folded in, in order."""
         self._listeners.append(listener)
+
+    def on_online(self, listener: OnlineListener) -> None:
+        """Call ``listener(rev)`` each time a session has started and the bot has caught up
+        with what the nodes hold (at start, and when it is back after an outage)."""
+        self._online_listeners.append(listener)
+
+    def on_error(self, listener: ErrorListener) -> None:
+        """Call ``listener(error)`` when the app refuses one of our edits."""
+        self._error_listeners.append(listener)
 
     async def edit(self, op: ops.Op) -> None:
         """Apply an operation on the current text and send it."""
@@ -175,16 +199,47 @@ class DocumentBot:
 
     async def _on_session(self) -> None:
         # Subscriptions survive reconnects on the server, but notifications sent while we
-        # were away are gone: catch up from the node's items after subscribing.
+        # were away are gone: catch up from the node's items after subscribing, at once
+        # (waiting for the next revision to show a gap could take forever).
         await self.nodes.subscribe(document_node(self.doc_id), bare=False)
         await self.nodes.subscribe(snapshot_node(self.doc_id), bare=False)
         async with self._lock:
             await self._process(self.client.connect())
+        self._say_online()
+
+    def _say_online(self) -> None:
+        sessions = self.connection.sessions
+        if sessions > 1:
+            away = ""
+            if self._offline_since is not None:
+                away = f" after {time.monotonic() - self._offline_since:.1f} s away"
+            log.info(
+                "bot %s is back on '%s'%s (session %d), at r%d",
+                self.connection.xmpp.boundjid,
+                self.doc_id,
+                away,
+                sessions,
+                self.client.rev,
+            )
+        self._offline_since = None
+        for listener in list(self._online_listeners):
+            try:
+                listener(self.client.rev)
+            except Exception:
+                log.exception("an online listener failed")
+
+    def _on_disconnected(self, _reason: object) -> None:
+        if self._offline_since is None:
+            self._offline_since = time.monotonic()
 
     def _on_publish(self, message: Message) -> None:
         items = message["pubsub_event"]["items"]
         parsed = parse_node(items["node"])
         if parsed is None or parsed[0] != self.doc_id:
+            return
+        if message["from"] != self._service:
+            # Events come from the pubsub service; anyone can send us a look-alike.
+            log.warning("ignoring a pubsub event from %s, not %s", message["from"], self._service)
             return
         payload = payload_of(items["item"])
         if parsed[1] == "revisions":
@@ -198,6 +253,12 @@ class DocumentBot:
         elif parsed[1] == "snapshot" and not self._started:
             # We asked for a snapshot that did not exist yet; it is here now.
             asyncio.get_running_loop().create_task(self._retry_catch_up())
+        elif parsed[1] == "snapshot" and payload is not None:
+            # A snapshot ahead of us, with no revision to say how we got behind (the node
+            # had no history to publish): catch up, rather than wait for the next edit.
+            rev = payload.xml.get("rev") or ""
+            if rev.isascii() and rev.isdigit() and int(rev) > self.client.rev:
+                asyncio.get_running_loop().create_task(self._catch_up_to(int(rev)))
 
     def _on_delete(self, message: Message) -> None:
         parsed = parse_node(message["pubsub_event"]["delete"]["node"])
@@ -216,7 +277,13 @@ class DocumentBot:
         if error.xml.get("doc") != self.doc_id or op_id.client != self.client.client_id:
             return
         failure = EditError(op_id, error.str_attr("code"), error["body"])
-        log.warning("edit %s refused: %s", op_id, failure.message)
+        log.warning("edit %s refused (%s): %s", op_id, failure.code, failure.message)
+        self.errors = [*self.errors[-(KEEP_ERRORS - 1) :], failure]
+        for listener in list(self._error_listeners):
+            try:
+                listener(failure)
+            except Exception:
+                log.exception("an error listener failed")
         asyncio.get_running_loop().create_task(self._receive_all([failure]))
 
     async def _receive_all(self, messages: list[Any]) -> None:
@@ -233,6 +300,12 @@ class DocumentBot:
     async def _retry_catch_up(self) -> None:
         async with self._lock:
             if not self._started:
+                await self._process(self.client.connect())
+
+    async def _catch_up_to(self, rev: int) -> None:
+        await asyncio.sleep(0.5)  # revisions published with the snapshot come first
+        async with self._lock:
+            if self.client.rev < rev and self.client.state is ClientState.READY:
                 await self._process(self.client.connect())
 
     async def _process(self, outgoing: list[ClientMessage]) -> None:

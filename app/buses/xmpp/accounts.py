@@ -8,7 +8,13 @@ import os
 import secrets
 from pathlib import Path
 
-from app.buses.xmpp.prosody import ManagedProsody, ProsodyError, XmppAccount
+from app.buses.xmpp.prosody import (
+    ManagedProsody,
+    ProsodyError,
+    XmppAccount,
+    private_dir,
+    write_private,
+)
 from app.config import Settings
 from sdk.xmpp.bot import DocumentBot
 
@@ -46,15 +52,13 @@ async def bot_account(settings: Settings, name: str) -> XmppAccount:
         raise ProsodyError("XMPP is off (COLLAB_XMPP_MODE=off): bots need an XMPP server")
     server = managed_connection(settings)
     prosody = ManagedProsody(Path(settings.data_dir), domain=settings.xmpp_domain, port=server.port)
-    secrets_dir = prosody.root / "bots"
-    secrets_dir.mkdir(parents=True, exist_ok=True)
+    secrets_dir = private_dir(prosody.root / "bots")
     password_file = secrets_dir / f"{name}.password"
     if password_file.exists():
         password = password_file.read_text().strip()
     else:
         password = secrets.token_urlsafe(18)
-        password_file.write_text(password + "\n")
-        password_file.chmod(0o600)
+        write_private(password_file, password + "\n")
     account = await prosody.register(name, password)
     return XmppAccount(account.jid, password, server.host, server.port, server.pubsub)
 

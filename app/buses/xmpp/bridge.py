@@ -22,6 +22,14 @@ Each instance subscribes with its full JID to the revision and live nodes of the
 has open, and skips the items it published itself (their ``origin`` is its full JID). The
 inbox nodes are subscribed by the service account's bare JID, so every instance hears every
 bot; the store's operation-id key makes each edit land once.
+
+What it hears is trusted only as far as it must be. An event is taken only from the pubsub
+service itself, and a revision or live event only for a document this instance has open:
+anyone on the XMPP server can send the app's account a message that looks like an event.
+Bots' edits are limited per sender (its bare JID) like a WebSocket's: a rate and a size.
+
+After an outage (the server restarted, the connection dropped) every document's node gets
+everything committed meanwhile, however much, from the last revision the node holds.
 """
 
 from __future__ import annotations
@@ -29,20 +37,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from slixmpp import JID, Message
+from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream import ElementBase
 
-from app.buses.xmpp.prosody import XmppAccount
+from app.buses.xmpp.prosody import ManagedProsody, XmppAccount
 from app.config import Settings
 from app.core.bus import BusHost, BusState, PresenceEvent
-from app.core.errors import AppError
+from app.core.errors import AppError, PayloadTooLarge, Refusal, Refused
+from app.core.members import TokenBucket
 from app.metrics import Metrics
 from sdk.xmpp import stanza as st
-from sdk.xmpp.connection import XmppConnection, XmppState
+from sdk.xmpp.connection import XmppConnection
 from sdk.xmpp.nodes import (
     DocumentNodes,
     RevisionAssembler,
@@ -57,8 +68,14 @@ from sync.protocol import Revision, Snapshot
 
 log = logging.getLogger(__name__)
 
-# Further behind than this, the node gets a snapshot rather than every missed revision.
+# A node with no revision at all for a document further ahead than this (an old document,
+# a server whose storage was wiped) gets a snapshot rather than its whole history.
 MAX_REPUBLISH = 1000
+# Revisions read from the store per publish round: each round is a few items.
+PUBLISH_BATCH = 500
+PUBLISH_RETRY_SECONDS = 1.0
+# Senders whose inbox rate is remembered; the least recently heard are forgotten first.
+MAX_SENDERS = 10_000
 
 
 @dataclass
@@ -66,6 +83,7 @@ class Tracked:
     """What this instance knows of one open document's node."""
 
     published: int | None = None  # newest revision on the node, once known
+    recheck: bool = False  # ask the node again (after a reconnect: the server may differ)
     head: int = 0  # newest revision committed here, as far as we were told
     snapshot_at: int = -1  # revision of the newest snapshot we published
     dirty: bool = True
@@ -83,8 +101,10 @@ class XmppBridge:
         resource: str,
         settings: Settings,
         metrics: Metrics,
+        server: ManagedProsody | None = None,
     ) -> None:
         self.account = account
+        self.server = server  # the managed Prosody, if the app runs it
         self.settings = settings
         self.metrics = metrics
         self.connection = XmppConnection(
@@ -105,6 +125,12 @@ class XmppBridge:
         self._titles_out: dict[str, str] = {}
         self._live_task: asyncio.Task[None] | None = None
         self._deletions_out: set[str] = set()  # deleted while disconnected
+        self._service = JID(account.pubsub)
+        self._senders: OrderedDict[str, TokenBucket] = OrderedDict()
+        self.dropped = 0  # events refused for their sender or their node
+        if server is not None:
+            # Back at once when our own server is: no waiting out the reconnection backoff.
+            server.on_restart.append(self.connection.retry_now)
         xmpp = self.connection.xmpp
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
         xmpp.add_event_handler("pubsub_delete", self._on_delete)
@@ -143,11 +169,42 @@ class XmppBridge:
         await self.connection.stop()
 
     def health(self) -> tuple[BusState, str]:
-        state = self.connection.state
-        detail = f"{self.connection.xmpp.boundjid} on {self.account.host}:{self.account.port}"
-        if state is XmppState.CONNECTED:
-            return "ok", detail
-        return "down", f"{state.value}: {self.connection.last_error or 'not connected'} ({detail})"
+        report = self.report()
+        parts = [str(report["state"])]
+        if report["backlog"]:
+            parts.append(f"publishing a backlog of {report['backlog']} revision(s)")
+        if self.server is not None and self.server.state != "running":
+            parts.append(f"the managed Prosody is {self.server.state}: {self.server.last_exit}")
+        if self.connection.last_error and not self.connection.connected:
+            parts.append(self.connection.last_error)
+        where = f"{self.connection.xmpp.boundjid} on {self.account.host}:{self.account.port}"
+        detail = f"{'; '.join(parts)} ({where})"
+        return ("ok" if self.connection.connected else "down"), detail
+
+    def report(self) -> dict[str, str | int | float]:
+        """The precise state, for /health: ``state`` is one of connected, connecting,
+        reconnecting, stopped; ``backlog`` counts committed revisions not yet on their
+        nodes; ``server`` is the managed Prosody's state (external when not ours)."""
+        state = "reconnecting" if self.connection.reconnecting else self.connection.state.value
+        return {
+            "state": state,
+            "since": round(self.connection.state_since, 3),
+            "backlog": self.backlog(),
+            "attempts": self.connection.attempts,
+            "sessions": self.connection.sessions,
+            "server": self.server.state if self.server is not None else "external",
+            "server_restarts": self.server.restarts if self.server is not None else 0,
+            "dropped_events": self.dropped,
+        }
+
+    def backlog(self) -> int:
+        """Revisions committed here (or known to the rooms here) not yet published."""
+        total = 0
+        for doc_id, state in self.tracked.items():
+            if state.published is not None:
+                head = max(state.head, self.host.head_of(doc_id) if self._host else 0)
+                total += max(0, head - state.published)
+        return total
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -161,7 +218,9 @@ class XmppBridge:
         for doc_id in self.host.open_documents():
             state = self.tracked.setdefault(doc_id, Tracked())
             state.ready.clear()
-            state.published = None
+            # What we published is kept (the backlog counts from it), but the node is asked
+            # again: another instance may have published meanwhile, or the server lost items.
+            state.recheck = True
             state.dirty = True
             self._spawn(self._prepare(doc_id))
         for doc_id in list(self._deletions_out):
@@ -289,9 +348,14 @@ class XmppBridge:
             try:
                 await self._publish_pending(doc_id, state)
             except sync_errors.BridgeError as exc:
-                log.warning("publishing %s failed: %s; retrying on reconnect", doc_id, exc)
                 state.dirty = True
-                return
+                if exc.condition != "timeout" or not self.connection.connected:
+                    log.warning("publishing %s failed: %s; retrying on reconnect", doc_id, exc)
+                    return
+                # A slow server (catching up after a restart): try again soon, not at the
+                # next commit, which may never come.
+                log.warning("publishing %s timed out: %s; trying again", doc_id, exc)
+                await asyncio.sleep(PUBLISH_RETRY_SECONDS)
             except (AppError, sync_errors.SyncError) as exc:
                 log.warning("publishing %s stopped: %s", doc_id, exc)
                 return
@@ -300,13 +364,17 @@ class XmppBridge:
         # What we committed, and what the room holds: an instance that died before
         # publishing its last revisions left them to whoever opens the document next.
         head = max(state.head, self.host.head_of(doc_id))
-        if state.published is None:
-            state.published = await self._node_head(doc_id)
-        if head - state.published > MAX_REPUBLISH:
-            # Too far behind (an old document, a long outage): one snapshot says it all.
-            await self._publish_snapshot(doc_id, state)
-            state.published = state.snapshot_at
-            return
+        if state.published is None or state.recheck:
+            on_node = await self._node_head(doc_id)
+            state.recheck = False
+            if on_node == 0 and head > MAX_REPUBLISH:
+                # No history on the node at all: one snapshot says it all.
+                await self._publish_snapshot(doc_id, state)
+                state.published = state.snapshot_at
+                return
+            state.published = on_node
+        # Everything since, however much (an outage of minutes under load is thousands of
+        # revisions): subscribers, bots among them, follow revisions, not snapshots.
         while state.published < head:
             revisions = await self._revisions_after(doc_id, state.published, head)
             if not revisions:
@@ -320,12 +388,13 @@ class XmppBridge:
                 items,
             )
             state.published = revisions[-1].rev
+            head = max(head, state.head)
         every = self.settings.snapshot_every
         if state.published // every > max(state.snapshot_at, 0) // every:
             await self._publish_snapshot(doc_id, state)
 
     async def _revisions_after(self, doc_id: str, since: int, head: int) -> list[Revision]:
-        revisions = await self.host.revisions_after(doc_id, since, min(500, head - since))
+        revisions = await self.host.revisions_after(doc_id, since, min(PUBLISH_BATCH, head - since))
         return [r for r in revisions if r.rev <= head]
 
     async def _publish_snapshot(self, doc_id: str, state: Tracked) -> None:
@@ -377,16 +446,34 @@ class XmppBridge:
     def _mine(self, payload: ElementBase | None) -> bool:
         return payload is not None and st.origin_of(payload) == self.nodes.origin
 
+    def _from_service(self, message: Message, node: str) -> bool:
+        """Only the pubsub service sends events; anything else is forged, logged, dropped."""
+        sender = message["from"]
+        if sender == self._service:
+            return True
+        self._drop(f"an event for {node!r} from {sender}, not from {self._service}")
+        return False
+
+    def _drop(self, what: str) -> None:
+        self.dropped += 1
+        # The first few, then one in a thousand: a flood must not flood the log too.
+        if self.dropped <= 10 or self.dropped % 1000 == 0:
+            log.warning("dropped %s (%d dropped so far)", what, self.dropped)
+
     def _on_publish(self, message: Message) -> None:
         items = message["pubsub_event"]["items"]
         parsed = parse_node(items["node"])
-        if parsed is None:
+        if parsed is None or not self._from_service(message, items["node"]):
             return
         doc_id, kind = parsed
         item = items["item"]
         payload = payload_of(item)
+        if kind in ("revisions", "live") and doc_id not in self.tracked:
+            # We subscribe to these for open documents only: nothing else should come.
+            self._drop(f"an event for {items['node']!r}, which this instance does not follow")
+            return
         if kind == "revisions":
-            if doc_id not in self.tracked or self._mine(payload):
+            if self._mine(payload):
                 return
             try:
                 revisions = self._assemblers.setdefault(doc_id, RevisionAssembler()).feed(payload)
@@ -396,7 +483,7 @@ class XmppBridge:
             if revisions:
                 self._spawn(self.host.revisions_heard(doc_id, revisions))
         elif kind == "live":
-            if doc_id in self.tracked and not self._mine(payload):
+            if not self._mine(payload):
                 self._on_live(doc_id, payload)
         elif kind == "inbox" and isinstance(payload, st.EditStanza):
             self._spawn(self._handle_edit(doc_id, payload, item["publisher"]))
@@ -416,8 +503,9 @@ class XmppBridge:
             log.warning("ignoring a bad item on %s: %s", live_node(doc_id), exc)
 
     def _on_delete(self, message: Message) -> None:
-        parsed = parse_node(message["pubsub_event"]["delete"]["node"])
-        if parsed is None or parsed[1] != "revisions":
+        node = message["pubsub_event"]["delete"]["node"]
+        parsed = parse_node(node)
+        if parsed is None or parsed[1] != "revisions" or not self._from_service(message, node):
             return  # each node's deletion would say the same; the revision node's suffices
         doc_id = parsed[0]
         if doc_id not in self.tracked:
@@ -425,13 +513,14 @@ class XmppBridge:
         self._forget(doc_id)
         self._spawn(self.host.deleted_heard(doc_id))
 
-    async def _handle_edit(self, doc_id: str, payload: st.EditStanza, publisher: JID) -> None:
+    async def _handle_edit(self, doc_id: str, payload: st.EditStanza, publisher: str) -> None:
         try:
             edit, author = st.edit_from_stanza(payload)
         except sync_errors.SyncError as exc:
             log.info("bad edit from %s on %s: %s", publisher, doc_id, exc)
             return
         try:
+            self._check_limits(publisher, edit.patch)
             await self.host.edit_heard(doc_id, edit, author)
         except (sync_errors.SyncError, AppError) as exc:
             self.metrics.edit_errors.labels(exc.code).inc()
@@ -439,9 +528,35 @@ class XmppBridge:
                 self._send_edit_error(
                     publisher, doc_id, edit.op_id.client, edit.op_id.seq, exc.code, str(exc)
                 )
+            else:
+                log.info("edit %s on %s refused, and nobody to tell: %s", edit.op_id, doc_id, exc)
+
+    def _check_limits(self, publisher: str, patch: str) -> None:
+        """A bot's edit is held to a WebSocket's limits: size, then rate, per sender."""
+        limit = self.settings.max_message_bytes
+        if len(patch) > limit:  # patch text is ASCII: characters are bytes
+            raise PayloadTooLarge(
+                f"the edit's patch is {len(patch)} bytes; the limit is {limit} "
+                "(COLLAB_MAX_MESSAGE_BYTES): send it in smaller edits"
+            )
+        sender = _bare(publisher)
+        bucket = self._senders.get(sender)
+        if bucket is None:
+            bucket = TokenBucket(self.settings.edits_per_second, self.settings.edit_burst)
+            self._senders[sender] = bucket
+            if len(self._senders) > MAX_SENDERS:
+                self._senders.popitem(last=False)
+        self._senders.move_to_end(sender)
+        if not bucket.take():
+            raise Refused(
+                f"more than {self.settings.edits_per_second:g} edits per second from "
+                f"{sender or 'an unnamed sender'}; this edit was not applied, send it again "
+                "shortly",
+                Refusal.RATE_LIMITED,
+            )
 
     def _send_edit_error(
-        self, to: JID, doc_id: str, client: str, seq: int, code: str, text: str
+        self, to: str, doc_id: str, client: str, seq: int, code: str, text: str
     ) -> None:
         # A body too: Prosody does not deliver a body-less message sent to a bare JID, and a
         # person using an ordinary client as a bot sees why the edit failed.
@@ -463,3 +578,11 @@ class XmppBridge:
             await self._publish_snapshot(doc_id, state)
         except (sync_errors.SyncError, AppError) as exc:
             log.info("snapshot request for %s not answered: %s", doc_id, exc)
+
+
+def _bare(publisher: str) -> str:
+    """The account behind a publisher Prosody names ("" if it names none, or garbage)."""
+    try:
+        return str(JID(publisher).bare) if publisher else ""
+    except InvalidJID:
+        return ""

@@ -10,6 +10,14 @@ Prosody 0.12:
   SQL storage (``lua-dbi-sqlite3``) sustains several hundred, so it is used when available;
 * Prosody refuses to run as root unless told to; as root we set ``run_as_root``;
 * there is no TLS on loopback, so plaintext authentication is allowed there and only there.
+
+It is also supervised: if Prosody exits while the app runs (a crash, a kill, the OOM killer),
+it is started again, after a delay that grows while restarts keep failing, and whoever
+registered with ``on_restart`` (the bridge) is told at once, so it need not wait out its own
+reconnection backoff.
+
+Everything it writes is private to the app's user: directories 0700, files 0600 (the
+config, the service account's password, Prosody's database and log, bots' passwords).
 """
 
 from __future__ import annotations
@@ -25,8 +33,13 @@ import secrets
 import shutil
 import signal
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from sdk.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +49,43 @@ INSTALL_HINT = (
     "or set COLLAB_XMPP_MODE=external to use another XMPP server, or off to run without one."
 )
 _SQLITE_DRIVER_GLOB = "liblua5.*-dbi-sqlite3.so*"
+# A Prosody that ran this long before exiting was healthy: the next restart is quick again.
+HEALTHY_RUN_SECONDS = 60.0
+
+ServerState = Literal["stopped", "running", "restarting"]
 
 
 class ProsodyError(RuntimeError):
     pass
 
 
-def _die_with_parent() -> None:
+def _private_umask() -> None:
+    # In the child, before exec: what Prosody and prosodyctl create (its SQLite database,
+    # its log, account data) is readable by the app's user only.
+    os.umask(0o077)
+
+
+def _prosody_child() -> None:
+    _private_umask()
     # Linux: SIGTERM Prosody when the app's process dies, even by SIGKILL, so a crashed app
     # does not leave a server holding the port.
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter (made if need be)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)  # one made by an earlier version, or under a loose umask
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read, never readable by others meanwhile."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the file may be older than this rule
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +143,7 @@ class ManagedProsody:
         port: int = 0,
         username: str = "collab",
         max_items: int = 10000,
+        restart_delay: float = 1.0,
     ) -> None:
         self.root = (data_dir / "prosody").resolve()
         self.domain = domain
@@ -115,6 +155,14 @@ class ManagedProsody:
         self.log_path = self.root / "prosody.log"
         self.process: asyncio.subprocess.Process | None = None
         self.account: XmppAccount | None = None
+        # Supervision: restarts wait restart_delay, doubling while they keep failing.
+        self.restart_backoff = Backoff(initial=restart_delay, maximum=30.0, jitter=0.2)
+        self.on_restart: list[Callable[[], None]] = []
+        self.state: ServerState = "stopped"
+        self.restarts = 0
+        self.last_exit = ""  # how the last unexpected exit went, for /health
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def pubsub_service(self) -> str:
@@ -124,15 +172,26 @@ class ManagedProsody:
         # Kept on disk so restarts (and bots' examples) reuse the same account.
         path = self.root / "service-password"
         if path.exists():
+            path.chmod(0o600)  # written by a version that did not say so
             return path.read_text().strip()
         password = secrets.token_urlsafe(24)
-        path.write_text(password + "\n")
-        path.chmod(0o600)
+        write_private(path, password + "\n")
         return password
 
+    def _private_tree(self) -> None:
+        if not self.root.parent.exists():
+            private_dir(self.root.parent)  # the data dir, when we are the first to make it
+        for directory in (self.root, self.root / "data", self.root / "certs"):
+            private_dir(directory)
+        # Files from a version that wrote them world-readable.
+        for file in self.root.rglob("*"):
+            if file.is_file():
+                file.chmod(0o600)
+            elif file.is_dir():
+                file.chmod(0o700)
+
     def write_config(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "data").mkdir(exist_ok=True)
+        self._private_tree()
         sql = sql_storage_available()
         if not sql:
             log.warning(
@@ -179,14 +238,14 @@ Component {_lua(self.pubsub_service)} "pubsub"
     pubsub_max_items = {self.max_items}
     expose_publisher = true
 """
-        (self.root / "certs").mkdir(exist_ok=True)
-        self.config_path.write_text(config)
+        write_private(self.config_path, config)
 
     async def _prosodyctl(self, *args: str) -> str:
         # prosodyctl writes Prosody's SQLite file directly: one at a time across processes
         # (bots register while the server runs), and again if Prosody itself held the lock.
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".prosodyctl.lock").open("w") as lock:
+        private_dir(self.root)
+        lock_path = self.root / ".prosodyctl.lock"
+        with os.fdopen(os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as lock:
             while True:
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -211,6 +270,7 @@ Component {_lua(self.pubsub_service)} "pubsub"
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
+            preexec_fn=_private_umask,
         )
         output, _ = await asyncio.wait_for(process.communicate(), 60)
         return process.returncode or 0, output.decode(errors="replace")
@@ -227,13 +287,39 @@ Component {_lua(self.pubsub_service)} "pubsub"
         )
 
     async def start(self) -> XmppAccount:
+        if self._supervisor is not None:
+            raise ProsodyError("this managed Prosody is already running")
         if shutil.which("prosody") is None or shutil.which("prosodyctl") is None:
             raise ProsodyError(INSTALL_HINT)
         self.write_config()
         password = self._password()
         await self._prosodyctl("register", self.username, self.domain, password)
         await self._stop_stale()
-        self.log_path.touch()
+        await self._launch()
+        assert self.process is not None
+        self.account = XmppAccount(
+            jid=f"{self.username}@{self.domain}",
+            password=password,
+            host=self.host,
+            port=self.port,
+            pubsub=self.pubsub_service,
+        )
+        write_private(self.root / "connection.json", self.account.to_json() + "\n")
+        log.info(
+            "Prosody %s running on %s:%d (pid %d)",
+            self.domain,
+            self.host,
+            self.port,
+            self.process.pid,
+        )
+        self._stopping = False
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
+        return self.account
+
+    async def _launch(self) -> None:
+        """Start the process and wait until it listens; on failure nothing is left running."""
+        if not self.log_path.exists():
+            write_private(self.log_path, "")
         log_offset = self.log_path.stat().st_size
         self.process = await asyncio.create_subprocess_exec(
             "prosody",
@@ -244,27 +330,57 @@ Component {_lua(self.pubsub_service)} "pubsub"
             stderr=asyncio.subprocess.DEVNULL,
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop it
-            preexec_fn=_die_with_parent,
+            preexec_fn=_prosody_child,
         )
-        await self._wait_listening(log_offset)
-        self.account = XmppAccount(
-            jid=f"{self.username}@{self.domain}",
-            password=password,
-            host=self.host,
-            port=self.port,
-            pubsub=self.pubsub_service,
-        )
-        connection_file = self.root / "connection.json"
-        connection_file.write_text(self.account.to_json() + "\n")
-        connection_file.chmod(0o600)
-        log.info(
-            "Prosody %s running on %s:%d (pid %d)",
-            self.domain,
-            self.host,
-            self.port,
-            self.process.pid,
-        )
-        return self.account
+        try:
+            await self._wait_listening(log_offset)
+        except BaseException:
+            await self._terminate()
+            raise
+        self.state = "running"
+
+    async def _supervise(self) -> None:
+        """Start Prosody again whenever it exits without being asked to."""
+        delays = self.restart_backoff.delays()
+        while True:
+            process = self.process
+            if process is None:
+                return
+            started = time.monotonic()
+            code = await process.wait()
+            if self._stopping or self.process is not process:
+                return
+            if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+                delays = self.restart_backoff.delays()  # a rare crash: back quickly
+            self.state = "restarting"
+            self.last_exit = _describe_exit(code)
+            while not self._stopping:
+                delay = next(delays)
+                log.warning(
+                    "Prosody (pid %d) %s; starting it again in %.1f s",
+                    process.pid,
+                    self.last_exit,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                try:
+                    await self._stop_stale()
+                    await self._launch()
+                except (ProsodyError, OSError) as exc:
+                    self.last_exit = f"{_describe_exit(code)}; restarting failed: {exc}"[:500]
+                    continue
+                break
+            if self._stopping or self.process is None:
+                return
+            self.restarts += 1
+            log.warning(
+                "Prosody is running again (pid %d; restart %d)", self.process.pid, self.restarts
+            )
+            for callback in list(self.on_restart):
+                try:
+                    callback()
+                except Exception:
+                    log.exception("a Prosody restart listener failed")
 
     async def _stop_stale(self) -> None:
         """Stop a Prosody left running on our data directory by an app that was killed."""
@@ -300,16 +416,27 @@ Component {_lua(self.pubsub_service)} "pubsub"
                 await writer.wait_closed()
             return
         tail = self.log_path.read_text(errors="replace")[log_offset:][-2000:]
-        await self.stop()
         raise ProsodyError(
             f"Prosody did not start listening on {self.host}:{self.port}. "
             f"Its log ({self.log_path}) says:\n{tail}"
         )
 
     async def stop(self) -> None:
+        self._stopping = True
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None and supervisor is not asyncio.current_task():
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+        if await self._terminate():
+            log.info("Prosody stopped")
+        self.state = "stopped"
+
+    async def _terminate(self) -> bool:
+        """Stop the process if it runs; True if it did."""
         process, self.process = self.process, None
         if process is None or process.returncode is not None:
-            return
+            return False
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
         try:
@@ -318,7 +445,7 @@ Component {_lua(self.pubsub_service)} "pubsub"
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
-        log.info("Prosody stopped")
+        return True
 
     async def __aenter__(self) -> ManagedProsody:
         await self.start()
@@ -326,3 +453,11 @@ Component {_lua(self.pubsub_service)} "pubsub"
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"was killed by signal {-code}"
+    return f"exited with status {code}"

@@ -232,6 +232,9 @@ def test_prosody_killed_and_restarted(tmp_path: Path) -> None:
                 assert xmpp.process is not None
                 xmpp.process.kill()  # SIGKILL, mid-session
                 await xmpp.process.wait()
+                # As an external server: down until its operator starts it again (a managed
+                # one would be restarted by its supervisor, tested in test_supervision.py).
+                await xmpp.stop()
                 await eventually(lambda: _xmpp_status(server) == "down")
                 # Editing goes on for clients of the same instance meanwhile.
                 for word in ("two\n", "three\n"):
