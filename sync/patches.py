@@ -371,6 +371,11 @@ _PADDING = str.maketrans("", "", "\x01\x02\x03\x04")
 # bytecodes, about 0.1 microsecond). Copying text is C-level, hundreds of times cheaper per
 # character, and charged as one step per this many characters.
 COPY_CHARS_PER_STEP = 512
+# A long deletion found by its ends is compared with what lies between them by a diff, which
+# the port bounds by time only (a second by default: one 20 KB deletion whose middle
+# differed took that long). Ours gets this long, and is charged as if it used all of it.
+DIFF_TIMEOUT_SECONDS = 0.05
+DIFF_STEPS = 500_000
 
 
 class _MeteredMatcher(diff_match_patch):  # type: ignore[misc]
@@ -406,6 +411,14 @@ class _MeteredMatcher(diff_match_patch):  # type: ignore[misc]
         self.charge(steps)
         result: int = super().match_main(text, pattern, loc)
         return result
+
+    def diff_main(
+        self, text1: str, text2: str, checklines: bool = True, deadline: float | None = None
+    ) -> list[Diff]:
+        if deadline is None:  # a call from patch_apply, not the port's own recursion
+            self.charge(min((len(text1) + len(text2)) ** 2, DIFF_STEPS))
+        diffs: list[Diff] = super().diff_main(text1, text2, checklines, deadline)
+        return diffs
 
 
 def fuzzy_apply(
@@ -443,6 +456,7 @@ def fuzzy_apply(
     # refusal is reported, while a misplaced edit is silent.
     dmp.Match_Threshold = 0.35
     dmp.Match_Distance = 5000
+    dmp.Diff_Timeout = DIFF_TIMEOUT_SECONDS
     inserts = [(p.start2, [d for k, d in p.diffs if k == DIFF_INSERT]) for p in pieces]
     new_text, results = dmp.patch_apply(pieces, text)
     if len(results) != len(pieces):  # pragma: no cover - guarded by the split above
