@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -13,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
 
+from app.config import Settings
 from app.stores.sql.store import SqlStore
 from sync import patches
 from sync.merge import changes_between
@@ -34,9 +37,101 @@ async def test_health_ok(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["dependencies"]["database"] == {"status": "ok", "detail": ""}
+    assert body["dependencies"]["database"] == {"status": "ok", "state": "ok", "detail": ""}
     assert body["dependencies"]["xmpp"]["status"] == "disabled"
     assert body["documents_loaded"] == 0
+
+
+class ReportingBus:
+    """Stands in for the XMPP bridge: health() and the precise report()."""
+
+    def __init__(self, status: str, report: dict[str, str | int | float]) -> None:
+        self.status = status
+        self._report = report
+
+    def health(self) -> tuple[str, str]:
+        return self.status, f"{self._report['state']} (fake)"
+
+    def report(self) -> dict[str, str | int | float]:
+        return self._report
+
+
+@contextlib.contextmanager
+def bus_is(app: FastAPI, bus: ReportingBus) -> Iterator[None]:
+    working = app.state.bus
+    app.state.bus = bus
+    try:
+        yield
+    finally:
+        app.state.bus = working
+
+
+async def test_health_says_precisely_how_xmpp_is_doing(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    down = ReportingBus("down", {"state": "reconnecting", "backlog": 1532, "server": "restarting"})
+    with bus_is(app, down):
+        response = await client.get("/health")
+    assert response.status_code == 200  # editing goes on without XMPP
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["dependencies"]["database"]["status"] == "ok"
+    xmpp = body["dependencies"]["xmpp"]
+    assert (xmpp["status"], xmpp["state"], xmpp["backlog"], xmpp["server"]) == (
+        "down",
+        "reconnecting",
+        1532,
+        "restarting",
+    )
+
+    catching_up = ReportingBus("ok", {"state": "connected", "backlog": 42, "server": "running"})
+    with bus_is(app, catching_up):
+        body = (await client.get("/health")).json()
+    assert body["status"] == "ok"
+    xmpp = body["dependencies"]["xmpp"]
+    assert (xmpp["status"], xmpp["state"], xmpp["backlog"]) == ("ok", "publishing", 42)
+
+    caught_up = ReportingBus("ok", {"state": "connected", "backlog": 0, "server": "external"})
+    with bus_is(app, caught_up):
+        xmpp = (await client.get("/health")).json()["dependencies"]["xmpp"]
+    assert (xmpp["state"], xmpp["backlog"], xmpp["server"]) == ("connected", 0, "external")
+
+
+async def test_ready_while_the_database_answers(client: httpx.AsyncClient, app: FastAPI) -> None:
+    response = await client.get("/ready")
+    assert response.status_code == 200
+    assert response.json() == {"ready": True, "reasons": []}
+    # XMPP down does not stop editing, so by default the instance still takes traffic.
+    with bus_is(app, ReportingBus("down", {"state": "reconnecting", "backlog": 3})):
+        assert (await client.get("/ready")).status_code == 200
+
+
+async def test_not_ready_without_the_database(client: httpx.AsyncClient, app: FastAPI) -> None:
+    unreachable = SqlStore(create_async_engine("sqlite+aiosqlite:////nonexistent-dir/x.sqlite3"))
+    working = app.state.store
+    app.state.store = unreachable
+    try:
+        response = await client.get("/ready")
+    finally:
+        app.state.store = working
+        await unreachable.engine.dispose()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False
+    assert len(body["reasons"]) == 1 and body["reasons"][0].startswith("database down: ")
+    assert (await client.get("/ready")).status_code == 200
+
+
+async def test_not_ready_without_xmpp_when_it_is_required(
+    settings: Settings, app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    settings.ready_requires_xmpp = True
+    with bus_is(app, ReportingBus("down", {"state": "reconnecting", "backlog": 0})):
+        response = await client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["reasons"] == ["xmpp reconnecting: reconnecting (fake)"]
+    with bus_is(app, ReportingBus("ok", {"state": "connected", "backlog": 0})):
+        assert (await client.get("/ready")).status_code == 200
 
 
 @pytest.mark.parametrize(

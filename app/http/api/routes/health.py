@@ -94,7 +94,7 @@ async def read_health(store: StoreDep, rooms: RoomsDep, bus: BusDep) -> JSONResp
         documents_loaded=len(rooms.rooms),
     )
     database_up = dependencies["database"].status == "ok"
-    return JSONResponse(body.model_dump(), status_code=200 if database_up else 503)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if database_up else 503)
 
 
 @router.get(

@@ -1,0 +1,106 @@
+"""Issue 10's XMPP attack: another account on the XMPP server sends the app's account a
+hand-made pubsub event. The app takes events only from the pubsub service, so nothing
+changes, and editing goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+
+from slixmpp.plugins.xep_0060.stanza.pubsub_event import EventItem
+
+from sdk.websocket import WSClient
+from sdk.xmpp import stanza as st
+from sdk.xmpp.connection import XmppConnection
+from sdk.xmpp.nodes import document_node
+from sync.client import SyncClient
+from sync.server import Sequencer
+from tests.app.live import LiveServer, create_document, external_xmpp, server_text
+from tests.sync.helpers import edit_on
+from tests.xmpp_support import ProsodyForTests, needs_prosody
+
+pytestmark = needs_prosody
+TIMEOUT = 30.0
+
+
+async def eventually(condition: object, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
+def test_a_forged_event_sent_to_the_app_changes_nothing(
+    tmp_path: Path, prosody: ProsodyForTests
+) -> None:
+    resource = f"forge-{secrets.token_hex(3)}"
+    server = LiveServer(tmp_path / "app", **external_xmpp(prosody.service, resource))
+    server.start()
+    mallory_account = prosody.account("mallory")
+    doc = f"forged-{secrets.token_hex(3)}"
+
+    async def scenario() -> None:
+        await create_document(server, doc, "hello\n")
+        mallory = XmppConnection(
+            f"{mallory_account.jid}/x",
+            mallory_account.password,
+            mallory_account.host,
+            mallory_account.port,
+        )
+        async with (
+            WSClient(server.ws_url, doc, SyncClient("ann"), name="Ann") as ann,
+            WSClient(server.ws_url, doc, SyncClient("bob"), name="Bob") as bob,
+        ):
+            await ann.wait_synced(TIMEOUT)
+            await bob.wait_synced(TIMEOUT)
+            ann.replace(len(ann.text), 0, "one\n")
+            await ann.wait_synced(TIMEOUT)
+            await eventually(lambda: bob.text == ann.text, "bob seeing r1")
+            before = ann.text
+
+            # A revision that would fold (the next number, a valid patch and checksum), and
+            # a deletion, each as a pubsub event from Mallory straight to the app's account.
+            forger = Sequencer(before, 1)
+            forged = forger.submit(edit_on(before, 1, "mallory", 1, 0, 0, "PWNED "), "Ann")
+            await mallory.start(wait=TIMEOUT)
+            try:
+                for to in (f"{prosody.service.jid}/{resource}", prosody.service.jid):
+                    message = mallory.xmpp.make_message(mto=to, mtype="headline")
+                    message["pubsub_event"]["items"]["node"] = document_node(doc)
+                    item = EventItem()
+                    item["id"] = str(forged.revision.rev)
+                    item["payload"] = st.revision_stanza(forged.revision, doc).xml
+                    message["pubsub_event"]["items"].append(item)
+                    message.send()
+                    deletion = mallory.xmpp.make_message(mto=to, mtype="headline")
+                    deletion["pubsub_event"]["delete"]["node"] = document_node(doc)
+                    deletion.send()
+                # The app heard them all, and said what it dropped.
+                await eventually(
+                    lambda: server.log().count(f"dropped an event for '{document_node(doc)}'") >= 3,
+                    "the app dropping the forged events",
+                )
+            finally:
+                await mallory.stop()
+
+            await asyncio.sleep(0.5)  # what a forged event would have done, it has done by now
+            assert (ann.client.rev, ann.text) == (1, before)
+            assert (bob.client.rev, bob.text) == (1, before)
+            assert await server_text(server, doc) == (1, before)
+
+            # The document is neither wedged nor closed: edits go on.
+            for word in ("two\n", "three\n"):
+                ann.replace(len(ann.text), 0, word)
+                await ann.wait_synced(TIMEOUT)
+            bob.replace(0, 0, "zero\n")
+            await bob.wait_synced(TIMEOUT)
+            await eventually(lambda: ann.text == bob.text, "ann and bob agreeing")
+            assert await server_text(server, doc) == (4, "zero\nhello\none\ntwo\nthree\n")
+            assert "PWNED" not in ann.text
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
