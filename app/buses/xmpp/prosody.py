@@ -207,6 +207,8 @@ class ManagedProsody:
         admin = f"{self.username}@{self.domain}"
         config = f"""-- Written by xmpp-collab on every start; edits here are overwritten.
 pidfile = {_lua(str(self.root / "prosody.pid"))}
+-- Its database, log and pid file readable by the app's user only (Prosody's default: 027).
+umask = "077"
 data_path = {_lua(str(self.root / "data"))}
 plugin_paths = {{ }}
 {as_root}
