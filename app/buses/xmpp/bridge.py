@@ -125,6 +125,9 @@ class XmppBridge:
         self._titles_out: dict[str, str] = {}
         self._live_task: asyncio.Task[None] | None = None
         self._deletions_out: set[str] = set()  # deleted while disconnected
+        # Documents closed here with revisions not yet published (an outage): published on
+        # the next session, then forgotten.
+        self._left_behind: dict[str, Tracked] = {}
         self._service = JID(account.pubsub)
         self._senders: OrderedDict[str, TokenBucket] = OrderedDict()
         self.dropped = 0  # events refused for their sender or their node
@@ -200,7 +203,7 @@ class XmppBridge:
     def backlog(self) -> int:
         """Revisions committed here (or known to the rooms here) not yet published."""
         total = 0
-        for doc_id, state in self.tracked.items():
+        for doc_id, state in [*self.tracked.items(), *self._left_behind.items()]:
             if state.published is not None:
                 head = max(state.head, self.host.head_of(doc_id) if self._host else 0)
                 total += max(0, head - state.published)
@@ -223,6 +226,9 @@ class XmppBridge:
             state.recheck = True
             state.dirty = True
             self._spawn(self._prepare(doc_id))
+        for doc_id, state in list(self._left_behind.items()):
+            state.recheck = True
+            self._spawn(self._publish_left_behind(doc_id, state))
         for doc_id in list(self._deletions_out):
             self._spawn(self._delete_nodes(doc_id))
         self._kick_live()
@@ -230,6 +236,7 @@ class XmppBridge:
     # -- RevisionBus ----------------------------------------------------------------------
 
     async def subscribe(self, doc_id: str) -> None:
+        self._left_behind.pop(doc_id, None)  # published from the node's head, as any open
         self.tracked[doc_id] = Tracked()
         await self._prepare(doc_id)
 
@@ -239,7 +246,22 @@ class XmppBridge:
             # Finish publishing what was committed, then let go of the node.
             with contextlib.suppress(Exception):
                 await asyncio.shield(state.task)
+        if state is not None and doc_id not in self.tracked and _unpublished(state):
+            # Closed here during an outage (everyone left, the room was unloaded): what it
+            # committed meanwhile is still published once the server is back.
+            self._left_behind[doc_id] = state
         await self._unsubscribe(doc_id)
+
+    async def _publish_left_behind(self, doc_id: str, state: Tracked) -> None:
+        try:
+            await self._publish_pending(doc_id, state)
+        except sync_errors.BridgeError as exc:
+            log.warning("publishing %s failed: %s; retrying on reconnect", doc_id, exc)
+            return
+        except (AppError, sync_errors.SyncError) as exc:
+            log.warning("publishing %s stopped: %s", doc_id, exc)
+        if self._left_behind.get(doc_id) is state:
+            del self._left_behind[doc_id]
 
     def publish(self, doc_id: str, revisions: Sequence[Revision]) -> None:
         if not revisions:
@@ -302,6 +324,7 @@ class XmppBridge:
             self._deletions_out.discard(doc_id)
 
     def _forget(self, doc_id: str) -> None:
+        self._left_behind.pop(doc_id, None)
         state = self.tracked.pop(doc_id, None)
         if state is not None and state.task is not None:
             state.task.cancel()
@@ -578,6 +601,10 @@ class XmppBridge:
             await self._publish_snapshot(doc_id, state)
         except (sync_errors.SyncError, AppError) as exc:
             log.info("snapshot request for %s not answered: %s", doc_id, exc)
+
+
+def _unpublished(state: Tracked) -> bool:
+    return state.head > (state.published or 0)
 
 
 def _bare(publisher: str) -> str:
