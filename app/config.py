@@ -68,8 +68,44 @@ class Settings(BaseSettings):
     # several instances, where one without XMPP would keep its editors apart from the rest.
     ready_requires_xmpp: bool = False
 
+    # -- who may do what (docs/security.md) --------------------------------------------------
+    # "on": accounts, roles and share links are enforced. "off": anyone who can reach the
+    # server may do anything (a private machine, and the engine's own tests).
+    auth: str = Field("on", pattern="^(on|off)$")
+    # Who may create an account: anyone, only with an administrator's invitation, or nobody
+    # (administrators create them: `collab users create`).
+    registration: str = Field("invite", pattern="^(open|invite|closed)$")
+    # Documents from before accounts belong to the first administrator; may visitors who are
+    # not signed in still open them, and how?
+    legacy_access: str = Field("none", pattern="^(none|view|edit)$")
+    session_days: float = Field(14.0, gt=0)
+    min_password_chars: int = Field(8, ge=8, le=128)
+    # How often open connections are checked against their access (a share revoked on
+    # another instance, a session expired); a change made here is applied at once.
+    access_recheck_seconds: float = Field(5.0, gt=0)
+    # Host headers the server answers to (comma-separated; "*" for any, ".example.org" for a
+    # domain and its subdomains). Requests for another host get 400.
+    allowed_hosts: str = "127.0.0.1,localhost,::1"
+    # Origins allowed to call the REST API from a browser with CORS (comma-separated); empty:
+    # CORS stays off. The server's own origin never needs to be listed.
+    cors_origins: str = ""
+    # Extra origins whose pages may open WebSockets and send cookie-authenticated requests
+    # (the server's own origin, from the Host header, always may).
+    trusted_origins: str = ""
+    # Single sign-on through a reverse proxy that authenticates people and names them in this
+    # header (e.g. "X-Forwarded-User"). Only requests from trusted_proxies are believed.
+    proxy_auth_header: str = ""
+    trusted_proxies: str = "127.0.0.1,::1"
+    # Whether an unknown name in the proxy header gets an account made for it.
+    proxy_auth_create: bool = True
+
     # The built web page (frontend/dist); empty means the one beside this package.
     frontend_dir: Path | None = None
+
+    @staticmethod
+    def items(value: str) -> list[str]:
+        """A comma-separated setting as a list."""
+        return [v.strip() for v in value.split(",") if v.strip()]
 
     def resolved_database_url(self) -> str:
         if self.database_url:

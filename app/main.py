@@ -12,23 +12,31 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.routing import Match
 
 from app.buses.memory import MemoryBus
 from app.buses.xmpp.bridge import XmppBridge
 from app.buses.xmpp.prosody import ManagedProsody, ProsodyError, XmppAccount
 from app.config import Settings, get_settings
+from app.core.access import Access
+from app.core.accounts import AccountStore
 from app.core.bus import RevisionBus
 from app.core.documents import DocumentService
 from app.core.extensions import Extension, Extensions
+from app.core.gate import Gate
+from app.core.identity import CSRF_HEADER, LINK_HEADER, Identity
 from app.core.publishing import BusExtension
 from app.core.registry import RoomRegistry
 from app.core.store import DocumentStore
 from app.http import pages, ws
 from app.http.api.main import api_router
 from app.http.errors import install_handlers
+from app.http.hosts import AllowedHosts
 from app.metrics import Metrics, MetricsExtension
 from app.stores.memory import MemoryStore
+from app.stores.memory_accounts import MemoryAccountStore
+from app.stores.sql.accounts import SqlAccountStore
 from app.stores.sql.engine import make_engine
 from app.stores.sql.migrate import upgrade
 from app.stores.sql.store import SqlStore
@@ -54,7 +62,9 @@ def create_app(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    hooks = Extensions([MetricsExtension(metrics), *extensions])
+    # The gate (origin, CSRF, who is asking) runs first of the authenticate hooks.
+    gate = Gate(settings)
+    hooks = Extensions([MetricsExtension(metrics), gate, *extensions])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,14 +73,20 @@ def create_app(
             rooms = RoomRegistry(store, settings, hooks)
             chosen = bus or await _xmpp_bus(settings, stack, metrics)
             hooks.add(BusExtension(chosen))
+            access = Access(settings, store, _account_store(store))
+            gate.identity = Identity(settings, access.accounts, access)
+            app.state.access = access
+            app.state.identity = gate.identity
             app.state.store = store
             app.state.rooms = rooms
-            app.state.documents = DocumentService(store, rooms, settings, hooks)
+            app.state.documents = DocumentService(store, rooms, settings, hooks, access)
             app.state.bus = chosen
             # The bus stops after the rooms have closed (they relay their people leaving).
             await chosen.start(rooms)
             stack.push_async_callback(chosen.stop)
             stack.push_async_callback(rooms.close)
+            access.start()
+            stack.push_async_callback(access.stop)
             log.info("serving documents from %s", _redacted(settings.resolved_database_url()))
             yield
 
@@ -85,6 +101,15 @@ def create_app(
     app.state.metrics = metrics
     app.state.extensions = hooks
     install_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.items(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", CSRF_HEADER, LINK_HEADER],
+        )
+    # Added last, so it runs first: a request for a host not ours goes no further.
+    app.add_middleware(AllowedHosts, patterns=settings.items(settings.allowed_hosts))
     app.include_router(api_router)
     app.include_router(ws.router)
     pages.install(app, settings.frontend_dir or pages.default_frontend_dir())
@@ -118,6 +143,13 @@ async def _open_store(settings: Settings, stack: contextlib.AsyncExitStack) -> D
     stack.push_async_callback(store.close)
     await upgrade(store.engine)
     return store
+
+
+def _account_store(store: DocumentStore) -> AccountStore:
+    """People and permissions live beside the documents: in the same database, or memory."""
+    if isinstance(store, SqlStore):
+        return SqlAccountStore(store.engine)
+    return MemoryAccountStore()
 
 
 async def _xmpp_bus(

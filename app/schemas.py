@@ -140,3 +140,134 @@ class DiffPublic(BaseModel):
 class RestoreRequest(BaseModel):
     rev: JsonInt = Field(ge=0, le=MAX_INT, examples=[0])
     author: str = Field("restore", min_length=1, max_length=64, json_schema_extra=XML_TEXT)
+
+
+# -- accounts, sessions, tokens, sharing --------------------------------------------------------
+
+ACCOUNT_NAME = r"^[a-z0-9][a-z0-9._-]{0,31}$"
+# The schema's floor; COLLAB_MIN_PASSWORD_CHARS may ask for more (a 422 then says so).
+PASSWORD_MIN = 8
+
+
+class Credentials(BaseModel):
+    name: str = Field(min_length=1, max_length=32, examples=["ann"])
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class AccountCreate(BaseModel):
+    name: str = Field(pattern=ACCOUNT_NAME, examples=["ann"])
+    display_name: str = Field("", max_length=64, json_schema_extra=XML_TEXT)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=1024)
+    admin: bool = False
+
+
+class Registration(BaseModel):
+    name: str = Field(pattern=ACCOUNT_NAME, examples=["ann"])
+    display_name: str = Field("", max_length=64, json_schema_extra=XML_TEXT)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=1024)
+    invite: str | None = Field(None, max_length=200)
+
+
+class AccountUpdate(BaseModel):
+    """What an administrator may change about an account."""
+
+    display_name: str | None = Field(None, min_length=1, max_length=64, json_schema_extra=XML_TEXT)
+    disabled: bool | None = None
+    admin: bool | None = None
+    password: str | None = Field(None, min_length=PASSWORD_MIN, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    old_password: str = Field(min_length=PASSWORD_MIN, max_length=1024)
+    new_password: str = Field(min_length=PASSWORD_MIN, max_length=1024)
+
+
+class AccountPublic(BaseModel):
+    name: str
+    display_name: str
+    admin: bool
+    disabled: bool
+    created_at: datetime
+
+
+class AccountsPublic(BaseModel):
+    items: list[AccountPublic]
+
+
+class Me(BaseModel):
+    account: AccountPublic
+    via: Literal["session", "token", "proxy"]
+    csrf_token: str | None = Field(
+        None, description="With a session: send it back in X-CSRF-Token on every change."
+    )
+
+
+class AuthState(BaseModel):
+    """What the sign-in pages need to know before anyone signs in."""
+
+    auth: bool
+    setup_needed: bool
+    registration: Literal["open", "invite", "closed"]
+    signed_in: AccountPublic | None = None
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64, json_schema_extra=XML_TEXT)
+    days: float | None = Field(None, gt=0, le=3650, description="Expires after; never if omitted")
+
+
+class TokenPublic(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The token itself: shown this once, never again.")
+
+
+class TokensPublic(BaseModel):
+    items: list[TokenPublic]
+
+
+class InviteCreated(BaseModel):
+    code: str
+    expires_days: float
+
+
+RoleName = Literal["owner", "editor", "viewer"]
+LinkRole = Literal["editor", "viewer"]
+
+
+class ShareUpdate(BaseModel):
+    role: LinkRole
+
+
+class GrantPublic(BaseModel):
+    name: str
+    display_name: str
+    role: RoleName
+
+
+class LinkPublic(BaseModel):
+    role: LinkRole
+    created_at: datetime
+
+
+class LinkCreate(BaseModel):
+    role: LinkRole
+
+
+class LinkCreated(BaseModel):
+    role: LinkRole
+    token: str = Field(description="The link's secret: shown this once.")
+    url: str = Field(description="The page to open: it lets whoever has it in.")
+
+
+class SharingPublic(BaseModel):
+    doc_id: str
+    owner: str | None = Field(description="None for documents from before accounts")
+    your_role: RoleName | None
+    people: list[GrantPublic]
+    links: list[LinkPublic]

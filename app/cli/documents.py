@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote
 import httpx
 import typer
 
+from app.cli.credentials import token_for
 from app.core.store import SortOrder
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -36,7 +37,9 @@ class Api:
 
     @contextlib.contextmanager
     def _client(self) -> Iterator[httpx.Client]:
-        with httpx.Client(base_url=self.server, timeout=TIMEOUT_SECONDS) as client:
+        token = token_for(self.server)  # from `collab login`, or COLLAB_TOKEN
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with httpx.Client(base_url=self.server, timeout=TIMEOUT_SECONDS, headers=headers) as client:
             yield client
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -46,7 +49,8 @@ class Api:
         except httpx.TransportError as exc:
             fail(f"cannot reach the server at {self.server}: is `collab serve` running? ({exc})")
         if response.is_error:
-            fail(error_message(response))
+            hint = "; sign in with `collab login`" if response.status_code == 401 else ""
+            fail(error_message(response) + hint)
         return response
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:

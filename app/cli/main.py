@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from app.cli.documents import docs, fail, printable, shorten
+from app.cli.users import login, logout, users
 
 app = typer.Typer(
     name="collab",
@@ -26,6 +27,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(docs, name="docs")
+app.add_typer(users, name="users")
+app.command()(login)
+app.command()(logout)
 
 
 # -- the server -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 
 from app.config import Settings
+from app.core.access import Access
+from app.core.accounts import Role
 from app.core.errors import BadRequest, InvalidInput, PayloadTooLarge
 from app.core.extensions import Extensions
 from app.core.registry import RoomRegistry
@@ -39,11 +41,13 @@ class DocumentService:
         rooms: RoomRegistry,
         settings: Settings,
         extensions: Extensions,
+        access: Access | None = None,
     ) -> None:
         self.store = store
         self.rooms = rooms
         self.settings = settings
         self.extensions = extensions
+        self.access = access
 
     # -- checks -------------------------------------------------------------------------
 
@@ -65,15 +69,20 @@ class DocumentService:
 
     # -- changes ------------------------------------------------------------------------
 
-    async def create(self, title: str, text: str, doc_id: str | None = None) -> DocumentInfo:
+    async def create(
+        self, title: str, text: str, doc_id: str | None = None, *, owner: str | None = None
+    ) -> DocumentInfo:
+        """A new document; ``owner`` (an account) gets the owner role on it."""
         self.check_title(title)
         self.check_text(text)
         info = await self.store.create(doc_id or str(uuid.uuid4()), title, text)
+        if owner is not None and self.access is not None:
+            await self.access.accounts.set_role(info.id, owner, Role.OWNER)
         await self.extensions.document_created(info, text)
         return info
 
     async def import_file(
-        self, data: bytes, *, filename: str | None, title: str | None
+        self, data: bytes, *, filename: str | None, title: str | None, owner: str | None = None
     ) -> DocumentInfo:
         """A new document from a UTF-8 file (a BOM is dropped); the title defaults to the
         file's name."""
@@ -91,7 +100,7 @@ class DocumentService:
             title = re.split(r"[/\\]", filename or "")[-1] or "Imported"
             title = title[: self.settings.max_title_chars]
             validate_text(title, what="file name")
-        return await self.create(title, text)
+        return await self.create(title, text, owner=owner)
 
     async def rename(self, doc_id: str, title: str) -> DocumentInfo:
         self.check_title(title)
@@ -105,6 +114,8 @@ class DocumentService:
     async def delete(self, doc_id: str) -> None:
         """Delete a document and its history; its connections are closed (4410)."""
         await self.store.delete(doc_id)
+        if self.access is not None:
+            await self.access.forget_document(doc_id)
         await self.rooms.forget(doc_id)
         await self.extensions.document_deleted(doc_id)
 

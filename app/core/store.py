@@ -20,7 +20,7 @@ The promises every store keeps:
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -117,9 +117,11 @@ class DocumentStore(Protocol):
         limit: int = 50,
         query: str | None = None,
         sort: SortOrder = SortOrder.UPDATED_DESC,
+        only: Collection[str] | None = None,
     ) -> tuple[list[DocumentInfo], int]:
         """A page of documents whose title or id contains ``query`` (case-insensitive,
-        plain text), ties broken by id; and how many match in all."""
+        plain text) and, if ``only`` is given, whose id is in it (what the caller may see);
+        ties broken by id; and how many match in all."""
 
     async def rename(self, doc_id: str, title: str) -> DocumentInfo: ...
 

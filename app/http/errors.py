@@ -28,6 +28,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.core.accounts import AccountExists, AccountNotFound, TokenNotFound
 from app.core.errors import (
     AppError,
     BadRequest,
@@ -53,6 +54,9 @@ APP_STATUS: dict[type[AppError], int] = {
     BadRequest: 400,
     InvalidInput: 422,
     Busy: 503,
+    AccountExists: 409,
+    AccountNotFound: 404,
+    TokenNotFound: 404,
 }
 
 REFUSAL_STATUS = {

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketState
 
 from app.config import Settings
+from app.core.access import OPEN, Access, Principal
 from app.core.errors import AppError, DocumentNotFound, Refusal
 from app.core.errors import Refused as ExtensionRefused
 from app.core.extensions import ConnectionRequest, Extensions
@@ -61,6 +62,14 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 JOIN_TIMEOUT_SECONDS = 10.0
+
+
+def _access(member: Member) -> Access:
+    """The app's access decisions, reached through the member's own socket."""
+    channel = member.channel
+    assert isinstance(channel, WebSocketChannel)
+    access: Access = channel.websocket.app.state.access
+    return access
 
 
 class WebSocketChannel:
@@ -143,8 +152,13 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
     registry: RoomRegistry = state.rooms
     settings: Settings = state.settings
     extensions: Extensions = state.extensions
+    access: Access = state.access
+    asking = connection_request(websocket, doc_id)
     try:
-        await extensions.authenticate(connection_request(websocket, doc_id))
+        await extensions.authenticate(asking)
+        # Who may open this document, decided before accepting (app/core/access.py).
+        principal: Principal = asking.identity.get("principal", OPEN)
+        role = await access.admit(principal, doc_id)
     except ExtensionRefused as exc:
         await _refuse(websocket, exc)
         return
@@ -160,6 +174,9 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
             since, full = join_position(first)
         except sync_errors.SyncError as exc:
             raise ProtocolError(str(exc)) from exc
+        # Revisions are written under the account's name, never one the client chose.
+        author = access.author(principal, person.name)
+        person.name = access.display_name(principal, person.name)
         try:
             room = await registry.acquire(doc_id)
         except DocumentNotFound as exc:
@@ -171,8 +188,18 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
             settings.send_queue_limit,
             TokenBucket(settings.edits_per_second, settings.edit_burst),
         )
+        try:
+            await access.check_client(doc_id, person.client, author, room.members.values())
+        except ExtensionRefused as exc:
+            await _send_now(websocket, error_message(exc.code, str(exc)))
+            await websocket.close(CLOSE_FORBIDDEN, close_reason(str(exc)))
+            return
+        if access.enabled:
+            access.watch(doc_id, member, principal, role, author)
         member.start()
-        await room.join(member, since, full=full, welcome=_welcome(room, person, settings))
+        welcome = _welcome(room, person, settings)
+        welcome["role"] = role.value  # a viewer's page is read-only
+        await room.join(member, since, full=full, welcome=welcome)
         await _serve(websocket, registry, room, member, settings.max_message_bytes)
     except WebSocketDisconnect:
         pass
@@ -191,6 +218,7 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
     finally:
         state.metrics.connections.dec()
         if member is not None:
+            access.unwatch(doc_id, member)
             if room is not None:
                 room.remove(member)
             await member.stop()
@@ -250,6 +278,8 @@ def _on_presence(room: Room, member: Member, data: dict[str, Any]) -> None:
         anchor = parse_position("anchor", data.get("anchor", person.anchor))
         rev = parse_position("rev", data.get("rev", person.rev))
         name = parse_name(data["name"]) if "name" in data else person.name
+        if _access(member).keeps_name(room.doc_id, member):
+            name = person.name  # an account's name is its own, not the client's to change
         color = parse_color(data["color"]) if "color" in data else person.color
     except sync_errors.SyncError as exc:
         member.push(error_message("bad-message", str(exc)))
@@ -283,6 +313,14 @@ async def _on_edit(
     if message.op_id.client != member.person.client:
         raise ProtocolError("'client' differs from the one given at join")
     op_fields: dict[str, Any] = {"client": message.op_id.client, "seq": message.op_id.seq}
+    access = _access(member)
+    if not access.may_edit(room.doc_id, member):
+        await room.extensions.edit_refused(room.doc_id, "forbidden")
+        member.push(
+            error_message("forbidden", "you may view this document, not edit it", **op_fields)
+        )
+        return
+    author = access.author_of(room.doc_id, member)
     if not member.limiter.take():
         await room.extensions.edit_refused(room.doc_id, "rate-limited")
         member.push(
@@ -298,7 +336,7 @@ async def _on_edit(
         # Patches are %-escaped: a raw forbidden character (a lone surrogate that JSON let
         # through) is refused here, before it reaches the patch parser.
         validate_text(message.patch, what="patch")
-        outcome = await room.submit(message, member.person.name)
+        outcome = await room.submit(message, author)
     except sync_errors.SyncError as exc:
         await room.extensions.edit_refused(room.doc_id, exc.code)
         extra: dict[str, Any] = dict(op_fields)
@@ -320,6 +358,16 @@ async def _on_edit(
         await room.extensions.edit_refused(room.doc_id, "internal-error")
         member.push(error_message("internal-error", "the server failed on this edit", **op_fields))
     else:
-        if outcome.placement is Placement.DUPLICATE:
+        if outcome.placement is Placement.DUPLICATE and outcome.revision.author != author:
+            # The operation id was used by someone else first: this edit was not applied,
+            # and their revision is not this edit's acknowledgement.
+            member.push(
+                error_message(
+                    "forbidden",
+                    "this operation id was used by another author; the edit was not applied",
+                    **op_fields,
+                )
+            )
+        elif outcome.placement is Placement.DUPLICATE:
             # Already applied (a retry after a lost acknowledgement): acknowledge again.
             member.push(outcome.revision.to_wire())

@@ -7,7 +7,7 @@ behaves as it will against a database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 
 from app.core.errors import DocumentExists, DocumentNotFound, RevisionNotFound
@@ -72,8 +72,12 @@ class MemoryStore:
         limit: int = 50,
         query: str | None = None,
         sort: SortOrder = SortOrder.UPDATED_DESC,
+        only: Collection[str] | None = None,
     ) -> tuple[list[DocumentInfo], int]:
         infos = [d.info for d in self._documents.values()]
+        if only is not None:
+            allowed = set(only)
+            infos = [i for i in infos if i.id in allowed]
         if query:
             needle = query.casefold()
             infos = [i for i in infos if needle in i.title.casefold() or needle in i.id.casefold()]

@@ -34,8 +34,16 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    # No .env: the tests must not depend on the machine they run on.
-    return Settings(_env_file=None, data_dir=tmp_path / "data", idle_unload_seconds=0)  # type: ignore[call-arg]
+    # No .env: the tests must not depend on the machine they run on. Accounts are off: these
+    # tests are about editing, storage and the protocol; tests/app/http/test_authorization.py
+    # and the other access tests turn them on (auth_settings).
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        idle_unload_seconds=0,
+        auth="off",
+        allowed_hosts="testserver,127.0.0.1",
+    )
 
 
 @pytest.fixture

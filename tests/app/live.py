@@ -49,7 +49,9 @@ class LiveServer:
     def __init__(self, data_dir: Path, **settings: object) -> None:
         self.data_dir = data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.settings: dict[str, object] = {"xmpp_mode": "off", **settings}
+        # Accounts are off unless a test turns them on (auth="on"): most of these servers test
+        # editing, not access.
+        self.settings: dict[str, object] = {"xmpp_mode": "off", "auth": "off", **settings}
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"

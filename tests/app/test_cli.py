@@ -20,6 +20,7 @@ from app.config import get_settings
 from tests.app.conftest import free_port
 
 runner = CliRunner()
+ADMIN_PASSWORD = "correct horse battery"
 
 
 def clean_env(data_dir: Path) -> dict[str, str]:
@@ -64,7 +65,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"collab serve did not start: {(home / 'server.log').read_text()}")
             time.sleep(0.05)
-        yield url
+        # Accounts are on, as on any installation: an operator makes the administrator, who
+        # signs the CLI in (the token is kept in a config directory of this test's own).
+        made = subprocess.run(
+            [*collab_script(), "users", "create", "admin", "--admin"],
+            cwd=home,
+            env={**clean_env(home / "data"), "COLLAB_PASSWORD": ADMIN_PASSWORD},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("COLLAB_CONFIG_DIR", str(home / "config"))
+            patch.delenv("COLLAB_TOKEN", raising=False)
+            signed = runner.invoke(
+                cli.app,
+                ["login", "--server", url, "--name", "admin", "--password", ADMIN_PASSWORD],
+            )
+            assert signed.exit_code == 0, signed.output
+            yield url
     finally:
         process.send_signal(signal.SIGTERM)
         try:

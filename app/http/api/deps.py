@@ -4,14 +4,18 @@ the bus, and the extensions' ``authenticate`` hook that every API call passes fi
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
 from app.config import Settings
+from app.core.access import OPEN, POLICY, Access, Principal, forbidden
+from app.core.accounts import Account, Role
 from app.core.bus import RevisionBus
 from app.core.documents import DocumentService
 from app.core.extensions import ConnectionRequest, Extensions
+from app.core.identity import Identity
 from app.core.registry import RoomRegistry
 from app.core.store import DocumentStore
 from app.metrics import Metrics
@@ -68,6 +72,58 @@ async def authenticate(request: Request) -> ConnectionRequest:
     return asking
 
 
+def get_access(request: Request) -> Access:
+    access: Access = request.app.state.access
+    return access
+
+
+def get_identity(request: Request) -> Identity:
+    identity: Identity = request.app.state.identity
+    return identity
+
+
+# Routes about accounts, which do not exist with COLLAB_AUTH=off (/api/auth/state says so).
+ACCOUNT_ROUTES: tuple[str, ...] = (
+    *("/api/auth/setup", "/api/auth/login", "/api/auth/register", "/api/auth/logout"),
+    *("/api/auth/me", "/api/auth/password", "/api/auth/sessions", "/api/auth/tokens"),
+    *("/api/users", "/api/invites"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking, and their role on the path's document (when the path names one)."""
+
+    principal: Principal
+    role: Role | None
+
+
+async def authorize(
+    request: Request, asking: Annotated[ConnectionRequest, Depends(authenticate)]
+) -> Caller:
+    """What the route needs (``app.core.access.POLICY``), checked for this caller. A route
+    missing from the policy is refused: nothing is open by omission."""
+    principal: Principal = asking.identity.get("principal", OPEN)
+    template = str(getattr(request.scope.get("route"), "path", ""))
+    need = POLICY.get((request.method, template))
+    if need is None:
+        raise forbidden(f"{request.method} {template} has no access rule")
+    access = get_access(request)
+    if not access.enabled and template.startswith(ACCOUNT_ROUTES):
+        raise forbidden("accounts are off on this server (COLLAB_AUTH=off)")
+    doc_id = request.path_params.get("doc_id")
+    role = await access.require(principal, need, doc_id)
+    return Caller(principal, role)
+
+
+def signed_in(caller: Annotated[Caller, Depends(authorize)]) -> Account:
+    """The caller's account (routes that need one; the policy has made sure of it)."""
+    account = caller.principal.account
+    if account is None:  # COLLAB_AUTH=off: there are no accounts to act as
+        raise forbidden("accounts are off on this server (COLLAB_AUTH=off)")
+    return account
+
+
 StoreDep = Annotated[DocumentStore, Depends(get_store)]
 RoomsDep = Annotated[RoomRegistry, Depends(get_rooms)]
 DocumentsDep = Annotated[DocumentService, Depends(get_documents)]
@@ -75,6 +131,10 @@ BusDep = Annotated[RevisionBus, Depends(get_bus)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 CallerDep = Annotated[ConnectionRequest, Depends(authenticate)]
+AuthorizedDep = Annotated[Caller, Depends(authorize)]
+AccountDep = Annotated[Account, Depends(signed_in)]
+AccessDep = Annotated[Access, Depends(get_access)]
+IdentityDep = Annotated[Identity, Depends(get_identity)]
 DocId = Annotated[
     str,
     Path(

@@ -11,11 +11,11 @@ fewer than ``snapshot_every``: the cost does not grow with the length of the his
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, event, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, event, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -149,6 +149,7 @@ class SqlStore:
         limit: int = 50,
         query: str | None = None,
         sort: SortOrder = SortOrder.UPDATED_DESC,
+        only: Collection[str] | None = None,
     ) -> tuple[list[DocumentInfo], int]:
         condition: ColumnElement[bool] | None = None
         if query and self._sqlite:
@@ -172,6 +173,9 @@ class SqlStore:
             SortOrder.CREATED_DESC: DocumentRow.created_at.desc(),
             SortOrder.CREATED_ASC: DocumentRow.created_at.asc(),
         }
+        if only is not None:
+            within = DocumentRow.id.in_(list(only))
+            condition = within if condition is None else and_(condition, within)
         order = orders[sort]
         statement = select(DocumentRow).order_by(order, DocumentRow.id).offset(offset).limit(limit)
         count = select(func.count()).select_from(DocumentRow)

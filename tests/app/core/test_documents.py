@@ -104,7 +104,9 @@ async def test_rename_restore_and_delete_reach_open_rooms_and_extensions(
 
 
 async def test_the_app_runs_on_the_memory_store(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, data_dir=tmp_path, database_url="memory://")  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path, database_url="memory://", auth="off", allowed_hosts="t"
+    )  # type: ignore[call-arg]
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),

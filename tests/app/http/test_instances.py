@@ -25,7 +25,9 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 @contextlib.asynccontextmanager
 async def two_instances(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     hub = MemoryHub()
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", idle_unload_seconds=0)  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", idle_unload_seconds=0, auth="off"
+    )  # type: ignore[call-arg]
     first = create_app(settings, bus=MemoryBus(hub, name="a"))
     second = create_app(settings, bus=MemoryBus(hub, name="b"))
     async with serve(first) as a, serve(second) as b:

@@ -25,7 +25,9 @@ EXAMPLE_ID = "q3-plan"
 
 
 def _settings(data_dir: Path) -> Settings:
-    return Settings(_env_file=None, data_dir=data_dir, idle_unload_seconds=0)  # type: ignore[call-arg]
+    return Settings(
+        _env_file=None, data_dir=data_dir, idle_unload_seconds=0, auth="off", allowed_hosts="*"
+    )  # type: ignore[call-arg]
 
 
 # Building the schema touches no database; the app under test gets its own directory below.

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from app.core.documents import Editor
 from app.core.store import DocumentInfo, SortOrder
-from app.http.api.deps import DocId, DocumentsDep, StoreDep
+from app.http.api.deps import AccessDep, AuthorizedDep, DocId, DocumentsDep, StoreDep
 from app.http.api.responses import errors
 from app.schemas import (
     MAX_INT,
@@ -51,17 +51,22 @@ def public(info: DocumentInfo, editors: list[Editor] | None = None) -> DocumentP
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentPublic,
-    responses=errors(400, 409, 413, 422),
+    responses=errors(400, 401, 403, 409, 413, 422),
 )
-async def create_document(body: DocumentCreate, documents: DocumentsDep) -> DocumentPublic:
-    """Create a document, optionally with initial text and a chosen id."""
-    return public(await documents.create(body.title, body.text, body.id))
+async def create_document(
+    body: DocumentCreate, documents: DocumentsDep, caller: AuthorizedDep
+) -> DocumentPublic:
+    """Create a document, optionally with initial text and a chosen id; you own it."""
+    owner = caller.principal.name
+    return public(await documents.create(body.title, body.text, body.id, owner=owner))
 
 
 @router.get("", response_model=DocumentsPublic, responses=errors(422))
 async def list_documents(
     store: StoreDep,
     documents: DocumentsDep,
+    access: AccessDep,
+    caller: AuthorizedDep,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     q: Annotated[
@@ -70,8 +75,11 @@ async def list_documents(
     ] = None,
     sort: SortOrder = SortOrder.UPDATED_DESC,
 ) -> DocumentsPublic:
-    """List documents, newest edit first by default."""
-    items, total = await store.list_documents(offset=offset, limit=limit, query=q, sort=sort)
+    """List the documents you may see, newest edit first by default."""
+    only = await access.visible_ids(caller.principal)
+    items, total = await store.list_documents(
+        offset=offset, limit=limit, query=q, sort=sort, only=only
+    )
     return DocumentsPublic(
         items=[public(i, documents.editors(i.id)) for i in items],
         total=total,
@@ -88,6 +96,7 @@ async def list_documents(
 )
 async def import_document(
     documents: DocumentsDep,
+    caller: AuthorizedDep,
     file: Annotated[
         UploadFile,
         File(description="A UTF-8 text file (a BOM is dropped) without XML-forbidden characters"),
@@ -104,7 +113,10 @@ async def import_document(
     """Create a document from an uploaded text file."""
     # One byte more than allowed is enough to know the file is too large.
     data = await file.read(documents.max_file_bytes + 1)
-    return public(await documents.import_file(data, filename=file.filename, title=title))
+    owner = caller.principal.name
+    return public(
+        await documents.import_file(data, filename=file.filename, title=title, owner=owner)
+    )
 
 
 @router.get("/{doc_id}", response_model=DocumentPublic, responses=errors(404, 422))

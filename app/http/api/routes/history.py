@@ -8,7 +8,7 @@ from diff_match_patch import diff_match_patch
 from fastapi import APIRouter, Path, Query, status
 
 from app.core.store import StoredRevision
-from app.http.api.deps import DocId, DocumentsDep, StoreDep
+from app.http.api.deps import AccessDep, AuthorizedDep, DocId, DocumentsDep, StoreDep
 from app.http.api.responses import errors
 from app.schemas import (
     MAX_INT,
@@ -106,7 +106,13 @@ _DIFF_OPS: dict[int, Literal["equal", "insert", "delete"]] = {
     responses=errors(400, 404, 409, 413, 422, 503),
 )
 async def restore_revision(
-    doc_id: DocId, body: RestoreRequest, documents: DocumentsDep
+    doc_id: DocId,
+    body: RestoreRequest,
+    documents: DocumentsDep,
+    access: AccessDep,
+    caller: AuthorizedDep,
 ) -> RevisionPublic:
-    """Make an old revision's text current again, as a new revision."""
-    return detail(await documents.restore(doc_id, body.rev, body.author))
+    """Make an old revision's text current again, as a new revision (by you, when you are
+    signed in: ``author`` only names guests and servers without accounts)."""
+    author = access.author(caller.principal, body.author)
+    return detail(await documents.restore(doc_id, body.rev, author))
