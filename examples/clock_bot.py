@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from app.buses.xmpp.accounts import document_bot
 from app.config import get_settings
-from sync.protocol import Revision
+from sync.protocol import EditError, Revision
 
 COMMAND = re.compile(r"^/(time|roll|help)[ \t]*$", re.MULTILINE)
 
@@ -52,7 +52,17 @@ async def run(doc_id: str, name: str, every: float | None) -> None:
             if not mine:
                 wake.set()
 
+        def on_online(rev: int) -> None:
+            if bot.connection.sessions > 1:  # back after an outage: commands typed meanwhile
+                print(f"back: in sync again at r{rev}", flush=True)
+                wake.set()
+
+        def on_error(error: EditError) -> None:
+            print(f"an answer was refused ({error.code}): {error.message}", flush=True)
+
         bot.on_revision(on_revision)
+        bot.on_online(on_online)
+        bot.on_error(on_error)
         wake.set()
         loop = asyncio.get_running_loop()
         next_tick = loop.time() + every if every else None

@@ -60,7 +60,13 @@ async def run(doc_id: str, name: str) -> None:
             stats.saw(revision)
             changed.set()
 
+        def on_online(rev: int) -> None:
+            if bot.connection.sessions > 1:  # not the first session: back after an outage
+                print(f"back: in sync again at r{rev}", flush=True)
+                changed.set()
+
         bot.on_revision(on_revision)
+        bot.on_online(on_online)
         last = ""
         while not bot.deleted:
             with contextlib.suppress(TimeoutError):
