@@ -4,14 +4,16 @@
 # system Chromium, since Playwright's own browser download is not available everywhere).
 # Installed with apt-get where we can; otherwise we say what to install.
 set -euo pipefail
-# `--browser` adds Chromium: the tests need it, running the product does not.
+# `--browser` adds what only the tests need: Chromium, and HAProxy (the front door that
+# tests/app/test_proxy.py puts before two instances; a deployment installs its own).
 packages=(prosody lua-dbi-sqlite3)
-[ "${1:-}" = "--browser" ] && packages+=(chromium)
+[ "${1:-}" = "--browser" ] && packages+=(chromium haproxy)
 missing=()
 command -v prosody >/dev/null 2>&1 || missing+=(prosody)
 ls /usr/lib/*/liblua5.*-dbi-sqlite3.so* >/dev/null 2>&1 || missing+=(lua-dbi-sqlite3)
 if [ "${1:-}" = "--browser" ]; then
   { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } || missing+=(chromium)
+  { command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; } || missing+=(haproxy)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then

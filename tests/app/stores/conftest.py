@@ -146,6 +146,31 @@ def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Post
         run_aside(drop)
 
 
+@pytest.fixture
+def fresh_postgres() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    configured = os.environ.get(POSTGRES_URL_VARIABLE, DEFAULT_POSTGRES_URL)
+    if configured == "off":
+        pytest.skip(f"{POSTGRES_URL_VARIABLE}=off: the PostgreSQL cases are not run")
+    admin = make_url(configured)
+    admin_dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"collab_migrate_{secrets.token_hex(6)}"
+
+    async def execute(statement: str) -> None:
+        connection = await asyncpg.connect(admin_dsn, timeout=10)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    run_aside(lambda: execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
+    try:
+        url = admin.set(drivername="postgresql+asyncpg", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        run_aside(lambda: execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def empty_postgres(database: PostgresDatabase) -> None:
     async def empty() -> None:
         dsn = make_url(database.admin_dsn).set(database=database.name)

@@ -4,17 +4,11 @@ several instances starting together would), on PostgreSQL and on SQLite."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy.engine import make_url
-
-from tests.app.stores.conftest import DEFAULT_POSTGRES_URL, POSTGRES_URL_VARIABLE, run_aside
 
 PROCESSES = 3
 TRIALS = 3  # before the lock, 7 of 8 trials of 3 processes failed at least one
@@ -39,31 +33,6 @@ def migrate_at_once(database_url: str, data_dir: Path) -> list[subprocess.Comple
             subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         )
     return finished
-
-
-@pytest.fixture
-def fresh_postgres() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
-    configured = os.environ.get(POSTGRES_URL_VARIABLE, DEFAULT_POSTGRES_URL)
-    if configured == "off":
-        pytest.skip(f"{POSTGRES_URL_VARIABLE}=off: the PostgreSQL cases are not run")
-    admin = make_url(configured)
-    admin_dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"collab_migrate_{secrets.token_hex(6)}"
-
-    async def execute(statement: str) -> None:
-        connection = await asyncpg.connect(admin_dsn, timeout=10)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    run_aside(lambda: execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
-    try:
-        url = admin.set(drivername="postgresql+asyncpg", database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        run_aside(lambda: execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def assert_all_migrated(results: list[subprocess.CompletedProcess[str]]) -> None:
