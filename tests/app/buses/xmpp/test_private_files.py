@@ -46,13 +46,16 @@ def test_everything_the_app_writes_is_private(tmp_path: Path) -> None:
         xmpp_mode="managed",
         xmpp_managed_port=free_port(),
         auth="off",
+        allowed_hosts="testserver",
     )
     app = create_app(settings)
 
     async def scenario() -> None:
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app), base_url="http://testserver"
+            ) as http,
         ):
             response = await http.post("/api/documents", json={"id": "p", "text": "secret"})
             assert response.status_code == 201, response.text
