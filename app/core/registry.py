@@ -117,6 +117,9 @@ class RoomRegistry:
             client_seqs=loaded.client_seqs,
             history_limit=self.settings.history_limit,
             max_length=self.settings.max_document_chars,
+            # The store keeps the head's checksum: computing it again from the text would cost
+            # a pass over the whole document (100 ms per MB) on every load.
+            text_checksum=loaded.info.checksum,
         )
         log.info("loaded document %s at revision %d", doc_id, loaded.info.head_rev)
         return Room(

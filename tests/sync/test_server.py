@@ -14,7 +14,7 @@ from sync.errors import (
 from sync.fold import fold
 from sync.protocol import Edit, OpId, Snapshot
 from sync.server import Placement, Sequencer
-from sync.text import checksum
+from sync.text import checksum, checksum_v1
 from tests.sync.helpers import edit_on
 
 BASE = "hello world"
@@ -253,3 +253,12 @@ def test_an_operation_repeated_inside_a_batch_is_a_duplicate_of_the_first() -> N
     assert repeat.placement is Placement.DUPLICATE and repeat.revision == first.revision
     server.rollback()
     assert server.propose(edit, "alice").placement is Placement.EXACT
+
+
+def test_a_known_checksum_is_taken_only_if_it_can_be_the_texts() -> None:
+    text = "hello world"
+    known = checksum(text)
+    assert Sequencer(text, 3, text_checksum=known).checksum == known
+    # Another version, or another length: computed instead.
+    assert Sequencer(text, 3, text_checksum=checksum_v1(text)).checksum == known
+    assert Sequencer(text, 3, text_checksum=checksum("hello")).checksum == known
