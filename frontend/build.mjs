@@ -13,7 +13,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 const dist = join(root, "dist");
 const watch = process.argv.includes("--watch");
 
-const pages = ["documents", "editor", "history"];
+const pages = ["documents", "editor", "history", "login", "account", "share"];
 
 /** @type {import("esbuild").BuildOptions} */
 const options = {

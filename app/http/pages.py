@@ -11,12 +11,17 @@ from __future__ import annotations
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from app.core.access import ANONYMOUS
+from app.core.accounts import digest
+from app.core.errors import Refused
+from app.core.identity import CSRF_COOKIE, LINKS_COOKIE, MAX_LINKS_KEPT, Identity, cookies
 from app.schemas import DOC_ID_PATTERN
 
 # The placeholder in the pages' HTML that becomes this response's style nonce.
@@ -84,7 +89,14 @@ class _SecuredStaticFiles(StaticFiles):
 
 
 def install(app: FastAPI, frontend_dir: Path) -> None:
-    """Serve the pages at ``/``, ``/d/{doc_id}`` and ``/d/{doc_id}/history``."""
+    """Serve the pages at ``/``, ``/d/{doc_id}``, ``/d/{doc_id}/history`` and
+    ``/d/{doc_id}/share``, and the account pages ``/login``, ``/setup`` and ``/account``.
+
+    With accounts on, a page that needs someone signed in sends the browser to ``/login``
+    (or, on a fresh installation, ``/setup``) and back. A share link, ``/d/{id}?key=...``,
+    is kept in an HttpOnly cookie and the browser sent on to ``/d/{id}``, so the secret
+    leaves the address bar (and the history, and any Referer) at once.
+    """
     router = APIRouter(include_in_schema=False)
 
     def page(name: str) -> Response:
@@ -105,16 +117,41 @@ def install(app: FastAPI, frontend_dir: Path) -> None:
         return HTMLResponse(html.replace(NONCE_PLACEHOLDER, nonce), headers=headers)
 
     @router.get("/")
-    async def documents_page() -> Response:
-        return page("documents")
+    async def documents_page(request: Request) -> Response:
+        return await _signed_in(request) or page("documents")
 
     @router.get("/d/{doc_id}")
-    async def editor_page(doc_id: str) -> Response:
-        return page("editor") if _valid_id(doc_id) else _not_found()
+    async def editor_page(doc_id: str, request: Request) -> Response:
+        if not _valid_id(doc_id):
+            return _not_found()
+        key = request.query_params.get("key")
+        if key is not None:
+            return await _keep_link(request, doc_id, key)
+        return await _signed_in(request, doc_id) or page("editor")
 
     @router.get("/d/{doc_id}/history")
-    async def history_page(doc_id: str) -> Response:
-        return page("history") if _valid_id(doc_id) else _not_found()
+    async def history_page(doc_id: str, request: Request) -> Response:
+        if not _valid_id(doc_id):
+            return _not_found()
+        return await _signed_in(request, doc_id) or page("history")
+
+    @router.get("/d/{doc_id}/share")
+    async def share_page(doc_id: str, request: Request) -> Response:
+        if not _valid_id(doc_id):
+            return _not_found()
+        return await _signed_in(request, doc_id) or page("share")
+
+    @router.get("/login")
+    async def login_page() -> Response:
+        return page("login")
+
+    @router.get("/setup")
+    async def setup_page() -> Response:
+        return page("login")
+
+    @router.get("/account")
+    async def account_page(request: Request) -> Response:
+        return await _signed_in(request) or page("account")
 
     @router.get("/d/{doc_id}/")
     async def editor_slash(doc_id: str, request: Request) -> Response:
@@ -143,6 +180,54 @@ class _AssetsOrHint:
                 return
             self._files = _SecuredStaticFiles(directory=self.directory)
         await self._files(scope, receive, send)
+
+
+async def _signed_in(request: Request, doc_id: str | None = None) -> Response | None:
+    """None if the page may be shown; else where to go first (sign in, or set up)."""
+    identity: Identity | None = getattr(request.app.state, "identity", None)
+    if identity is None or not identity.access.enabled:
+        return None
+    client = request.client.host if request.client else None
+    try:
+        principal = await identity.resolve(dict(request.headers.items()), client)
+    except Refused:
+        principal = ANONYMOUS
+    if principal.signed_in or (doc_id is not None and principal.link_role(doc_id)):
+        return None
+    if doc_id is not None and await identity.access.role_on(principal, doc_id) is not None:
+        return None  # a document from before accounts that visitors may still open
+    if await identity.setup_needed():
+        return RedirectResponse("/setup", status_code=303, headers=SECURITY_HEADERS)
+    target = "/login?" + urlencode({"next": request.url.path})
+    return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
+
+
+async def _keep_link(request: Request, doc_id: str, key: str) -> Response:
+    """Remember a share link in this browser, and go on to the document without it."""
+    identity: Identity | None = getattr(request.app.state, "identity", None)
+    response = RedirectResponse(f"/d/{doc_id}", status_code=303, headers=SECURITY_HEADERS)
+    if identity is None or not identity.access.enabled:
+        return response
+    link = await identity.accounts.link_by_hash(digest(key))
+    if link is None or link.doc_id != doc_id:
+        return PlainTextResponse(
+            "This link does not work (any more): ask the document's owner for a new one.",
+            status_code=404,
+            headers=SECURITY_HEADERS,
+        )
+    jar = cookies(dict(request.headers.items()))
+    kept = [t for t in jar.get(LINKS_COOKIE, "").split(".") if t and t != key]
+    kept = [key, *kept][:MAX_LINKS_KEPT]
+    secure = request.url.scheme == "https"
+    year = 365 * 24 * 3600
+    response.set_cookie(
+        LINKS_COOKIE, ".".join(kept), max_age=year, httponly=True, secure=secure, samesite="lax"
+    )
+    if CSRF_COOKIE not in jar:  # a guest's changes are checked against this (app/core/gate.py)
+        response.set_cookie(
+            CSRF_COOKIE, secrets.token_urlsafe(24), max_age=year, secure=secure, samesite="strict"
+        )
+    return response
 
 
 def _valid_id(doc_id: str) -> bool:

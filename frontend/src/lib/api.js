@@ -26,8 +26,14 @@ export class ApiError extends Error {
  */
 export async function request(path, init = {}, fetcher = globalThis.fetch) {
   const { json, ...rest } = init;
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "application/json" };
+  // A change made with the session cookie must carry its CSRF token (docs/security.md): the
+  // server set it in a cookie that only pages of this origin can read.
+  const csrf = unsafeMethod(rest.method) ? csrfToken() : "";
+  if (csrf) headers["X-CSRF-Token"] = csrf;
   /** @type {RequestInit} */
-  const options = { ...rest, headers: { Accept: "application/json", ...(rest.headers ?? {}) } };
+  const options = { ...rest, headers: { ...headers, ...(rest.headers ?? {}) } };
   if (json !== undefined) {
     options.body = JSON.stringify(json);
     options.headers = { ...options.headers, "Content-Type": "application/json" };
@@ -49,6 +55,20 @@ export async function request(path, init = {}, fetcher = globalThis.fetch) {
     );
   }
   return body;
+}
+
+/** @param {string | undefined} method */
+function unsafeMethod(method) {
+  return !["GET", "HEAD", "OPTIONS"].includes((method ?? "GET").toUpperCase());
+}
+
+/** The session's CSRF token from its cookie ("" when there is none, or no document). */
+export function csrfToken(cookie = globalThis.document?.cookie ?? "") {
+  for (const part of cookie.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === "collab_csrf") return decodeURIComponent(value.join("="));
+  }
+  return "";
 }
 
 const enc = encodeURIComponent;

@@ -25,11 +25,13 @@ import { ClientState, RETRYABLE, fromWire } from "../sync/index.js";
  */
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md). */
-export const FATAL_CLOSE_CODES = new Set([4400, 4404, 4410]);
+export const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4410]);
 
 /** What a person should read for a close code the connection will not recover from. */
 export const CLOSE_REASONS = Object.freeze({
   4400: "The server refused this page's messages (a bug: please reload the page).",
+  4401: "You are signed out: sign in again to go on editing.",
+  4403: "Your access to this document was revoked (or you never had it).",
   4404: "This document does not exist. It may have been deleted, or the link is wrong.",
   4410: "This document was deleted.",
 });

@@ -65,6 +65,9 @@ function start(id) {
   let loaded = false;
 
   const editable = new Compartment();
+  /** This person's role on the document, as the server said when they joined. */
+  let role = "owner";
+  byId("share-link").setAttribute("href", `${editorUrl(id)}/share`);
   const view = new EditorView({
     parent: byId("editor"),
     state: EditorState.create({
@@ -123,11 +126,20 @@ function start(id) {
       stateChanged: () => {
         if (connection.state === "connected" && !loaded) {
           loaded = true;
-          view.dispatch({ effects: editable.reconfigure([]) });
+          // A viewer's page stays read-only: the server would refuse their edits anyway.
+          if (role !== "viewer") view.dispatch({ effects: editable.reconfigure([]) });
         }
         renderStatus();
       },
       joined: (data) => {
+        role = typeof data.role === "string" ? data.role : "owner";
+        document.body.dataset.role = role;
+        byId("read-only").hidden = role !== "viewer";
+        if (role === "viewer") {
+          view.dispatch({
+            effects: editable.reconfigure([EditorView.editable.of(false), EditorState.readOnly.of(true)]),
+          });
+        }
         showTitle(data.doc?.title ?? id);
         renderPeople();
       },
