@@ -192,10 +192,18 @@ async def _signed_in(request: Request, doc_id: str | None = None) -> Response | 
         principal = await identity.resolve(dict(request.headers.items()), client)
     except Refused:
         principal = ANONYMOUS
-    if principal.signed_in or (doc_id is not None and principal.link_role(doc_id)):
+    if doc_id is None and principal.signed_in:
         return None
     if doc_id is not None and await identity.access.role_on(principal, doc_id) is not None:
-        return None  # a document from before accounts that visitors may still open
+        return None  # shared with them, a link of theirs, or open to visitors (legacy)
+    if principal.signed_in:
+        # Said here rather than by a socket that keeps failing: a browser never learns why
+        # a WebSocket handshake was refused.
+        return PlainTextResponse(
+            "You have no access to this document: ask its owner to share it with you.",
+            status_code=403,
+            headers=SECURITY_HEADERS,
+        )
     if await identity.setup_needed():
         return RedirectResponse("/setup", status_code=303, headers=SECURITY_HEADERS)
     target = "/login?" + urlencode({"next": request.url.path})
