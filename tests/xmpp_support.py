@@ -1,4 +1,5 @@
-"""A real Prosody for tests: started once per session on a free loopback port."""
+"""Real XMPP servers for tests, each started once per session on free loopback ports: Prosody
+(the default) and ejabberd (with the configuration the app ships for it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from app.buses.xmpp.ejabberd import ManagedEjabberd, ejabberd_available
 from app.buses.xmpp.prosody import ManagedProsody, XmppAccount
 
 T = TypeVar("T")
@@ -67,3 +69,49 @@ async def started(server: ManagedProsody) -> AsyncIterator[ManagedProsody]:
         yield server
     finally:
         await server.stop()
+
+
+class EjabberdForTests:
+    """A started ManagedEjabberd, with the same two things tests use of ProsodyForTests."""
+
+    def __init__(self, server: ManagedEjabberd, loop: asyncio.AbstractEventLoop) -> None:
+        self.server = server
+        self.loop = loop
+        assert server.account is not None
+        self.service: XmppAccount = server.account
+
+    def account(self, prefix: str = "bot") -> XmppAccount:
+        name = f"{prefix}-{secrets.token_hex(4)}"
+        return _run_in(self.loop, self.server.register(name, secrets.token_hex(8)))
+
+
+@pytest.fixture(scope="session")
+def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EjabberdForTests]:
+    if not ejabberd_available():
+        pytest.fail(
+            "ejabberd is not installed: run `bash .ci/system-deps.sh --browser` "
+            "(apt-get install -y ejabberd)",
+            pytrace=False,
+        )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="ejabberd-loop", daemon=True)
+    thread.start()
+    server = ManagedEjabberd(Path(tmp_path_factory.mktemp("ejabberd")))
+    _run_in(loop, server.start())
+    try:
+        yield EjabberdForTests(server, loop)
+    finally:
+        _run_in(loop, server.stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+XmppServerForTests = ProsodyForTests | EjabberdForTests
+
+
+@pytest.fixture(scope="session", params=["prosody", "ejabberd"])
+def xmpp_server(request: pytest.FixtureRequest) -> XmppServerForTests:
+    """Each XMPP server the app supports, in turn: tests that take this run on both."""
+    server: XmppServerForTests = request.getfixturevalue(request.param)
+    return server

@@ -1,9 +1,10 @@
 """Fixtures for the bus tests: the test Prosody, and ``pair``, two started instances on each
 ``RevisionBus`` adapter.
 
-``pair`` is parametrized over ``memory`` (two ``MemoryBus`` sharing a ``MemoryHub``) and
+``pair`` is parametrized over ``memory`` (two ``MemoryBus`` sharing a ``MemoryHub``),
 ``xmpp`` (two ``XmppBridge`` on the service account of the real test Prosody, with different
-resources); pick one with ``-k memory`` or ``-k xmpp``.
+resources) and ``ejabberd`` (the same on a real ejabberd, configured as the app ships it);
+pick one with ``-k memory``, ``-k xmpp`` or ``-k ejabberd``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.app.buses.support import Backend, Instance, MemoryBackend, XmppBackend
-from tests.xmpp_support import prosody
+from tests.xmpp_support import ejabberd, prosody, xmpp_server
 
-__all__ = ["prosody"]
+__all__ = ["ejabberd", "prosody", "xmpp_server"]
 
 
 @pytest.fixture
@@ -23,11 +24,13 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["memory", "xmpp"])
+@pytest.fixture(params=["memory", "xmpp", "ejabberd"])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     made: Backend
     if request.param == "xmpp":
         made = XmppBackend(request.getfixturevalue("prosody"))
+    elif request.param == "ejabberd":
+        made = XmppBackend(request.getfixturevalue("ejabberd"))
     else:
         made = MemoryBackend()
     try:

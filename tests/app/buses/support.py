@@ -24,7 +24,7 @@ from app.metrics import Metrics
 from sync.protocol import Edit, Revision, Snapshot
 from sync.server import Sequencer
 from tests.sync.helpers import edit_on
-from tests.xmpp_support import ProsodyForTests
+from tests.xmpp_support import XmppServerForTests
 
 WAIT_SECONDS = 10.0
 FENCE = "fence-"  # sessions of the presence a test sends only to know the bus is drained
@@ -214,7 +214,7 @@ class XmppBackend(Backend):
 
     name = "xmpp"
 
-    def __init__(self, prosody: ProsodyForTests) -> None:
+    def __init__(self, prosody: XmppServerForTests) -> None:
         self.prosody = prosody
         self.bridges: list[XmppBridge] = []
         self.run = secrets.token_hex(3)

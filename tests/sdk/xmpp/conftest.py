@@ -1,3 +1,3 @@
-from tests.xmpp_support import prosody
+from tests.xmpp_support import ejabberd, prosody, xmpp_server
 
-__all__ = ["prosody"]
+__all__ = ["ejabberd", "prosody", "xmpp_server"]

@@ -18,7 +18,7 @@ from sync.client import SyncClient
 from sync.server import Sequencer
 from tests.app.live import LiveServer, create_document, external_xmpp, server_text
 from tests.sync.helpers import edit_on
-from tests.xmpp_support import ProsodyForTests, needs_prosody
+from tests.xmpp_support import XmppServerForTests, needs_prosody
 
 pytestmark = needs_prosody
 TIMEOUT = 30.0
@@ -33,12 +33,12 @@ async def eventually(condition: object, what: str, timeout: float = TIMEOUT) -> 
 
 
 def test_a_forged_event_sent_to_the_app_changes_nothing(
-    tmp_path: Path, prosody: ProsodyForTests
+    tmp_path: Path, xmpp_server: XmppServerForTests
 ) -> None:
     resource = f"forge-{secrets.token_hex(3)}"
-    server = LiveServer(tmp_path / "app", **external_xmpp(prosody.service, resource))
+    server = LiveServer(tmp_path / "app", **external_xmpp(xmpp_server.service, resource))
     server.start()
-    mallory_account = prosody.account("mallory")
+    mallory_account = xmpp_server.account("mallory")
     doc = f"forged-{secrets.token_hex(3)}"
 
     async def scenario() -> None:
@@ -66,7 +66,7 @@ def test_a_forged_event_sent_to_the_app_changes_nothing(
             forged = forger.submit(edit_on(before, 1, "mallory", 1, 0, 0, "PWNED "), "Ann")
             await mallory.start(wait=TIMEOUT)
             try:
-                for to in (f"{prosody.service.jid}/{resource}", prosody.service.jid):
+                for to in (f"{xmpp_server.service.jid}/{resource}", xmpp_server.service.jid):
                     message = mallory.xmpp.make_message(mto=to, mtype="headline")
                     message["pubsub_event"]["items"]["node"] = document_node(doc)
                     item = EventItem()

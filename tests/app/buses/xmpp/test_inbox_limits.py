@@ -16,7 +16,7 @@ from sdk.xmpp.bot import DocumentBot
 from sync.protocol import EditError
 from tests.app.buses.support import FakeHost, eventually
 from tests.sync.helpers import edit_on
-from tests.xmpp_support import ProsodyForTests, needs_prosody
+from tests.xmpp_support import XmppServerForTests, needs_prosody
 
 pytestmark = [needs_prosody, pytest.mark.anyio]
 BURST = 3
@@ -24,7 +24,7 @@ MAX_BYTES = 2048
 
 
 @pytest.fixture
-async def bridge(prosody: ProsodyForTests) -> AsyncIterator[tuple[XmppBridge, FakeHost]]:
+async def bridge(xmpp_server: XmppServerForTests) -> AsyncIterator[tuple[XmppBridge, FakeHost]]:
     settings = Settings(
         _env_file=None,
         edits_per_second=0.01,  # nothing refills during the test
@@ -32,7 +32,7 @@ async def bridge(prosody: ProsodyForTests) -> AsyncIterator[tuple[XmppBridge, Fa
         max_message_bytes=MAX_BYTES,
     )
     bridge = XmppBridge(
-        prosody.service,
+        xmpp_server.service,
         resource=f"limits-{secrets.token_hex(3)}",
         settings=settings,
         metrics=Metrics(),
@@ -45,8 +45,8 @@ async def bridge(prosody: ProsodyForTests) -> AsyncIterator[tuple[XmppBridge, Fa
         await bridge.stop()
 
 
-def bot_on(prosody: ProsodyForTests, doc: str, name: str) -> DocumentBot:
-    account = prosody.account(name)
+def bot_on(xmpp_server: XmppServerForTests, doc: str, name: str) -> DocumentBot:
+    account = xmpp_server.account(name)
     return DocumentBot(
         f"{account.jid}/t",
         account.password,
@@ -60,14 +60,14 @@ def bot_on(prosody: ProsodyForTests, doc: str, name: str) -> DocumentBot:
 
 
 async def test_inbox_edits_are_rate_and_size_limited_per_bot(
-    bridge: tuple[XmppBridge, FakeHost], prosody: ProsodyForTests
+    bridge: tuple[XmppBridge, FakeHost], xmpp_server: XmppServerForTests
 ) -> None:
     bus, host = bridge
     doc = f"limits-{secrets.token_hex(3)}"
     host.opened.add(doc)
     await bus.subscribe(doc)
-    flooder = bot_on(prosody, doc, "flooder")
-    other = bot_on(prosody, doc, "other")
+    flooder = bot_on(xmpp_server, doc, "flooder")
+    other = bot_on(xmpp_server, doc, "other")
     refused: list[EditError] = []
     flooder.on_error(refused.append)
     async with flooder, other:

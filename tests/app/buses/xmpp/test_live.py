@@ -14,14 +14,14 @@ from sdk.xmpp.bot import DocumentBot
 from sdk.xmpp.connection import XmppConnection
 from sdk.xmpp.nodes import DocumentNodes, document_node, live_node
 from tests.app.buses.support import Instance, XmppBackend, eventually, fence, new_doc
-from tests.xmpp_support import ProsodyForTests
+from tests.xmpp_support import XmppServerForTests
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 @pytest.fixture
-async def xmpp(prosody: ProsodyForTests) -> AsyncIterator[XmppBackend]:
-    backend = XmppBackend(prosody)
+async def xmpp(xmpp_server: XmppServerForTests) -> AsyncIterator[XmppBackend]:
+    backend = XmppBackend(xmpp_server)
     try:
         yield backend
     finally:
@@ -36,14 +36,14 @@ def raw(tag: str, attributes: dict[str, str], text: str = "") -> ElementBase:
 
 
 async def test_bad_items_are_logged_and_ignored(
-    xmpp: XmppBackend, prosody: ProsodyForTests, caplog: pytest.LogCaptureFixture
+    xmpp: XmppBackend, xmpp_server: XmppServerForTests, caplog: pytest.LogCaptureFixture
 ) -> None:
     a, b = await xmpp.instance("a"), await xmpp.instance("b")
     doc = new_doc()
     await a.open(doc)
     await b.open(doc)
     # Another publisher on the service account (only it may publish to these nodes).
-    service = prosody.service
+    service = xmpp_server.service
     rogue = XmppConnection(f"{service.jid}/rogue", service.password, service.host, service.port)
     await rogue.start()
     try:
@@ -84,14 +84,14 @@ async def test_bad_items_are_logged_and_ignored(
 
 
 async def test_bots_follow_beside_the_live_node_and_hear_deletions(
-    xmpp: XmppBackend, prosody: ProsodyForTests
+    xmpp: XmppBackend, xmpp_server: XmppServerForTests
 ) -> None:
     a, b = await xmpp.instance("a"), await xmpp.instance("b")
     doc = new_doc()
     for instance in (a, b):
         await instance.open(doc)
     a.commit(doc, 3)
-    account = prosody.account("follower")
+    account = xmpp_server.account("follower")
     bot = DocumentBot(
         f"{account.jid}/t",
         account.password,

@@ -9,14 +9,14 @@ import pytest
 
 from app.buses.xmpp.bridge import MAX_REPUBLISH, XmppBridge
 from tests.app.buses.support import Instance, XmppBackend, eventually, new_doc
-from tests.xmpp_support import ProsodyForTests, needs_prosody
+from tests.xmpp_support import XmppServerForTests, needs_prosody
 
 pytestmark = [needs_prosody, pytest.mark.anyio]
 
 
 @pytest.fixture
-async def xmpp(prosody: ProsodyForTests) -> AsyncIterator[XmppBackend]:
-    backend = XmppBackend(prosody)
+async def xmpp(xmpp_server: XmppServerForTests) -> AsyncIterator[XmppBackend]:
+    backend = XmppBackend(xmpp_server)
     try:
         yield backend
     finally:

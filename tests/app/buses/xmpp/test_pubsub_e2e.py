@@ -16,7 +16,7 @@ from sync.client import SyncClient
 from sync.errors import InvalidText
 from sync.protocol import Edit, OpId
 from tests.app.live import LiveServer, create_document, external_xmpp, server_text
-from tests.xmpp_support import ProsodyForTests
+from tests.xmpp_support import XmppServerForTests
 
 TIMEOUT = 30.0
 
@@ -27,12 +27,12 @@ def instance(data_dir: Path, service: XmppAccount, resource: str, **settings: ob
 
 @pytest.fixture
 def two_instances(
-    tmp_path: Path, prosody: ProsodyForTests
+    tmp_path: Path, xmpp_server: XmppServerForTests
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
     # Two processes, one database, one Prosody.
     database = f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
-    first = instance(tmp_path / "a", prosody.service, "a", database_url=database)
-    second = instance(tmp_path / "b", prosody.service, "b", database_url=database)
+    first = instance(tmp_path / "a", xmpp_server.service, "a", database_url=database)
+    second = instance(tmp_path / "b", xmpp_server.service, "b", database_url=database)
     first.start()
     second.start()
     try:
@@ -141,8 +141,8 @@ def test_people_renames_and_deletions_cross_instances_through_pubsub(
 
 
 @pytest.fixture
-def one_instance(tmp_path: Path, prosody: ProsodyForTests) -> Iterator[LiveServer]:
-    server = instance(tmp_path / "a", prosody.service, "solo", max_document_chars=4000)
+def one_instance(tmp_path: Path, xmpp_server: XmppServerForTests) -> Iterator[LiveServer]:
+    server = instance(tmp_path / "a", xmpp_server.service, "solo", max_document_chars=4000)
     server.start()
     try:
         yield server
@@ -151,9 +151,9 @@ def one_instance(tmp_path: Path, prosody: ProsodyForTests) -> Iterator[LiveServe
 
 
 def test_bot_follows_and_edits_over_xmpp_alone(
-    one_instance: LiveServer, prosody: ProsodyForTests
+    one_instance: LiveServer, xmpp_server: XmppServerForTests
 ) -> None:
-    account = prosody.account("follower")
+    account = xmpp_server.account("follower")
 
     async def scenario() -> None:
         await create_document(one_instance, "botdoc", "Hello\r\nworld 😀\n")
@@ -188,9 +188,9 @@ def test_bot_follows_and_edits_over_xmpp_alone(
 
 
 def test_bot_edit_that_cannot_apply_is_refused_to_the_bot(
-    one_instance: LiveServer, prosody: ProsodyForTests
+    one_instance: LiveServer, xmpp_server: XmppServerForTests
 ) -> None:
-    account = prosody.account("refused")
+    account = xmpp_server.account("refused")
 
     async def scenario() -> None:
         await create_document(one_instance, "refuse", "abc")
@@ -267,9 +267,11 @@ def _xmpp_status(server: LiveServer) -> str:
     return status
 
 
-def test_hostile_content_keeps_the_stream_up(tmp_path: Path, prosody: ProsodyForTests) -> None:
-    account = prosody.account("hostile")
-    server = instance(tmp_path / "app", prosody.service, "h", max_message_bytes=8_000_000)
+def test_hostile_content_keeps_the_stream_up(
+    tmp_path: Path, xmpp_server: XmppServerForTests
+) -> None:
+    account = xmpp_server.account("hostile")
+    server = instance(tmp_path / "app", xmpp_server.service, "h", max_message_bytes=8_000_000)
     server.start()
 
     async def scenario() -> None:

@@ -1,0 +1,305 @@
+"""ejabberd for the app: the configuration it needs, and a server run on loopback for tests and
+local clusters.
+
+:func:`ejabberd_config` writes the settings the app depends on, each of which a default
+ejabberd (Debian's 23.01) gets wrong for it:
+
+* only the service account may create nodes (``access_createnode``), as on Prosody;
+* ``max_items_node`` raised to 10,000 (the default keeps 1,000 items per node at most), so a
+  document node holds a useful history;
+* ``itemreply: publisher`` in every node's default configuration, so that events name who
+  published an item: the app answers a bot's failed edit to its publisher;
+* ``max_user_sessions`` raised (the default, 10 per account, made instances sharing the
+  service account evict each other), and a ``fast`` c2s shaper for everyone: the default
+  ``normal`` shaper (1,000 B/s) throttles a bot sending a large edit for seconds;
+* client stanzas up to 256 KiB, as on Prosody: the app splits larger revisions into parts;
+* an HTTP API on loopback only (``mod_http_api``), with which accounts are registered.
+
+:class:`ManagedEjabberd` runs ``erl`` with that configuration as the current user, with no
+Erlang distribution (one node, nothing listening beyond its two loopback ports), in a
+directory of its own, and stops it with SIGTERM (ejabberd shuts down cleanly on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from app.buses.xmpp.prosody import XmppAccount, free_port, private_dir, write_private
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_SECONDS = 60.0
+STANZA_LIMIT_BYTES = 262_144
+MAX_ITEMS_PER_NODE = 10_000
+
+
+class EjabberdError(RuntimeError):
+    pass
+
+
+def ejabberd_config(
+    domain: str,
+    service_user: str,
+    c2s_port: int,
+    api_port: int,
+    host: str = "127.0.0.1",
+    certfiles: tuple[str, ...] = (),
+) -> str:
+    """The ``ejabberd.yml`` for the app (see the module's docstring for why each setting).
+
+    ``host`` is where clients connect; the HTTP API always listens on loopback only. Without
+    ``certfiles`` (PEM files with the domain's certificate and key) there is no TLS: fine on
+    loopback, where the app allows plaintext, and nowhere else.
+    """
+    certificates = "".join(f'\n  - "{path}"' for path in certfiles) or " []"
+    return f"""\
+# Written by the collab app (app/buses/xmpp/ejabberd.py); docs/xmpp.md explains each setting.
+hosts:
+  - "{domain}"
+loglevel: info
+certfiles:{certificates}
+listen:
+  -
+    port: {c2s_port}
+    ip: "{host}"
+    module: ejabberd_c2s
+    max_stanza_size: {STANZA_LIMIT_BYTES}
+    shaper: c2s_shaper
+    access: c2s
+  -
+    port: {api_port}
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /api: mod_http_api
+acl:
+  service:
+    user: "{service_user}@{domain}"
+  loopback:
+    ip:
+      - 127.0.0.0/8
+      - ::1/128
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+  pubsub_createnode:
+    allow: service
+api_permissions:
+  "accounts from loopback":
+    from: mod_http_api
+    who:
+      acl: loopback
+    what:
+      - register
+      - unregister
+      - status
+shaper:
+  normal:
+    rate: 3000
+    burst_size: 20000
+  fast: 1000000
+shaper_rules:
+  max_user_sessions: 10000
+  c2s_shaper: fast
+auth_method: internal
+default_db: mnesia
+modules:
+  mod_disco: {{}}
+  mod_ping: {{}}
+  mod_roster: {{}}
+  mod_pubsub:
+    host: "pubsub.{domain}"
+    access_createnode: pubsub_createnode
+    plugins:
+      - "flat"
+    max_items_node: {MAX_ITEMS_PER_NODE}
+    default_node_config:
+      itemreply: publisher
+"""
+
+
+def _erlang_libs() -> str:
+    """Where Debian keeps ejabberd's Erlang applications (``/usr/lib/<arch>``)."""
+    found = sorted(glob.glob("/usr/lib/*/ejabberd-*/ebin"))
+    if not found:
+        raise EjabberdError("ejabberd is not installed (apt-get install -y ejabberd)")
+    return str(Path(found[0]).parent.parent)
+
+
+def ejabberd_available() -> bool:
+    return shutil.which("erl") is not None and bool(glob.glob("/usr/lib/*/ejabberd-*/ebin"))
+
+
+class ManagedEjabberd:
+    """One ejabberd node on loopback, in ``directory``, with the app's configuration."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        domain: str = "localhost",
+        service_user: str = "collab",
+        port: int = 0,
+        api_port: int = 0,
+    ) -> None:
+        self.directory = directory
+        self.domain = domain
+        self.service_user = service_user
+        self.port = port or free_port()
+        self.api_port = api_port or free_port()
+        self.process: asyncio.subprocess.Process | None = None
+        self.account: XmppAccount | None = None
+
+    @property
+    def pubsub_service(self) -> str:
+        return f"pubsub.{self.domain}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "ejabberd.log"
+
+    def _account(self, username: str, password: str) -> XmppAccount:
+        return XmppAccount(
+            f"{username}@{self.domain}", password, "127.0.0.1", self.port, self.pubsub_service
+        )
+
+    async def start(self) -> XmppAccount:
+        """Start the node, register the service account, and return it."""
+        private_dir(self.directory)
+        spool = private_dir(self.directory / "spool")
+        config = self.directory / "ejabberd.yml"
+        write_private(
+            config, ejabberd_config(self.domain, self.service_user, self.port, self.api_port)
+        )
+        environment = {
+            **os.environ,
+            "HOME": str(self.directory),  # where Erlang would keep a cookie
+            "EJABBERD_CONFIG_PATH": str(config),
+            "EJABBERD_LOG_PATH": str(self.log_path),
+            "ERL_LIBS": _erlang_libs(),
+            "ERL_CRASH_DUMP": str(self.directory / "erl_crash.dump"),
+        }
+        output = (self.directory / "erl.out").open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                "erl",
+                "-noinput",
+                "-noshell",
+                "-mnesia",
+                "dir",
+                f'"{spool}"',
+                "-s",
+                "ejabberd",
+                env=environment,
+                stdout=output,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            output.close()
+        try:
+            await self._wait_started()
+            password = secrets.token_hex(16)
+            self.account = await self.register(self.service_user, password)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("ejabberd started on 127.0.0.1:%d", self.port)
+        return self.account
+
+    async def _api(self, command: str, body: dict[str, str]) -> str:
+        url = f"http://127.0.0.1:{self.api_port}/api/{command}"
+        data = json.dumps(body).encode()
+
+        def call() -> str:
+            request = urllib.request.Request(url, data=data, method="POST")
+            request.add_header("Content-Type", "application/json")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return str(json.loads(response.read() or b'""'))
+
+        return await asyncio.to_thread(call)
+
+    async def _wait_started(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.returncode is not None:
+                raise EjabberdError(f"ejabberd exited while starting:\n{self._log_tail()}")
+            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+                if "is running" in await self._api("status", {}):
+                    return
+            await asyncio.sleep(0.2)
+        raise EjabberdError(f"ejabberd did not start in {START_TIMEOUT_SECONDS:g}s")
+
+    def _log_tail(self) -> str:
+        texts = []
+        for path in (self.log_path, self.directory / "erl.out"):
+            with contextlib.suppress(OSError):
+                texts.append(path.read_text(errors="replace")[-3000:])
+        return "\n".join(texts)
+
+    async def register(self, username: str, password: str) -> XmppAccount:
+        """Create an account (through the loopback HTTP API)."""
+        try:
+            await self._api(
+                "register", {"user": username, "host": self.domain, "password": password}
+            )
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise EjabberdError(f"registering {username}: {exc.code} {detail}") from exc
+        return self._account(username, password)
+
+    async def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m app.buses.xmpp.ejabberd``: print the configuration for a real deployment."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Print an ejabberd.yml for the collab app.")
+    parser.add_argument("--domain", required=True, help="the XMPP domain, e.g. example.org")
+    parser.add_argument("--service-user", default="collab", help="the app's account (local part)")
+    parser.add_argument("--c2s-port", type=int, default=5222)
+    parser.add_argument("--api-port", type=int, default=5280, help="loopback HTTP API")
+    parser.add_argument("--listen", default="0.0.0.0", help="address of the client port")
+    parser.add_argument("--certfile", action="append", default=[], help="PEM for TLS (repeat)")
+    arguments = parser.parse_args(argv)
+    print(
+        ejabberd_config(
+            arguments.domain,
+            arguments.service_user,
+            arguments.c2s_port,
+            arguments.api_port,
+            host=arguments.listen,
+            certfiles=tuple(arguments.certfile),
+        ),
+        end="",
+    )
+
+
+if __name__ == "__main__":
+    main()
