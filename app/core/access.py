@@ -252,6 +252,10 @@ class Access:
         """Check the connections to ``doc_id`` (or to every document) against their access
         now; close those that lost it, make read-only those made viewers."""
         doc_ids = [doc_id] if doc_id is not None else list(self._watched)
+        # One person usually has several connections (tabs, documents): their credentials
+        # are read once per pass, and their role once per document.
+        refreshed: dict[Principal, Principal] = {}
+        roles: dict[tuple[Principal, str], Role | None] = {}
         for each in doc_ids:
             watched = self._watched.get(each)
             if watched is None:
@@ -259,8 +263,12 @@ class Access:
             for member, connection in list(watched.by_member.items()):
                 principal = connection.principal
                 if self.refresh is not None:
-                    principal = await self.refresh(principal)
-                role = await self.role_on(principal, each)
+                    if principal not in refreshed:
+                        refreshed[principal] = await self.refresh(principal)
+                    principal = refreshed[principal]
+                if (principal, each) not in roles:
+                    roles[(principal, each)] = await self.role_on(principal, each)
+                role = roles[(principal, each)]
                 if role is None:
                     log.info("closing %s on %s: access revoked", member.person.session, each)
                     watched.by_member.pop(member, None)
