@@ -1,0 +1,19 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { nextPath } from "../src/lib/accounts.js";
+import { csrfToken } from "../src/lib/api.js";
+
+test("after signing in, only a path on this site is followed", () => {
+  assert.equal(nextPath("?next=%2Fd%2Fq3-plan"), "/d/q3-plan");
+  assert.equal(nextPath(""), "/");
+  for (const elsewhere of ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)"]) {
+    assert.equal(nextPath(`?next=${encodeURIComponent(elsewhere)}`), "/", elsewhere);
+  }
+});
+
+test("the CSRF token is read from its cookie, and only from its own", () => {
+  assert.equal(csrfToken("a=1; collab_csrf=tok%3Den; b=2"), "tok=en");
+  assert.equal(csrfToken("xcollab_csrf=no; other=1"), "");
+  assert.equal(csrfToken(""), "");
+});
