@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -53,6 +55,8 @@ LINK_HEADER = "x-collab-link"
 TOKEN_PREFIX = "collab_"
 MAX_LINKS_KEPT = 20  # share links one browser remembers (a cookie holds about 4 KB)
 MAX_DISPLAY_NAME = 64
+LOGIN_FAILURES_ALLOWED = 10  # per name and client address, within the window below
+LOGIN_WINDOW_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,9 @@ class Identity:
         self.access = access
         self.hasher = PasswordHasher()
         self._setup_lock = asyncio.Lock()
+        # Failed sign-ins per (name, client address), to slow down guessing: in memory, per
+        # process (a proxy in front can limit across instances).
+        self._failures: dict[tuple[str, str], deque[float]] = {}
         access.refresh = self.refresh
 
     # -- passwords ----------------------------------------------------------------------
@@ -184,10 +191,26 @@ class Identity:
 
     # -- sessions -----------------------------------------------------------------------
 
-    async def login(self, name: str, password: str) -> NewSession:
-        account = await self.accounts.get_account(name.strip().lower())
+    async def login(self, name: str, password: str, client: str | None = None) -> NewSession:
+        name = name.strip().lower()
+        key = (name, client or "")
+        if len(self._failures) > 10_000:  # names are the caller's to choose: keep it bounded
+            horizon = time.monotonic() - LOGIN_WINDOW_SECONDS
+            self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > horizon}
+        recent = self._failures.setdefault(key, deque())
+        while recent and recent[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
+            recent.popleft()
+        if len(recent) >= LOGIN_FAILURES_ALLOWED:
+            wait = int(recent[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
+            raise Refused(
+                f"too many failed sign-ins for '{name}' from here; try again in {wait} s",
+                Refusal.RATE_LIMITED,
+            )
+        account = await self.accounts.get_account(name)
         if not await self._verify(account, password) or account is None:
+            recent.append(time.monotonic())
             raise Refused("wrong name or password", Refusal.UNAUTHENTICATED, code="bad-credentials")
+        self._failures.pop(key, None)
         if account.disabled:
             raise forbidden(f"the account '{account.name}' is disabled")
         if self.hasher.check_needs_rehash(account.password_hash):

@@ -185,3 +185,20 @@ async def test_with_accounts_off_the_account_routes_say_so(tmp_path: Path) -> No
         assert (state["auth"], state["setup_needed"]) == (False, False)
         login = await client.post("/api/auth/login", json={"name": "x", "password": PASSWORD})
         assert (login.status_code, login.json()["error"]["code"]) == (403, "forbidden")
+
+
+async def test_guessing_passwords_is_slowed_down(tmp_path: Path) -> None:
+    async with world(auth_settings(tmp_path)) as made:
+        wrong = {"name": "owner", "password": "guess"}
+        codes = [
+            (await made.http.post("/api/auth/login", json=wrong)).status_code for _ in range(10)
+        ]
+        assert codes == [401] * 10
+        right = await made.http.post(
+            "/api/auth/login", json={"name": "owner", "password": PASSWORD}
+        )
+        assert (right.status_code, right.json()["error"]["code"]) == (429, "rate-limited")
+        other = await made.http.post(
+            "/api/auth/login", json={"name": "editor", "password": PASSWORD}
+        )
+        assert other.status_code == 200  # another account is not locked out by it

@@ -102,7 +102,8 @@ async def login(
     body: Credentials, request: Request, response: Response, identity: IdentityDep
 ) -> Me:
     """Sign in with a name and password: sets the session cookies."""
-    new = await identity.login(body.name, body.password)
+    client = request.client.host if request.client else None
+    new = await identity.login(body.name, body.password, client)
     account = await identity.account_named(new.session.account)
     set_session_cookies(request, response, new)
     return Me(account=account_public(account), via="session", csrf_token=new.session.csrf)
