@@ -88,6 +88,13 @@ def create_app(
             access.start()
             stack.push_async_callback(access.stop)
             log.info("serving documents from %s", _redacted(settings.resolved_database_url()))
+            if await gate.identity.setup_needed():
+                log.warning(
+                    "no accounts yet: open http://%s:%s/setup to make the administrator "
+                    "(or run: collab users create NAME --admin)",
+                    settings.host,
+                    settings.port,
+                )
             yield
 
     app = FastAPI(
