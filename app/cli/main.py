@@ -15,7 +15,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.engine import make_url
 
+from app.cli.cluster import cluster
 from app.cli.documents import docs, fail, printable, shorten
+from app.cli.proxy import proxy_config
 from app.cli.users import login, logout, users
 
 app = typer.Typer(
@@ -28,6 +30,8 @@ app = typer.Typer(
 )
 app.add_typer(docs, name="docs")
 app.add_typer(users, name="users")
+app.add_typer(cluster, name="cluster")
+app.command(name="proxy-config")(proxy_config)
 app.command()(login)
 app.command()(logout)
 
