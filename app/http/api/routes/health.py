@@ -40,6 +40,8 @@ class DependencyHealth(BaseModel):
     detail: str = ""
     backlog: int | None = None  # xmpp: revisions committed here and not yet published
     server: str | None = None  # xmpp: the managed Prosody's state (running, restarting...)
+    server_restarts: int | None = None  # xmpp: times the app has restarted its Prosody
+    dropped_events: int | None = None  # xmpp: forged or unexpected events ignored
 
 
 class HealthPublic(BaseModel):
@@ -75,6 +77,8 @@ def _xmpp(bus: RevisionBus) -> DependencyHealth:
         health.state = "publishing" if state == "connected" and backlog else state
         health.backlog = backlog
         health.server = str(report.get("server", "")) or None
+        health.server_restarts = int(report.get("server_restarts", 0))
+        health.dropped_events = int(report.get("dropped_events", 0))
     return health
 
 

@@ -89,6 +89,9 @@ def test_a_forged_event_sent_to_the_app_changes_nothing(
             assert (ann.client.rev, ann.text) == (1, before)
             assert (bob.client.rev, bob.text) == (1, before)
             assert await server_text(server, doc) == (1, before)
+            async with server.http() as http:
+                xmpp = (await http.get("/health")).json()["dependencies"]["xmpp"]
+            assert (xmpp["status"], xmpp["dropped_events"]) == ("ok", 4), xmpp
 
             # The document is neither wedged nor closed: edits go on.
             for word in ("two\n", "three\n"):

@@ -173,6 +173,8 @@ def test_prosody_killed_while_editing_everything_is_published_and_the_bot_catche
                     lambda: _caught_up(managed), "/health: XMPP back, nothing left to publish"
                 )
                 back_at = time.monotonic()
+                after = await xmpp_health(managed)
+                assert (after["server"], after["server_restarts"]) == ("running", 1), after
                 restarted = prosody_pid(managed.data_dir)
                 assert restarted != killed and Path(f"/proc/{restarted}").exists()
                 took = await eventually_true(
