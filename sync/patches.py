@@ -474,3 +474,45 @@ def fuzzy_apply(
             if texts:
                 lost.append((start, "".join(texts)))
     return FuzzyResult(new_text, placed, lost, dmp.steps)
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzyPlacement:
+    """What fuzzy placement made of a patch: the operation on the text, or why none. Plain
+    data, so that it can come back from another process (an exception with keyword
+    arguments cannot be unpickled)."""
+
+    op: Op | None
+    unplaced: list[int] = field(default_factory=list)  # hunks (from 1) that match nothing
+    over_budget: bool = False
+
+
+def place_fuzzily(
+    text: str, hunks: Sequence[Hunk], expected_starts: Sequence[int], budget: int | None
+) -> FuzzyPlacement:
+    """Place ``hunks`` with :func:`fuzzy_apply` and turn the result into an operation on
+    ``text``, all within ``budget`` steps (None: no bound).
+
+    The operation comes from a diff of the text and the result, by Myers' algorithm on what
+    lies between their common prefix and suffix: about (length of that middle) x (characters
+    the hunks change) steps, charged before it runs. Its own time limit (half a second)
+    bounds it whatever the estimate.
+    """
+    try:
+        result = fuzzy_apply(text, hunks, expected_starts, budget=budget)
+    except EditTooComplex:
+        return FuzzyPlacement(None, over_budget=True)
+    unplaced = [index + 1 for index, ok in enumerate(result.placed) if not ok]
+    if unplaced:
+        return FuzzyPlacement(None, unplaced)
+    new_text = result.text
+    dmp = diff_match_patch()
+    if budget is not None:
+        prefix = dmp.diff_commonPrefix(text, new_text)
+        suffix = dmp.diff_commonSuffix(text[prefix:], new_text[prefix:])
+        middle = len(text) + len(new_text) - 2 * (prefix + suffix)
+        changed = sum(len(d) for h in hunks for k, d in h.diffs if k != DIFF_EQUAL)
+        if result.steps + middle * (changed + 1) > budget:
+            return FuzzyPlacement(None, over_budget=True)
+    dmp.Diff_Timeout = 0.5
+    return FuzzyPlacement(ops.from_diffs(dmp.diff_main(text, new_text, False)))

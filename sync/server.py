@@ -23,11 +23,9 @@ How an edit made on revision ``base`` becomes revision ``head + 1``:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-
-from diff_match_patch import diff_match_patch
 
 from sync import ops, patches
 from sync.errors import (
@@ -39,8 +37,12 @@ from sync.errors import (
 )
 from sync.fold import fold
 from sync.ops import Op
+from sync.patches import FuzzyPlacement
 from sync.protocol import Edit, OpId, Revision, Snapshot
 from sync.text import checksum, checksum_length, checksum_version, update_checksum, validate_text
+
+# What ``patches.place_fuzzily`` is; a server may run it in another process.
+FuzzyPlacer = Callable[[str, Sequence[patches.Hunk], Sequence[int], int | None], FuzzyPlacement]
 
 
 class Placement(Enum):
@@ -79,6 +81,9 @@ class Sequencer:
     # (``patches.fuzzy_apply``); None means no bound. A server sets it: past it the edit is
     # refused as EditTooComplex rather than holding its caller for seconds.
     fuzzy_budget: int | None = None
+    # Where fuzzy placement runs: ``patches.place_fuzzily`` itself when None, or a stand-in
+    # that runs it elsewhere (a server's worker process) and returns what it returned.
+    fuzzy_placer: FuzzyPlacer | None = None
 
     def __init__(
         self,
@@ -302,34 +307,23 @@ class Sequencer:
         if budget is not None and spent > budget:
             raise self._too_complex(edit, budget)
         starts = self._mapped_starts(edit.base, hunks)
-        try:
-            result = patches.fuzzy_apply(
-                self.text, hunks, starts, budget=None if budget is None else budget - spent
-            )
-        except EditTooComplex:
-            raise self._too_complex(edit, budget or 0) from None
-        new_text = result.text
-        unplaced = [index + 1 for index, ok in enumerate(result.placed) if not ok]
-        if unplaced:
+        place = self.fuzzy_placer or patches.place_fuzzily
+        placed = place(self.text, hunks, starts, None if budget is None else budget - spent)
+        if placed.over_budget:
+            raise self._too_complex(edit, budget or 0)
+        if placed.unplaced or placed.op is None:
+            unplaced = placed.unplaced
             shown = ", ".join(map(str, unplaced[:20])) + (", ..." if len(unplaced) > 20 else "")
             raise PatchRejected(
                 f"edit {edit.op_id}: hunk(s) {shown} of "
                 f"{len(hunks)} match nothing in revision {self.rev}; resync and edit again",
                 unplaced_hunks=unplaced,
             )
-        validate_text(new_text)
-        dmp = diff_match_patch()
-        if budget is not None:
-            # The diff below runs Myers' algorithm on what lies between the common prefix and
-            # suffix: about (length of that middle) x (characters changed) steps.
-            prefix = dmp.diff_commonPrefix(self.text, new_text)
-            suffix = dmp.diff_commonSuffix(self.text[prefix:], new_text[prefix:])
-            middle = len(self.text) + len(new_text) - 2 * (prefix + suffix)
-            changed = sum(len(d) for h in hunks for k, d in h.diffs if k != ops.DIFF_EQUAL)
-            if spent + result.steps + middle * (changed + 1) > budget:
-                raise self._too_complex(edit, budget)
-        dmp.Diff_Timeout = 0.5
-        return ops.from_diffs(dmp.diff_main(self.text, new_text, False))
+        # The head is valid text, so only what the placement inserts can be invalid.
+        for component in placed.op:
+            if isinstance(component, ops.Insert):
+                validate_text(component.text)
+        return placed.op
 
     def _too_complex(self, edit: Edit, budget: int) -> EditTooComplex:
         return EditTooComplex(

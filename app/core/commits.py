@@ -10,6 +10,15 @@ moved the head folds in what it committed and sequences the batch again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,16 +27,96 @@ from app.core.extensions import Committed
 from app.core.fairness import FairQueue
 from app.core.store import AppendResult, Commit
 from sync import errors as sync_errors
+from sync.patches import FuzzyPlacement, Hunk, place_fuzzily
 from sync.protocol import Edit
 from sync.server import Outcome, Placement
 
 if TYPE_CHECKING:
     from app.core.rooms import Room
 
+log = logging.getLogger(__name__)
+
 # Commits that find the head moved (another process won) before the room gives up with Busy.
 MAX_COMMIT_ATTEMPTS = 20
 # Edits committed in one transaction at most: a bound on the time one batch holds the lock.
 MAX_BATCH = 256
+
+# Fuzzy placement's budgets, in the matcher's steps (``sync.patches.fuzzy_apply``; a step is
+# about 0.1 microsecond, and each search is charged its worst case). An edit is first placed
+# on the event loop with the small budget (about 10 ms at worst); one that needs more is
+# placed again in a worker thread with the large one (about half a second), so other documents
+# never wait on it; past that it is refused as edit-too-complex.
+INLINE_FUZZY_BUDGET = 50_000
+FUZZY_BUDGET = 5_000_000
+# A patch longer than this is sequenced in a worker thread from the start: parsing it and
+# building its revision would hold the event loop for more than a few milliseconds (a 1 MB
+# patch of 20,000 hunks takes about 200 ms to parse).
+LARGE_PATCH_CHARS = 32_768
+# Sequencing a batch on the event loop lets other callbacks run at least this often (seconds).
+YIELD_EVERY = 0.01
+# Two threads: a document whose edits need a worker does not make every other such document
+# wait behind it.
+_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sequencing")
+# After this many failures of the placement process, placement stays in this process.
+MAX_BROKEN_POOLS = 3
+
+
+class _Placers:
+    """Fuzzy placement in a worker process. In a thread of this process it would still hold
+    the interpreter's lock in 5 ms turns with the event loop (another document's edits were
+    acknowledged in up to 260 ms); a thread waiting for a process holds nothing, and the
+    process runs at a lower priority than the server. Started with ``spawn`` (forking a
+    process that runs threads is not safe) when the first document opens, so that no edit
+    waits for it to start."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._broken = 0
+
+    def _running(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            if self._pool is None and self._broken < MAX_BROKEN_POOLS:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=os.nice,
+                    initargs=(10,),
+                )
+            return self._pool
+
+    def start(self) -> None:
+        """Start the worker process now, from a worker thread: starting it takes a while, and
+        the pool only starts its process for a first task."""
+        if self._pool is None:
+            _WORKERS.submit(self._warm)
+
+    def _warm(self) -> None:
+        pool = self._running()
+        if pool is not None:
+            with contextlib.suppress(BrokenProcessPool):
+                pool.submit(int).result()
+
+    def place(
+        self, text: str, hunks: Sequence[Hunk], starts: Sequence[int], budget: int | None
+    ) -> FuzzyPlacement:
+        """``patches.place_fuzzily`` in the worker process; called from a worker thread."""
+        pool = self._running()
+        if pool is not None:
+            try:
+                return pool.submit(place_fuzzily, text, hunks, starts, budget).result()
+            except BrokenProcessPool:
+                # The process died (killed, out of memory, or it could not start: a main
+                # module that runs itself on import). Place here; start afresh next time,
+                # but not forever.
+                log.warning("the fuzzy placement process died; placing in this process")
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool, self._broken = None, self._broken + 1
+        return place_fuzzily(text, hunks, starts, budget)
+
+
+_PLACERS = _Placers()
 
 
 @dataclass(eq=False, slots=True)
@@ -54,6 +143,7 @@ class GroupCommit:
 
     def __init__(self, room: Room) -> None:
         self.room = room
+        _PLACERS.start()
         self._waiting: FairQueue[str, Waiting] = FairQueue(room.settings.max_waiting_edits)
         self._committer: asyncio.Task[Any] | None = None
 
@@ -127,10 +217,16 @@ class GroupCommit:
         """Each edit's outcome (or why it was refused), and the revisions to append."""
         results: list[tuple[Waiting, Outcome | Exception]] = []
         commits: list[Commit] = []
+        resumed = time.perf_counter()
         for waiting in batch:
             edit = waiting.edit
+            if time.perf_counter() - resumed > YIELD_EVERY:
+                # Still under the lock, with the batch in memory only: nobody sees it, and
+                # other documents' callbacks run meanwhile.
+                await asyncio.sleep(0)
+                resumed = time.perf_counter()
             try:
-                outcome = self.room.sequencer.propose(edit, waiting.author)
+                outcome = await self._propose(edit, waiting.author)
             except sync_errors.StaleRevision as exc:
                 # Perhaps applied long ago, before the history held in memory.
                 existing = await self.room.store.find_operation(self.room.doc_id, edit.op_id)
@@ -148,6 +244,23 @@ class GroupCommit:
                 commits.append(Commit(outcome.revision, outcome.op, outcome.text))
             results.append((waiting, outcome))
         return results, commits
+
+    async def _propose(self, edit: Edit, author: str) -> Outcome:
+        """The sequencer's proposal for ``edit``, computed where it cannot stall the event
+        loop: here if it is cheap, in a worker thread if its patch is large or its fuzzy
+        placement needs more than the small budget. Under the room's lock, so the sequencer
+        changes under nobody's feet while a worker reads it."""
+        sequencer = self.room.sequencer
+        if len(edit.patch) <= LARGE_PATCH_CHARS:
+            sequencer.fuzzy_budget, sequencer.fuzzy_placer = INLINE_FUZZY_BUDGET, None
+            try:
+                return sequencer.propose(edit, author)
+            except sync_errors.EditTooComplex as exc:
+                if exc.limit != "fuzzy_budget":
+                    raise
+        sequencer.fuzzy_budget, sequencer.fuzzy_placer = FUZZY_BUDGET, _PLACERS.place
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_WORKERS, sequencer.propose, edit, author)
 
     async def _settle_stored_duplicates(
         self, batch: list[Waiting], commits: list[Commit]

@@ -23,6 +23,7 @@ from app.core.background import Background
 from app.core.bus import PresenceEvent, PresenceKind
 from app.core.commits import GroupCommit
 from app.core.extensions import Extensions, Origin, Settled, SubmitRequest
+from app.core.limits import check_edit
 from app.core.members import CLOSE_TOO_SLOW, Member
 from app.core.store import DocumentStore
 from app.core.wire import encode
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 # Seconds between two rounds of presence updates in a room (cursor moves are coalesced).
 PRESENCE_INTERVAL = 0.03
+# The least time between two relays of one connection's presence (seconds): updates sent
+# faster are merged and the newest relayed, so a connection sending thousands a second costs
+# the others no more than one sending twenty.
+PRESENCE_MIN_GAP = 0.05
 
 
 class Room:
@@ -62,6 +67,7 @@ class Room:
         # Presence updates not yet sent, the newest per session, and the timer that sends them.
         self._moved: dict[str, Member] = {}
         self._presence_timer: asyncio.TimerHandle | None = None
+        self._relayed_at: dict[str, float] = {}  # session: loop time of its last update
         self.users = 0  # members plus REST callers holding the room
         self.unload_task: asyncio.Task[None] | None = None
         self.background = Background()
@@ -75,6 +81,8 @@ class Room:
         (``app/core/commits.py``); each still gets its own revision.
         """
         started = time.perf_counter()
+        if origin != "rest":  # edits the server makes itself (restores, imports) are whole
+            check_edit(edit)
         await self.extensions.before_submit(SubmitRequest(self.doc_id, edit, author, origin))
         outcome = await self.commits.submit(edit, author)
         await self.extensions.after_submit(
@@ -249,13 +257,15 @@ class Room:
 
     def remove(self, member: Member) -> None:
         self._moved.pop(member.person.session, None)
+        self._relayed_at.pop(member.person.session, None)
         if self.members.pop(member.person.session, None) is not None:
             self._presence("leave", member.person.public())
 
     def update_presence(self, member: Member) -> None:
         """``member`` moved its cursor (or renamed itself). Updates are sent at most every
-        ``PRESENCE_INTERVAL`` seconds per room, each person's newest only: a person sending
-        hundreds a second costs the others no more than one who sends a few."""
+        ``PRESENCE_INTERVAL`` seconds per room and ``PRESENCE_MIN_GAP`` per connection, each
+        person's newest only: a person sending hundreds a second costs the others no more
+        than one who sends a few, and nobody's newest position is lost."""
         if member.person.session not in self.members:
             return
         self._moved[member.person.session] = member
@@ -265,10 +275,19 @@ class Room:
 
     def _send_moves(self) -> None:
         self._presence_timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         moved, self._moved = self._moved, {}
         for session, member in moved.items():
-            if self.members.get(session) is member:
-                self._presence("update", member.person.public(), exclude=session)
+            if self.members.get(session) is not member:
+                continue
+            if now - self._relayed_at.get(session, -PRESENCE_MIN_GAP) < PRESENCE_MIN_GAP:
+                self._moved[session] = member  # too soon after its last one: next round
+                continue
+            self._relayed_at[session] = now
+            self._presence("update", member.person.public(), exclude=session)
+        if self._moved:
+            self._presence_timer = loop.call_later(PRESENCE_INTERVAL, self._send_moves)
 
     def _presence(self, event: PresenceKind, person: dict[str, Any], *, exclude: str = "") -> None:
         self.broadcast({"type": "presence", "event": event, "person": person}, exclude=exclude)
@@ -300,6 +319,7 @@ class Room:
         members = list(self.members.values())
         self.members.clear()
         self._moved.clear()
+        self._relayed_at.clear()
         if self._presence_timer is not None:
             self._presence_timer.cancel()
             self._presence_timer = None

@@ -44,17 +44,19 @@ from app.http.ws_messages import (
     BadMessage,
     ProtocolError,
     close_reason,
+    edit_from,
     error_message,
     join_position,
-    op_fields_of,
+    message_type,
     parse_color,
     parse_name,
     parse_position,
     person_from_join,
+    ping_at,
     receive_json,
+    resync_from,
 )
 from sync import errors as sync_errors
-from sync.protocol import Edit, Resync, from_wire
 from sync.server import Placement
 from sync.text import validate_text
 
@@ -62,6 +64,12 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 JOIN_TIMEOUT_SECONDS = 10.0
+# The WebSocket's own code for a server that failed (RFC 6455): a bug, logged.
+CLOSE_INTERNAL_ERROR = 1011
+# A resync can cost a snapshot of the whole document: a client needs one after a reconnect,
+# a gap or a bad checksum, never dozens a second.
+RESYNCS_PER_SECOND = 5.0
+RESYNC_BURST = 20
 
 
 def _access(member: Member) -> Access:
@@ -215,6 +223,14 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
                 room.remove(member)
             member.push(answer)
             await member.stop(CLOSE_PROTOCOL_VIOLATION, str(exc), flush=True)
+    except Exception:
+        # A bug, not the client's fault: logged, and the socket still gets a close frame.
+        log.exception("the connection to %s failed", doc_id)
+        if member is not None:
+            await member.stop(CLOSE_INTERNAL_ERROR, "internal error")
+        else:
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_INTERNAL_ERROR, "internal error")
     finally:
         state.metrics.connections.dec()
         if member is not None:
@@ -232,6 +248,7 @@ async def _serve(
     # A member can be stopped from elsewhere (too slow, document deleted); a stuck peer
     # would never send the disconnect that ends a receive, so wait for either.
     closed = asyncio.ensure_future(member.closed.wait())
+    resyncs = TokenBucket(RESYNCS_PER_SECOND, RESYNC_BURST)
     try:
         while True:
             receiving = asyncio.ensure_future(receive_json(websocket, limit))
@@ -243,27 +260,31 @@ async def _serve(
                 return
             try:
                 data = receiving.result()
+                if member.closing:
+                    return
+                await _dispatch(registry, room, member, data, resyncs)
             except BadMessage as exc:
                 member.push(exc.answer)
-                continue
-            if member.closing:
-                return
-            await _dispatch(registry, room, member, data)
     finally:
         closed.cancel()
 
 
 async def _dispatch(
-    registry: RoomRegistry, room: Room, member: Member, data: dict[str, Any]
+    registry: RoomRegistry, room: Room, member: Member, data: dict[str, Any], resyncs: TokenBucket
 ) -> None:
-    kind = data.get("type")
+    kind = message_type(data)
     if kind == "join":
         raise ProtocolError("already joined; open a new socket for another document")
     if kind == "ping":
-        member.push({"type": "pong", "at": data.get("at")})
+        member.push({"type": "pong", "at": ping_at(data)})
     elif kind == "presence":
         _on_presence(room, member, data)
     elif kind == "resync":
+        if not resyncs.take():
+            raise BadMessage(
+                "rate-limited",
+                f"more than {RESYNCS_PER_SECOND:g} resyncs per second; send it again shortly",
+            )
         await _on_resync(room, member, data)
     elif kind == "edit":
         await _on_edit(registry, room, member, data)
@@ -290,12 +311,7 @@ def _on_presence(room: Room, member: Member, data: dict[str, Any]) -> None:
 
 
 async def _on_resync(room: Room, member: Member, data: dict[str, Any]) -> None:
-    try:
-        message = from_wire(data)
-    except sync_errors.ProtocolViolation as exc:
-        member.push(error_message("bad-message", str(exc)))
-        return
-    assert isinstance(message, Resync)
+    message = resync_from(data)
     if message.client != member.person.client:
         raise ProtocolError("'client' differs from the one given at join")
     await room.resync(member, message.since, full=message.full)
@@ -304,12 +320,7 @@ async def _on_resync(room: Room, member: Member, data: dict[str, Any]) -> None:
 async def _on_edit(
     registry: RoomRegistry, room: Room, member: Member, data: dict[str, Any]
 ) -> None:
-    try:
-        message = from_wire(data)
-    except sync_errors.ProtocolViolation as exc:
-        member.push(error_message("bad-message", str(exc), **op_fields_of(data)))
-        return
-    assert isinstance(message, Edit)
+    message = edit_from(data)
     if message.op_id.client != member.person.client:
         raise ProtocolError("'client' differs from the one given at join")
     op_fields: dict[str, Any] = {"client": message.op_id.client, "seq": message.op_id.seq}
