@@ -1,0 +1,139 @@
+"""No single message holds the event loop for more than 50 ms: measured.
+
+The server runs in this test's own event loop (uvicorn over real sockets), so a probe that
+sleeps 2 ms at a time sees every callback that runs longer: whatever a message costs on the
+loop, the probe wakes that much late. The hostile messages are the ones that once held the
+loop for seconds (issue 11); their clients run in this loop too, so what is measured includes
+their sending, an upper bound on the server's share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection, connect
+
+from sync import ops, patches
+from tests.app.conftest import serve
+from tests.app.http.test_ws_limits import many_hunks, noise
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
+
+MAX_LAG_SECONDS = 0.05
+PROBE_SECONDS = 0.002
+
+
+class LagProbe:
+    """The longest the loop was late to wake a 2 ms sleep, while the probe ran."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(PROBE_SECONDS)
+            self.worst = max(self.worst, loop.time() - started - PROBE_SECONDS)
+
+    def __enter__(self) -> LagProbe:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+async def joined(url: str, doc_id: str, client: str) -> tuple[ClientConnection, int]:
+    ws = await connect(f"{url.replace('http', 'ws', 1)}/ws/{doc_id}", proxy=None, max_size=None)
+    await ws.send(json.dumps({"type": "join", "client": client}))
+    while True:
+        message = json.loads(await ws.recv())
+        if message["type"] == "snapshot":
+            return ws, message["rev"]
+
+
+async def answer(ws: ClientConnection, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async with asyncio.timeout(30):
+        while True:
+            message: dict[str, Any] = json.loads(await ws.recv())
+            if wanted(message):
+                return message
+
+
+def edit(base: int, seq: int, patch: str, client: str) -> str:
+    return json.dumps({"type": "edit", "base": base, "client": client, "seq": seq, "patch": patch})
+
+
+async def test_no_hostile_message_holds_the_event_loop_for_50_ms(app: FastAPI) -> None:
+    async with serve(app) as url:
+        async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=30) as http:
+            for doc_id, text in [("big", noise(1, 800_000)), ("small", "hello")]:
+                created = await http.post(
+                    "/api/documents", json={"id": doc_id, "title": doc_id, "text": text}
+                )
+                assert created.status_code == 201, created.text
+        big, big_rev = await joined(url, "big", "hostile")
+        small, _ = await joined(url, "small", "flooder")
+        await asyncio.sleep(0.5)  # the placement process starts when a document opens
+        cases: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+
+        async def many_hunks_edit() -> None:
+            await big.send(edit(big_rev, 1, many_hunks(20_000, 1), "hostile"))
+            refused = await answer(big, lambda m: m.get("seq") == 1)
+            assert refused["code"] == "edit-too-complex"
+
+        async def unmatched_hunks_edit() -> None:
+            await big.send(edit(big_rev, 2, many_hunks(900, 3), "hostile"))
+            refused = await answer(big, lambda m: m.get("seq") == 2)
+            assert refused["code"] == "edit-too-complex"
+
+        async def large_paste() -> None:
+            text = noise(1, 800_000)
+            op = ops.replace(len(text), 400_000, "", noise(9, 300_000))
+            await big.send(edit(big_rev, 3, patches.patch_text(text, op), "hostile"))
+            accepted = await answer(big, lambda m: m.get("seq") == 3)
+            assert accepted["type"] == "revision", accepted
+
+        async def deep_json() -> None:
+            await small.send('{"type": "ping", "at": ' + "[" * 200_000 + "]" * 200_000 + "}")
+            assert (await answer(small, lambda m: m["type"] == "error"))["code"] == "bad-json"
+
+        async def oversized() -> None:
+            await small.send('{"type": "edit", "patch": "' + "x" * 1_200_000 + '"}')
+            refused = await answer(small, lambda m: m["type"] == "error")
+            assert refused["code"] == "message-too-large"
+
+        async def presence_flood() -> None:
+            for cursor in range(5000):
+                await small.send(json.dumps({"type": "presence", "cursor": cursor}))
+            await small.send('{"type": "ping", "at": 1}')
+            await answer(small, lambda m: m["type"] == "pong")
+
+        cases = [
+            ("an 800 KB edit of 20,000 hunks", many_hunks_edit),
+            ("900 hunks that match nothing", unmatched_hunks_edit),
+            ("a 300,000-character paste into 800 KB", large_paste),
+            ("JSON nested 200,000 deep", deep_json),
+            ("a 1.2 MB message", oversized),
+            ("5,000 presence messages", presence_flood),
+        ]
+        async with big, small:
+            for what, case in cases:
+                started = time.perf_counter()
+                with LagProbe() as probe:
+                    await case()
+                    await asyncio.sleep(0.05)
+                assert probe.worst < MAX_LAG_SECONDS, (
+                    f"{what}: the event loop was held for {probe.worst * 1000:.0f} ms "
+                    f"(the case took {time.perf_counter() - started:.2f} s)"
+                )
