@@ -190,7 +190,9 @@ async def create_token(
     return TokenCreated(**token_public(token).model_dump(), token=secret)
 
 
-@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
+@router.delete(
+    "/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 422)
+)
 async def revoke_token(token_id: str, account: AccountDep, identity: IdentityDep) -> Response:
     """Revoke one of your API tokens."""
     if not await identity.revoke_token(account, token_id):
