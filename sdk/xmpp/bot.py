@@ -101,6 +101,8 @@ class DocumentBot:
         self._error_listeners: list[ErrorListener] = []
         self.errors: list[EditError] = []  # the app's refusals of our edits, newest last
         self._offline_since: float | None = None
+        self._joined = False  # subscribed in this session
+        self._announce = False  # a session started; say so once caught up
         self._assembler = RevisionAssembler()
         self._started = False  # has a first snapshot or catch-up been folded in
         self._lock = asyncio.Lock()  # one catch-up or message at a time, in order
@@ -198,14 +200,24 @@ class DocumentBot:
     # -- XMPP side ------------------------------------------------------------------------
 
     async def _on_session(self) -> None:
+        self._announce = True  # said once caught up
+        await self._join()
+
+    async def _join(self) -> None:
         # Subscriptions survive reconnects on the server, but notifications sent while we
         # were away are gone: catch up from the node's items after subscribing, at once
         # (waiting for the next revision to show a gap could take forever).
-        await self.nodes.subscribe(document_node(self.doc_id), bare=False)
-        await self.nodes.subscribe(snapshot_node(self.doc_id), bare=False)
+        try:
+            await self.nodes.subscribe(document_node(self.doc_id), bare=False)
+            await self.nodes.subscribe(snapshot_node(self.doc_id), bare=False)
+        except BridgeError as exc:
+            # A server still busy after a restart: the timer tries again.
+            self._joined = False
+            log.warning("could not follow '%s': %s; trying again shortly", self.doc_id, exc)
+            return
+        self._joined = True
         async with self._lock:
             await self._process(self.client.connect())
-        self._say_online()
 
     def _say_online(self) -> None:
         sessions = self.connection.sessions
@@ -316,9 +328,19 @@ class DocumentBot:
             if isinstance(message, Edit):
                 await self._send([message])
             elif isinstance(message, Resync):
-                queue.extend(await self._catch_up(message))
+                try:
+                    queue.extend(await self._catch_up(message))
+                except BridgeError as exc:
+                    # The engine still wants its catch-up: the timer asks again.
+                    log.warning(
+                        "could not catch up on '%s': %s; trying again shortly", self.doc_id, exc
+                    )
+                    return
         self._progress = time.monotonic()
         self._synced.set()
+        if self._announce and self._started and self.client.state is ClientState.READY:
+            self._announce = False
+            self._say_online()
 
     async def _catch_up(self, request: Resync) -> list[ClientMessage]:
         """Answer the engine's resync from the nodes' items, as the server would."""
@@ -377,9 +399,16 @@ class DocumentBot:
 
     async def _resend_loop(self) -> None:
         # The server answers every edit; silence means a lost stanza or an outage.
+        # So does a catch-up that failed or a snapshot request nobody answered.
         while True:
             await asyncio.sleep(self.resend_after / 2)
+            if not self.connection.connected:
+                continue
+            if not self._joined:
+                await self._join()
+                continue
             quiet = time.monotonic() - self._progress > self.resend_after
-            if quiet and self.client.has_unconfirmed and self.connection.connected:
+            waiting = self.client.has_unconfirmed or self.client.state is ClientState.SYNCING
+            if quiet and waiting:
                 async with self._lock:
                     await self._process(self.client.resend())
