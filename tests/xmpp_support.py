@@ -107,7 +107,54 @@ def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EjabberdForTe
         loop.close()
 
 
-XmppServerForTests = ProsodyForTests | EjabberdForTests
+class EjabberdClusterForTests:
+    """Two ejabberd nodes joined in one cluster. ``services`` is the service account as each
+    node serves it (the same account, each node's port); ``service`` and ``account`` are on
+    the first node, and known to both."""
+
+    def __init__(self, nodes: list[ManagedEjabberd], loop: asyncio.AbstractEventLoop) -> None:
+        self.nodes = nodes
+        self.loop = loop
+        self.services: list[XmppAccount] = []
+        for node in nodes:
+            assert node.account is not None
+            self.services.append(node.account)
+        self.service = self.services[0]
+
+    def account(self, prefix: str = "bot") -> XmppAccount:
+        name = f"{prefix}-{secrets.token_hex(4)}"
+        return _run_in(self.loop, self.nodes[0].register(name, secrets.token_hex(8)))
+
+
+@pytest.fixture(scope="session")
+def ejabberd_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EjabberdClusterForTests]:
+    if not ejabberd_available():
+        pytest.fail("ejabberd is not installed (apt-get install -y ejabberd)", pytrace=False)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="ejabberd-cluster", daemon=True)
+    thread.start()
+    folder = Path(tmp_path_factory.mktemp("ejabberd-cluster"))
+    cookie, password, run = secrets.token_hex(16), secrets.token_hex(16), secrets.token_hex(3)
+    nodes = [
+        ManagedEjabberd(
+            folder / name, node=f"collab-{name}-{run}", cookie=cookie, service_password=password
+        )
+        for name in ("one", "two")
+    ]
+    try:
+        for node in nodes:
+            _run_in(loop, node.start())
+        _run_in(loop, nodes[1].join_cluster(nodes[0]))
+        yield EjabberdClusterForTests(nodes, loop)
+    finally:
+        for node in nodes:
+            _run_in(loop, node.stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+XmppServerForTests = ProsodyForTests | EjabberdForTests | EjabberdClusterForTests
 
 
 @pytest.fixture(scope="session", params=["prosody", "ejabberd"])

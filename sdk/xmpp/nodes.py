@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ PREFIX = "collab/doc/"
 # the XML around it is small. Well under Prosody's 256 KiB stanza limit.
 ITEM_BUDGET = 120_000
 REVISION_MAX_ITEMS = 10000
+CREATE_ATTEMPTS = 5  # a node creation the server failed transiently is tried this often
 _NODE = re.compile(r"collab/doc/([A-Za-z0-9][A-Za-z0-9_-]{0,63})(/inbox|/snapshot|/live)?")
 
 
@@ -258,11 +260,28 @@ class DocumentNodes:
             form.add_field(var=f"pubsub#{name}", value=value)
         return form
 
+    async def _create_node(self, node: str, **config: str) -> None:
+        """One create request, tried again when the server fails it transiently.
+
+        On an ejabberd cluster, node creations handled by different cluster nodes at once
+        can abort each other's database transaction (Mnesia's deadlock prevention, seen as
+        ``internal-server-error``, "Database failure"); tried again a moment later, they pass.
+        """
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                await self.pubsub.create_node(
+                    self.service, node, config=self._form(**config), timeout=self.timeout
+                )
+                return
+            except IqError as exc:
+                last = attempt == CREATE_ATTEMPTS - 1
+                if exc.iq["error"]["condition"] != "internal-server-error" or last:
+                    raise
+            await asyncio.sleep(0.05 * 2**attempt * (1 + random.random()))
+
     async def _create(self, node: str, **config: str) -> None:
         try:
-            await self.pubsub.create_node(
-                self.service, node, config=self._form(**config), timeout=self.timeout
-            )
+            await self._create_node(node, **config)
         except IqError as exc:
             if exc.iq["error"]["condition"] != "conflict":
                 raise _bridge_error(f"creating node {node}", exc) from exc

@@ -31,6 +31,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -107,6 +108,8 @@ api_permissions:
       - register
       - unregister
       - status
+      - join_cluster
+      - list_cluster
 shaper:
   normal:
     rate: 3000
@@ -155,7 +158,18 @@ class ManagedEjabberd:
         service_user: str = "collab",
         port: int = 0,
         api_port: int = 0,
+        node: str | None = None,
+        cookie: str | None = None,
+        service_password: str | None = None,
     ) -> None:
+        """``node`` (with the ``cookie`` every node of the cluster shares) turns on Erlang
+        distribution, which clustering needs; without it the node talks to nobody. Nodes
+        that will form a cluster get the same ``service_password``: a node caches the
+        password it registered, and keeps using it after joining."""
+        if (node is None) != (cookie is None):
+            raise ValueError("a node name and a cookie go together")
+        self.node = node
+        self.cookie = cookie
         self.directory = directory
         self.domain = domain
         self.service_user = service_user
@@ -163,6 +177,7 @@ class ManagedEjabberd:
         self.api_port = api_port or free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.account: XmppAccount | None = None
+        self.service_password = service_password or secrets.token_hex(16)
 
     @property
     def pubsub_service(self) -> str:
@@ -194,9 +209,13 @@ class ManagedEjabberd:
             "ERL_CRASH_DUMP": str(self.directory / "erl_crash.dump"),
         }
         output = (self.directory / "erl.out").open("ab")
+        distribution = []
+        if self.node and self.cookie:
+            distribution = ["-sname", self.node, "-setcookie", self.cookie]
         try:
             self.process = await asyncio.create_subprocess_exec(
                 "erl",
+                *distribution,
                 "-noinput",
                 "-noshell",
                 "-mnesia",
@@ -213,8 +232,7 @@ class ManagedEjabberd:
             output.close()
         try:
             await self._wait_started()
-            password = secrets.token_hex(16)
-            self.account = await self.register(self.service_user, password)
+            self.account = await self.register(self.service_user, self.service_password)
         except BaseException:
             await self.stop()
             raise
@@ -250,6 +268,54 @@ class ManagedEjabberd:
             with contextlib.suppress(OSError):
                 texts.append(path.read_text(errors="replace")[-3000:])
         return "\n".join(texts)
+
+    async def join_cluster(self, other: ManagedEjabberd) -> None:
+        """Make this node a member of ``other``'s cluster (its users, rosters and pubsub
+        nodes become shared), and wait until it serves again.
+
+        Joining restarts ejabberd on this node, so it is asked over Erlang distribution, from
+        a hidden node of our own, as ``ejabberdctl join_cluster`` does: a request through the
+        node's HTTP API would be cut off (with the join) when the API stops with it.
+        """
+        if not (self.node and self.cookie and other.node):
+            raise EjabberdError("clustering needs nodes started with a name and a cookie")
+        target = other.full_node
+        call = (
+            f"R = rpc:call('{self.full_node}', ejabberd_admin, join_cluster, "
+            f'[<<"{target}">>], 60000), io:format("~p~n", [R]), halt().'
+        )
+        process = await asyncio.create_subprocess_exec(
+            "erl",
+            "-sname",
+            f"ctl-{secrets.token_hex(4)}",
+            "-setcookie",
+            self.cookie,
+            "-hidden",
+            "-noinput",
+            "-noshell",
+            "-eval",
+            call,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "HOME": str(self.directory)},
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), START_TIMEOUT_SECONDS)
+        answer = output.decode(errors="replace").strip()
+        if answer != "ok":
+            raise EjabberdError(f"{self.full_node} could not join {target}: {answer}")
+        await self._wait_started()
+        if target not in await self._api("list_cluster", {}):
+            raise EjabberdError(f"{self.full_node} joined, but does not list {target}")
+        # Accounts are the cluster's now: ours, made before joining, was replaced by theirs.
+        if other.account is not None:
+            self.account = self._account(other.service_user, other.account.password)
+
+    @property
+    def full_node(self) -> str:
+        """The Erlang node name with its host, as other nodes reach it."""
+        if self.node is None:
+            return "nonode@nohost"
+        return self.node if "@" in self.node else f"{self.node}@{socket.gethostname()}"
 
     async def register(self, username: str, password: str) -> XmppAccount:
         """Create an account (through the loopback HTTP API)."""

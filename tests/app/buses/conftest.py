@@ -3,8 +3,9 @@
 
 ``pair`` is parametrized over ``memory`` (two ``MemoryBus`` sharing a ``MemoryHub``),
 ``xmpp`` (two ``XmppBridge`` on the service account of the real test Prosody, with different
-resources) and ``ejabberd`` (the same on a real ejabberd, configured as the app ships it);
-pick one with ``-k memory``, ``-k xmpp`` or ``-k ejabberd``.
+resources), ``ejabberd`` (the same on a real ejabberd, configured as the app ships it) and
+``ejabberd-cluster`` (two ejabberd nodes joined in a cluster, one bridge on each); pick one
+with ``-k memory``, ``-k xmpp`` or ``-k ejabberd``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.app.buses.support import Backend, Instance, MemoryBackend, XmppBackend
-from tests.xmpp_support import ejabberd, prosody, xmpp_server
+from tests.xmpp_support import ejabberd, ejabberd_cluster, prosody, xmpp_server
 
-__all__ = ["ejabberd", "prosody", "xmpp_server"]
+__all__ = ["ejabberd", "ejabberd_cluster", "prosody", "xmpp_server"]
 
 
 @pytest.fixture
@@ -24,13 +25,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["memory", "xmpp", "ejabberd"])
+@pytest.fixture(params=["memory", "xmpp", "ejabberd", "ejabberd-cluster"])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     made: Backend
     if request.param == "xmpp":
         made = XmppBackend(request.getfixturevalue("prosody"))
     elif request.param == "ejabberd":
         made = XmppBackend(request.getfixturevalue("ejabberd"))
+    elif request.param == "ejabberd-cluster":
+        made = XmppBackend(request.getfixturevalue("ejabberd_cluster"))
     else:
         made = MemoryBackend()
     try:

@@ -221,8 +221,11 @@ class XmppBackend(Backend):
 
     async def instance(self, name: str) -> Instance:
         settings = Settings(_env_file=None, xmpp_connect_timeout=WAIT_SECONDS)
+        # On a cluster, instances take turns among its nodes: the first on one, the second on
+        # the other, so that what they exchange crosses the cluster.
+        services = getattr(self.prosody, "services", [self.prosody.service])
         bridge = XmppBridge(
-            self.prosody.service,
+            services[len(self.bridges) % len(services)],
             resource=f"contract-{name}-{self.run}",
             settings=settings,
             metrics=Metrics(),

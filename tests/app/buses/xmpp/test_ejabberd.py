@@ -1,14 +1,21 @@
-"""The ejabberd configuration the app ships, and a real ejabberd started with it."""
+"""The ejabberd configuration the app ships, a real ejabberd started with it, and app
+instances on the two nodes of an ejabberd cluster."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 
 import pytest
 
 from app.buses.xmpp.ejabberd import ejabberd_config, main
+from sdk.websocket import WSClient
 from sdk.xmpp.connection import XmppConnection
-from tests.xmpp_support import EjabberdForTests
+from sync.client import SyncClient
+from tests.app.live import LiveServer, create_document, external_xmpp
+from tests.app.stores.conftest import fresh_postgres  # noqa: F401  (a fixture)
+from tests.xmpp_support import EjabberdClusterForTests, EjabberdForTests
 
 
 def test_the_settings_the_app_depends_on() -> None:
@@ -58,3 +65,49 @@ def test_instances_sharing_the_service_account_do_not_evict_each_other(
                 await connection.stop()
 
     assert asyncio.run(run()) == [True] * 12
+
+
+def test_instances_on_two_nodes_of_a_cluster_edit_one_document(
+    ejabberd_cluster: EjabberdClusterForTests,
+    fresh_postgres: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    one, two = ejabberd_cluster.services
+    assert one.port != two.port
+    servers = [
+        LiveServer(tmp_path / name, database_url=fresh_postgres, **external_xmpp(service, name))
+        for name, service in (("one", one), ("two", two))
+    ]
+    for server in servers:
+        server.start()
+    try:
+        asyncio.run(create_document(servers[0], "clustered", ""))
+
+        async def type_on_both() -> tuple[str, str]:
+            first = WSClient(servers[0].ws_url, "clustered", SyncClient("c-one"), name="One")
+            second = WSClient(servers[1].ws_url, "clustered", SyncClient("c-two"), name="Two")
+            await first.start()
+            await second.start()
+            try:
+                await first.wait_synced(timeout=10)
+                await second.wait_synced(timeout=10)
+                for n in range(10):
+                    first.replace(len(first.text), 0, f"<1:{n}>")
+                    second.replace(0, 0, f"<2:{n}>")
+                    await asyncio.sleep(0.02)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                    if first.text == second.text and first.text.count("<") == 20:
+                        break
+                return first.text, second.text
+            finally:
+                await first.stop()
+                await second.stop()
+
+        seen_on_one, seen_on_two = asyncio.run(type_on_both())
+        assert seen_on_one == seen_on_two
+        assert all(f"<1:{n}>" in seen_on_one and f"<2:{n}>" in seen_on_one for n in range(10))
+    finally:
+        for server in servers:
+            server.stop()
