@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Every Python dependency pinned with hashes: what `make install` installs, `make lock` writes.
 LOCK := requirements.lock
 
-.PHONY: install lock system-deps frontend run test test-py test-js test-long lint bench \
+.PHONY: install lock system-deps frontend run test test-py test-js test-long fuzz lint bench \
   bench-xmpp bench-peers clean
 
 install: $(STAMP)
@@ -67,6 +67,13 @@ test-js: frontend/node_modules/.installed
 # Many more property-test examples than CI runs.
 test-long: install
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/sync
+
+# The WebSocket protocol fuzzed against a real server for much longer than CI does, with fresh
+# examples each run (FUZZ_EXAMPLES connections; CI runs 500).
+FUZZ_EXAMPLES ?= 20000
+fuzz: system-deps install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HYPOTHESIS_PROFILE=long $(PY) -m pytest -q \
+	  tests/app/http/test_ws_fuzz.py
 
 lint: install frontend/node_modules/.installed
 	$(PY) -m ruff check sync sdk app tests bench examples
