@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sdk.websocket import WSClient
 from sync.client import SyncClient
@@ -67,9 +68,11 @@ async def type_and_see(first_url: str, second_url: str, doc_id: str) -> tuple[st
         await two.stop()
 
 
+@pytest.mark.parametrize("xmpp", ["prosody", "ejabberd"])
 def test_cluster_up_serves_through_the_proxy_and_stops_everything(
     fresh_postgres: str,  # noqa: F811
     tmp_path: Path,
+    xmpp: str,
 ) -> None:
     proxy = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
@@ -87,6 +90,8 @@ def test_cluster_up_serves_through_the_proxy_and_stops_everything(
             fresh_postgres,
             "--data-dir",
             str(tmp_path / "cluster"),
+            "--xmpp",
+            xmpp,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -97,7 +102,7 @@ def test_cluster_up_serves_through_the_proxy_and_stops_everything(
         wait_for_line(process, "cluster up:", timeout=120)
         state = json.loads((tmp_path / "cluster" / "cluster.json").read_text())
         pids = [entry["pid"] for entry in state["processes"].values()]
-        assert set(state["processes"]) == {"instance1", "instance2", "haproxy", "prosody"}
+        assert set(state["processes"]) == {"instance1", "instance2", "haproxy", xmpp}
         assert all(alive(pid) for pid in pids)
 
         with httpx.Client(base_url=f"http://{proxy}", trust_env=False, timeout=10) as http:
