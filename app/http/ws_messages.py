@@ -101,15 +101,15 @@ def message_type(data: dict[str, Any]) -> str:
 
 
 def ping_at(data: dict[str, Any]) -> object:
-    """A ping's ``at``, to echo: absent, null, a finite number, or a short string."""
+    """A ping's ``at``, to echo: absent, null, a number within 2^53 - 1 of zero, or a short
+    string without forbidden characters."""
     at = data.get("at")
-    if at is None or (
-        isinstance(at, int) and not isinstance(at, bool) and abs(at) <= MAX_SAFE_INTEGER
-    ):
-        return at
-    if isinstance(at, float) and math.isfinite(at):
-        return at
-    if isinstance(at, str) and len(at) <= MAX_AT_CHARS and find_invalid(at) is None:
+    if at is None:
+        return None
+    if isinstance(at, int | float) and not isinstance(at, bool):
+        if math.isfinite(at) and abs(at) <= MAX_SAFE_INTEGER:
+            return at
+    elif isinstance(at, str) and len(at) <= MAX_AT_CHARS and find_invalid(at) is None:
         return at
     raise BadMessage(
         "bad-message",

@@ -116,6 +116,7 @@ def edit(base: int, seq: int, patch: str, client: str = "hostile") -> str:
         ('{"type": "ping", "at": "' + "x" * 65 + '"}', "bad-message"),
         ('{"type": "ping", "at": [1, 2]}', "bad-message"),
         ('{"type": "ping", "at": ' + str(2**60) + "}", "bad-message"),
+        ('{"type": "ping", "at": 1e300}', "bad-message"),
         ('{"type": "\\ud800"}', "bad-message"),
         ('{"type": ["ping"]}', "bad-message"),
         ('{"type": "' + "p" * 1000 + '"}', "bad-message"),
