@@ -9,13 +9,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.buses.xmpp.bridge import XmppBridge
-from app.config import Settings
-from app.metrics import Metrics
-from sdk.xmpp.bot import DocumentBot
 from sdk.xmpp.nodes import DocumentNodes
 from sync.errors import BridgeError
 from sync.protocol import Snapshot
 from tests.app.buses.support import FakeHost, eventually
+from tests.app.buses.xmpp.alone import bot_on, lone_bridge
 from tests.xmpp_support import XmppServerForTests, needs_prosody
 
 pytestmark = [needs_prosody, pytest.mark.anyio]
@@ -23,18 +21,8 @@ pytestmark = [needs_prosody, pytest.mark.anyio]
 
 @pytest.fixture
 async def bridge(xmpp_server: XmppServerForTests) -> AsyncIterator[tuple[XmppBridge, FakeHost]]:
-    bridge = XmppBridge(
-        xmpp_server.service,
-        resource=f"recovery-{secrets.token_hex(3)}",
-        settings=Settings(_env_file=None),
-        metrics=Metrics(),
-    )
-    host = FakeHost()
-    await bridge.start(host)
-    try:
-        yield bridge, host
-    finally:
-        await bridge.stop()
+    async with lone_bridge(xmpp_server.service) as pair:
+        yield pair
 
 
 class Flaky(DocumentNodes):
@@ -58,16 +46,7 @@ async def test_a_failed_catch_up_is_tried_again(
     await bus.subscribe(doc)
     host.commit(doc, 3)
     bus.publish(doc, host.committed[doc])
-    account = xmpp_server.account("recovering")
-    bot = DocumentBot(
-        f"{account.jid}/t",
-        account.password,
-        doc,
-        host=account.host,
-        port=account.port,
-        pubsub=account.pubsub,
-        resend_after=0.5,
-    )
+    bot = bot_on(xmpp_server.account("recovering"), doc, resend_after=0.5)
     flaky = Flaky(bot.connection.xmpp, bot.nodes.service)
     bot.nodes = flaky
     online: list[int] = []

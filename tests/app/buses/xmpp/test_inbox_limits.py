@@ -11,10 +11,10 @@ import pytest
 
 from app.buses.xmpp.bridge import XmppBridge
 from app.config import Settings
-from app.metrics import Metrics
 from sdk.xmpp.bot import DocumentBot
 from sync.protocol import EditError
 from tests.app.buses.support import FakeHost, eventually
+from tests.app.buses.xmpp.alone import bot_on, lone_bridge
 from tests.sync.helpers import edit_on
 from tests.xmpp_support import XmppServerForTests, needs_prosody
 
@@ -31,32 +31,13 @@ async def bridge(xmpp_server: XmppServerForTests) -> AsyncIterator[tuple[XmppBri
         edit_burst=BURST,
         max_message_bytes=MAX_BYTES,
     )
-    bridge = XmppBridge(
-        xmpp_server.service,
-        resource=f"limits-{secrets.token_hex(3)}",
-        settings=settings,
-        metrics=Metrics(),
-    )
-    host = FakeHost()
-    await bridge.start(host)
-    try:
-        yield bridge, host
-    finally:
-        await bridge.stop()
+    async with lone_bridge(xmpp_server.service, settings) as pair:
+        yield pair
 
 
-def bot_on(xmpp_server: XmppServerForTests, doc: str, name: str) -> DocumentBot:
-    account = xmpp_server.account(name)
-    return DocumentBot(
-        f"{account.jid}/t",
-        account.password,
-        doc,
-        host=account.host,
-        port=account.port,
-        pubsub=account.pubsub,
-        name=name,
-        resend_after=600,  # no resends: each refusal is counted once
-    )
+def limited_bot(xmpp_server: XmppServerForTests, doc: str, name: str) -> DocumentBot:
+    # No resends: each refusal is counted once.
+    return bot_on(xmpp_server.account(name), doc, resend_after=600)
 
 
 async def test_inbox_edits_are_rate_and_size_limited_per_bot(
@@ -66,8 +47,8 @@ async def test_inbox_edits_are_rate_and_size_limited_per_bot(
     doc = f"limits-{secrets.token_hex(3)}"
     host.opened.add(doc)
     await bus.subscribe(doc)
-    flooder = bot_on(xmpp_server, doc, "flooder")
-    other = bot_on(xmpp_server, doc, "other")
+    flooder = limited_bot(xmpp_server, doc, "flooder")
+    other = limited_bot(xmpp_server, doc, "other")
     refused: list[EditError] = []
     flooder.on_error(refused.append)
     async with flooder, other:
