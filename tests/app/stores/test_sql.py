@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import DocumentExists, DocumentNotFound, RevisionNotFound
 from app.core.store import AppendResult, Commit, SortOrder
 from app.stores.sql.engine import make_engine
-from app.stores.sql.migrate import upgrade
+from app.stores.sql.migrate import alembic_config, upgrade
 from app.stores.sql.models import Base
 from app.stores.sql.store import SqlStore
 from sync import errors as sync_errors
@@ -266,7 +267,10 @@ async def test_migrations_match_the_models_and_run_once(sql_backend: Backend) ->
         async with store.engine.connect() as connection:
             assert await connection.run_sync(differences) == []
             version = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            assert version.scalars().all() == ["0001"]
+            # Exactly one row, at the newest migration (0002 added accounts).
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert head == "0002"
+            assert version.scalars().all() == [head]
     finally:
         await store.close()
     # A new engine (a restarted process) finds the document.
