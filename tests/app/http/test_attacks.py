@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from app.core.accounts import Role
+from app.http.hosts import host_allowed
 from app.main import create_app
 from tests.app.conftest import serve
 from tests.app.http.access_support import PASSWORD, World, auth_settings, world
@@ -252,3 +253,60 @@ async def test_sessions_expire(tmp_path: Path) -> None:
         assert (await client.get("/api/auth/me")).status_code == 200
         await asyncio.sleep(1.6)
         assert (await client.get("/api/auth/me")).status_code == 401
+
+
+async def test_a_viewers_presence_reaches_the_others(made: World) -> None:
+    async with serve(made.app) as url:
+        ws_url = f"{url.replace('http', 'ws')}/ws/doc"
+        owner = await connect(ws_url, proxy=None, additional_headers=made.headers["owner"])
+        await join(owner, "c-owner")
+        viewer = await connect(ws_url, proxy=None, additional_headers=made.headers["viewer"])
+        await join(viewer, "c-viewer")
+        await viewer.send(json.dumps({"type": "presence", "cursor": 3, "anchor": 1}))
+        seen = await receive_until(
+            owner,
+            lambda m: (
+                m["type"] == "presence"
+                and m["event"] == "update"
+                and m["person"]["name"] == "Viewer"
+            ),
+        )
+        assert (seen["person"]["cursor"], seen["person"]["anchor"]) == (3, 1)
+        await viewer.close()
+        await owner.close()
+
+
+@pytest.mark.parametrize("configured", [False, True])
+async def test_cors_is_off_unless_configured(tmp_path: Path, configured: bool) -> None:
+    origin = "https://tools.example.org"
+    app = create_app(auth_settings(tmp_path, cors_origins=origin if configured else ""))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://testserver") as c,
+    ):
+        preflight = await c.options(
+            "/api/documents",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        allowed = preflight.headers.get("access-control-allow-origin")
+        assert allowed == (origin if configured else None)
+        assert "access-control-allow-credentials" not in preflight.headers  # tokens, no cookies
+
+
+def test_allowed_host_patterns() -> None:
+    patterns = ["docs.example.org", ".example.net", "127.0.0.1", "::1"]
+    for host in [
+        "docs.example.org",
+        "DOCS.example.org:443",
+        "a.example.net",
+        "example.net",
+        "127.0.0.1:8000",
+        "[::1]:8000",
+    ]:
+        assert host_allowed(host, patterns), host
+    for host in ["evil.example", "docs.example.org.evil.example", "notexample.net", ""]:
+        assert not host_allowed(host, patterns), host
