@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.core.accounts import Account, AccountStore, BrowserSession, Role, ShareLink
-from app.core.errors import DocumentNotFound, Refusal, Refused
+from app.core.errors import Refusal, Refused
 from app.core.members import CLOSE_FORBIDDEN, Member
 from app.core.store import DocumentStore
 from sync.protocol import OpId
@@ -367,11 +367,3 @@ class Access:
                 await self.recheck()
             except Exception:  # a database hiccup must not end the watch
                 log.exception("checking open connections' access failed")
-
-
-async def document_exists(store: DocumentStore, doc_id: str) -> bool:
-    try:
-        await store.get(doc_id)
-    except DocumentNotFound:
-        return False
-    return True

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from http.cookies import CookieError, SimpleCookie
 
 from argon2 import PasswordHasher
@@ -409,7 +409,3 @@ class Identity:
         if account is None:
             raise AccountNotFound(f"no account named '{name}'")
         return account
-
-
-def expired(at: datetime | None) -> bool:
-    return at is not None and at <= now()
