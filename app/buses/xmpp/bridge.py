@@ -130,6 +130,7 @@ class XmppBridge:
         self._left_behind: dict[str, Tracked] = {}
         self._service = JID(account.pubsub)
         self._senders: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._snapshots_out: set[str] = set()  # documents whose snapshot is being published
         self.dropped = 0  # events refused for their sender or their node
         if server is not None:
             # Back at once when our own server is: no waiting out the reconnection backoff.
@@ -511,7 +512,7 @@ class XmppBridge:
         elif kind == "inbox" and isinstance(payload, st.EditStanza):
             self._spawn(self._handle_edit(doc_id, payload, item["publisher"]))
         elif kind == "inbox" and isinstance(payload, st.SnapshotRequestStanza):
-            self._spawn(self._answer_snapshot_request(doc_id))
+            self._spawn(self._answer_snapshot_request(doc_id, item["publisher"]))
 
     def _on_live(self, doc_id: str, payload: ElementBase | None) -> None:
         try:
@@ -562,6 +563,9 @@ class XmppBridge:
                 f"the edit's patch is {len(patch)} bytes; the limit is {limit} "
                 "(COLLAB_MAX_MESSAGE_BYTES): send it in smaller edits"
             )
+        self._check_rate(publisher)
+
+    def _check_rate(self, publisher: str) -> None:
         sender = _bare(publisher)
         bucket = self._senders.get(sender)
         if bucket is None:
@@ -595,12 +599,23 @@ class XmppBridge:
         message.append(error)
         message.send()
 
-    async def _answer_snapshot_request(self, doc_id: str) -> None:
+    async def _answer_snapshot_request(self, doc_id: str, publisher: str) -> None:
+        # A snapshot can be megabytes: requests cost their sender a token, like an edit,
+        # and the ones that come while one is being published are answered by it.
+        if doc_id in self._snapshots_out:
+            return
         try:
-            state = self.tracked.setdefault(doc_id, Tracked())
-            await self._publish_snapshot(doc_id, state)
+            self._check_rate(publisher)
+        except Refused as exc:
+            log.info("snapshot request for %s not answered: %s", doc_id, exc)
+            return
+        self._snapshots_out.add(doc_id)
+        try:
+            await self._publish_snapshot(doc_id, self.tracked.get(doc_id) or Tracked())
         except (sync_errors.SyncError, AppError) as exc:
             log.info("snapshot request for %s not answered: %s", doc_id, exc)
+        finally:
+            self._snapshots_out.discard(doc_id)
 
 
 def _unpublished(state: Tracked) -> bool:

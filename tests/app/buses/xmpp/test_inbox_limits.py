@@ -12,7 +12,7 @@ import pytest
 from app.buses.xmpp.bridge import XmppBridge
 from app.config import Settings
 from sdk.xmpp.bot import DocumentBot
-from sync.protocol import EditError
+from sync.protocol import EditError, Snapshot
 from tests.app.buses.support import FakeHost, eventually
 from tests.app.buses.xmpp.alone import bot_on, lone_bridge
 from tests.sync.helpers import edit_on
@@ -47,6 +47,8 @@ async def test_inbox_edits_are_rate_and_size_limited_per_bot(
     doc = f"limits-{secrets.token_hex(3)}"
     host.opened.add(doc)
     await bus.subscribe(doc)
+    # A snapshot to start from, so the bots need not ask for one (which would cost a token).
+    await bus.nodes.publish_snapshot(doc, await host.snapshot(doc))
     flooder = limited_bot(xmpp_server, doc, "flooder")
     other = limited_bot(xmpp_server, doc, "other")
     refused: list[EditError] = []
@@ -81,3 +83,19 @@ async def test_inbox_edits_are_rate_and_size_limited_per_bot(
         await asyncio.sleep(0.2)
         assert flooder.text == ""  # the refused edit is taken out of the bot's text
         assert len(host.of("edit", doc)) == 4
+
+        # Snapshot requests cost a token too: the flooder has none left, the other bot has.
+        answered: list[int] = []
+        publish_snapshot = bus.nodes.publish_snapshot
+
+        async def counting(doc_id: str, snapshot: Snapshot) -> None:
+            answered.append(snapshot.rev)
+            await publish_snapshot(doc_id, snapshot)
+
+        bus.nodes.publish_snapshot = counting  # type: ignore[method-assign]
+        for _ in range(5):
+            await flooder.nodes.request_snapshot(doc)
+        await other.nodes.request_snapshot(doc)
+        await eventually(lambda: len(answered) == 1, "the other bot's request answered")
+        await asyncio.sleep(0.3)
+        assert len(answered) == 1
