@@ -85,6 +85,10 @@ class Tracked:
     published: int | None = None  # newest revision on the node, once known
     recheck: bool = False  # ask the node again (after a reconnect: the server may differ)
     head: int = 0  # newest revision committed here, as far as we were told
+    # Revisions committed here and not yet published. Each instance publishes only its own:
+    # the others publish theirs (publishing everything the store held made an outside
+    # subscriber of a document edited on three instances get each revision three times).
+    mine: set[int] = field(default_factory=set)
     snapshot_at: int = -1  # revision of the newest snapshot we published
     dirty: bool = True
     task: asyncio.Task[None] | None = None
@@ -269,6 +273,7 @@ class XmppBridge:
             return
         state = self.tracked.setdefault(doc_id, Tracked())
         state.head = max(state.head, revisions[-1].rev)
+        state.mine.update(revision.rev for revision in revisions)
         state.dirty = True
         self._kick(doc_id, state)
 
@@ -373,12 +378,14 @@ class XmppBridge:
                 await self._publish_pending(doc_id, state)
             except sync_errors.BridgeError as exc:
                 state.dirty = True
-                if exc.condition != "timeout" or not self.connection.connected:
+                if not self.connection.connected:
                     log.warning("publishing %s failed: %s; retrying on reconnect", doc_id, exc)
                     return
-                # A slow server (catching up after a restart): try again soon, not at the
-                # next commit, which may never come.
-                log.warning("publishing %s timed out: %s; trying again", doc_id, exc)
+                # A slow server (catching up after a restart), or one that failed the request
+                # (ejabberd aborts a transaction that conflicts with another): try again
+                # soon, not at the next commit, which may never come. Each instance publishes
+                # only its own revisions, so nobody else would.
+                log.warning("publishing %s failed: %s; trying again", doc_id, exc)
                 await asyncio.sleep(PUBLISH_RETRY_SECONDS)
             except (AppError, sync_errors.SyncError) as exc:
                 log.warning("publishing %s stopped: %s", doc_id, exc)
@@ -388,30 +395,40 @@ class XmppBridge:
         # What we committed, and what the room holds: an instance that died before
         # publishing its last revisions left them to whoever opens the document next.
         head = max(state.head, self.host.head_of(doc_id))
-        if state.published is None or state.recheck:
+        # Normally only our own revisions are published. Right after (re)connecting or
+        # opening, the node is compared with the store instead, and whatever it lacks is
+        # published, whoever committed it: an instance that died before publishing its
+        # last revisions left them to the next one.
+        catching_up = state.published is None or state.recheck
+        if catching_up:
             on_node = await self._node_head(doc_id)
             state.recheck = False
             if on_node == 0 and head > MAX_REPUBLISH:
                 # No history on the node at all: one snapshot says it all.
                 await self._publish_snapshot(doc_id, state)
                 state.published = state.snapshot_at
+                state.mine = {rev for rev in state.mine if rev > state.published}
                 return
             state.published = on_node
         # Everything since, however much (an outage of minutes under load is thousands of
         # revisions): subscribers, bots among them, follow revisions, not snapshots.
+        assert state.published is not None
         while state.published < head:
-            revisions = await self._revisions_after(doc_id, state.published, head)
-            if not revisions:
+            fetched = await self._revisions_after(doc_id, state.published, head)
+            if not fetched:
                 return
-            items = await self.nodes.publish_revisions(doc_id, revisions)
-            log.debug(
-                "published %s r%d-r%d in %d item(s)",
-                doc_id,
-                revisions[0].rev,
-                revisions[-1].rev,
-                items,
-            )
-            state.published = revisions[-1].rev
+            revisions = [r for r in fetched if catching_up or r.rev in state.mine]
+            if revisions:
+                items = await self.nodes.publish_revisions(doc_id, revisions)
+                log.debug(
+                    "published %s r%d-r%d in %d item(s)",
+                    doc_id,
+                    revisions[0].rev,
+                    revisions[-1].rev,
+                    items,
+                )
+            state.published = fetched[-1].rev
+            state.mine = {rev for rev in state.mine if rev > state.published}
             head = max(head, state.head)
         every = self.settings.snapshot_every
         if state.published // every > max(state.snapshot_at, 0) // every:
