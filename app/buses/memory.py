@@ -90,6 +90,12 @@ class MemoryBus:
         self.subscribed.add(doc_id)
         if self._host is not None:
             await self._host.caught_up(doc_id)
+        # Presence is transient: the others say again who they have here (as the XMPP
+        # bridge's roll call has them do).
+        for bus in self.hub.buses:
+            if bus is not self and doc_id in bus.subscribed and bus._host is not None:
+                for person in bus._host.people_here(doc_id):
+                    bus.relay_presence(doc_id, PresenceEvent("update", person))
 
     async def unsubscribe(self, doc_id: str) -> None:
         self.subscribed.discard(doc_id)

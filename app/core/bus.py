@@ -13,8 +13,9 @@ The promises every bus keeps:
 * A subscribed instance hears each document's revisions in order. It may hear one twice
   or miss some during an outage: ``BusHost.revisions_heard`` fills gaps from the store,
   which has every committed revision, so delivery is best effort and the store is the truth.
-* Presence, renames and deletions reach the instances subscribed to the document; presence
-  is transient (nothing is kept for a late subscriber).
+* Presence, renames and deletions reach the instances subscribed to the document. Presence
+  is transient (nothing is kept for a late subscriber), so an instance that subscribes asks
+  the others to relay their people again (``BusHost.people_here``), as joins.
 * An instance does not hear its own publications.
 """
 
@@ -59,6 +60,10 @@ class BusHost(Protocol):
         """Listening again (after subscribing or reconnecting): read what was missed."""
 
     async def presence_heard(self, doc_id: str, event: PresenceEvent) -> None: ...
+
+    def people_here(self, doc_id: str) -> list[dict[str, Any]]:
+        """The people connected to this instance on ``doc_id`` (``Person.public()``): what
+        the bus relays again when an instance that just opened the document asks."""
 
     async def renamed_heard(self, doc_id: str, title: str) -> None: ...
 

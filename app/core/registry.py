@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from app.config import Settings
 from app.core.background import Background
@@ -185,6 +186,12 @@ class RoomRegistry:
         room = self.rooms.get(doc_id)
         if room is not None:
             room.presence_heard(event)
+
+    def people_here(self, doc_id: str) -> list[dict[str, Any]]:
+        room = self.rooms.get(doc_id)
+        if room is None:
+            return []
+        return [member.person.public() for member in room.members.values()]
 
     async def renamed_heard(self, doc_id: str, title: str) -> None:
         room = self.rooms.get(doc_id)

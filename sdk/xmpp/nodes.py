@@ -210,6 +210,7 @@ _PLUGINS = {
     f"{{{st.NS}}}snapshot-request": "collab_snapshot_request",
     f"{{{st.NS}}}presence": "collab_presence",
     f"{{{st.NS}}}renamed": "collab_renamed",
+    f"{{{st.NS}}}roll-call": "collab_roll_call",
 }
 
 
@@ -392,6 +393,10 @@ class DocumentNodes:
     async def publish_renamed(self, doc_id: str, title: str) -> None:
         payload = st.renamed_stanza(doc_id, title, self.origin)
         await self._publish(live_node(doc_id), [("", payload)])
+
+    async def publish_roll_call(self, doc_id: str) -> None:
+        """Ask the other instances to say again who is here on ``doc_id``."""
+        await self._publish(live_node(doc_id), [("", st.roll_call_stanza(doc_id, self.origin))])
 
     async def request_snapshot(self, doc_id: str) -> None:
         request = st.SnapshotRequestStanza()

@@ -177,6 +177,15 @@ class RenamedStanza(_Payload):
     interfaces: ClassVar[set[str]] = {"doc", "origin", "body"}
 
 
+class RollCallStanza(_Payload):
+    """An instance that just opened a document asks the others, on its live node, to say
+    again who is here (presence is transient: nothing kept would tell it)."""
+
+    name = "roll-call"
+    plugin_attrib = "collab_roll_call"
+    interfaces: ClassVar[set[str]] = {"doc", "origin"}
+
+
 class EditErrorStanza(_Payload):
     """Sent in a message to a bot whose edit was refused; its text is the reason."""
 
@@ -193,6 +202,7 @@ for _parent in (Item, EventItem):
     register_stanza_plugin(_parent, SnapshotRequestStanza)
     register_stanza_plugin(_parent, PresenceStanza)
     register_stanza_plugin(_parent, RenamedStanza)
+    register_stanza_plugin(_parent, RollCallStanza)
 register_stanza_plugin(RevisionBatchStanza, RevisionStanza, iterable=True)
 register_stanza_plugin(Message, EditErrorStanza)
 
@@ -324,6 +334,13 @@ def renamed_stanza(doc: str, title: str, origin: str) -> RenamedStanza:
     stanza["doc"] = doc
     stanza["origin"] = origin
     stanza["body"] = escape_text(title)
+    return stanza
+
+
+def roll_call_stanza(doc: str, origin: str) -> RollCallStanza:
+    stanza = RollCallStanza()
+    stanza["doc"] = doc
+    stanza["origin"] = origin
     return stanza
 
 

@@ -127,6 +127,7 @@ class XmppBridge:
         # Waiting for the live nodes: the newest news per document (per person, for presence).
         self._presence_out: dict[str, dict[str, PresenceEvent]] = {}
         self._titles_out: dict[str, str] = {}
+        self._roll_calls_out: set[str] = set()  # documents just opened here: who is there?
         self._live_task: asyncio.Task[None] | None = None
         self._deletions_out: set[str] = set()  # deleted while disconnected
         # Documents closed here with revisions not yet published (an outage): published on
@@ -315,6 +316,7 @@ class XmppBridge:
         self._forget(doc_id)  # first: the server tells us too, if we still listen
         self._titles_out.pop(doc_id, None)
         self._presence_out.pop(doc_id, None)
+        self._roll_calls_out.discard(doc_id)
         self._deletions_out.add(doc_id)  # until done: after a reconnect, if need be
         if self.connection.connected:
             await self._delete_nodes(doc_id)
@@ -354,6 +356,10 @@ class XmppBridge:
             log.warning("could not prepare the nodes of %s: %s", doc_id, exc)
         else:
             state.ready.set()
+            # Presence is transient: the people other instances already have here were
+            # announced before we listened. Ask them to say it again.
+            self._roll_calls_out.add(doc_id)
+            self._kick_live()
         # Revisions other instances committed before we listened (while we loaded, or while
         # the connection was down) were published unheard: read them from the store.
         await self.host.caught_up(doc_id)
@@ -454,7 +460,8 @@ class XmppBridge:
 
     def _kick_live(self) -> None:
         idle = self._live_task is None or self._live_task.done()
-        if idle and self.connection.connected and (self._presence_out or self._titles_out):
+        news = self._presence_out or self._titles_out or self._roll_calls_out
+        if idle and self.connection.connected and news:
             self._live_task = asyncio.get_running_loop().create_task(self._send_live())
 
     async def _send_live(self) -> None:
@@ -466,6 +473,9 @@ class XmppBridge:
                 doc_id, title = next(iter(self._titles_out.items()))
                 del self._titles_out[doc_id]
                 what, work = "rename", self.nodes.publish_renamed(doc_id, title)
+            elif self._roll_calls_out:
+                doc_id = self._roll_calls_out.pop()
+                what, work = "roll call", self.nodes.publish_roll_call(doc_id)
             elif self._presence_out:
                 doc_id, pending = next(iter(self._presence_out.items()))
                 session, event = next(iter(pending.items()))
@@ -540,6 +550,10 @@ class XmppBridge:
             elif isinstance(payload, st.RenamedStanza):
                 title, _origin = st.renamed_from_stanza(payload)
                 self._spawn(self.host.renamed_heard(doc_id, title))
+            elif isinstance(payload, st.RollCallStanza):
+                # Another instance just opened the document: say again who is here.
+                for person in self.host.people_here(doc_id):
+                    self.relay_presence(doc_id, PresenceEvent("update", person))
         except sync_errors.SyncError as exc:
             log.warning("ignoring a bad item on %s: %s", live_node(doc_id), exc)
 

@@ -62,6 +62,7 @@ class FakeHost:
     committed: dict[str, list[Revision]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
     heard: list[Heard] = field(default_factory=list)
+    here: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # people, per document
 
     def commit(self, doc_id: str, count: int) -> list[Revision]:
         """``count`` new revisions of ``doc_id``, made by the engine as a room makes them."""
@@ -111,6 +112,9 @@ class FakeHost:
 
     async def caught_up(self, doc_id: str) -> None:
         self.heard.append(Heard("caught_up", doc_id))
+
+    def people_here(self, doc_id: str) -> list[dict[str, Any]]:
+        return [dict(person) for person in self.here.get(doc_id, [])]
 
     async def presence_heard(self, doc_id: str, event: PresenceEvent) -> None:
         self.heard.append(Heard("presence", doc_id, event))

@@ -104,6 +104,28 @@ async def test_presence_join_update_leave(pair: tuple[Instance, Instance]) -> No
     assert a.host.presence(doc) == [], "a heard its own people"
 
 
+async def test_an_instance_that_opens_later_hears_who_is_already_here(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    doc = new_doc()
+    # Ann is on instance a, and was announced before b listened: b never heard that.
+    ann = person(name="Ann", cursor=4)
+    a.host.here[doc] = [ann]
+    await a.open(doc)
+    a.bus.relay_presence(doc, PresenceEvent("join", ann))
+    await b.open(doc)
+    # Opening, b asks; a says again who it has, without Ann doing anything.
+    await eventually(
+        lambda: any(e.person.get("session") == ann["session"] for e in b.host.presence(doc)),
+        "b hears Ann",
+    )
+    heard = [e for e in b.host.presence(doc) if e.person.get("session") == ann["session"]]
+    assert heard[-1].event in ("join", "update")
+    assert heard[-1].person == ann
+    assert heard[-1].origin == a.identity()
+
+
 async def test_a_burst_of_presence_ends_with_the_newest(pair: tuple[Instance, Instance]) -> None:
     a, b = pair
     doc = new_doc()
