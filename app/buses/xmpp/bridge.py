@@ -74,6 +74,7 @@ MAX_REPUBLISH = 1000
 # Revisions read from the store per publish round: each round is a few items.
 PUBLISH_BATCH = 500
 PUBLISH_RETRY_SECONDS = 1.0
+PREPARE_RETRY_SECONDS = 5.0  # a document whose nodes could not be prepared, tried again
 # Senders whose inbox rate is remembered; the least recently heard are forgotten first.
 MAX_SENDERS = 10_000
 
@@ -128,6 +129,9 @@ class XmppBridge:
         self._presence_out: dict[str, dict[str, PresenceEvent]] = {}
         self._titles_out: dict[str, str] = {}
         self._roll_calls_out: set[str] = set()  # documents just opened here: who is there?
+        # Open documents whose nodes could not be made or subscribed to (the reason), so
+        # that nothing fans out for them: /health says so, and preparing is tried again.
+        self.unprepared: dict[str, str] = {}
         self._live_task: asyncio.Task[None] | None = None
         self._deletions_out: set[str] = set()  # deleted while disconnected
         # Documents closed here with revisions not yet published (an outage): published on
@@ -186,6 +190,11 @@ class XmppBridge:
             parts.append(f"the managed Prosody is {self.server.state}: {self.server.last_exit}")
         if self.connection.last_error and not self.connection.connected:
             parts.append(self.connection.last_error)
+        if self.unprepared:
+            doc_id, reason = next(iter(self.unprepared.items()))
+            parts.append(
+                f"no fan-out for {len(self.unprepared)} open document(s), e.g. {doc_id}: {reason}"
+            )
         where = f"{self.connection.xmpp.boundjid} on {self.account.host}:{self.account.port}"
         detail = f"{'; '.join(parts)} ({where})"
         return ("ok" if self.connection.connected else "down"), detail
@@ -204,6 +213,7 @@ class XmppBridge:
             "server": self.server.state if self.server is not None else "external",
             "server_restarts": self.server.restarts if self.server is not None else 0,
             "dropped_events": self.dropped,
+            "documents_without_fanout": len(self.unprepared),
         }
 
     def backlog(self) -> int:
@@ -248,6 +258,7 @@ class XmppBridge:
 
     async def unsubscribe(self, doc_id: str) -> None:
         state = self.tracked.pop(doc_id, None)
+        self.unprepared.pop(doc_id, None)
         if state is not None and state.task is not None and not state.task.done():
             # Finish publishing what was committed, then let go of the node.
             with contextlib.suppress(Exception):
@@ -333,6 +344,7 @@ class XmppBridge:
 
     def _forget(self, doc_id: str) -> None:
         self._left_behind.pop(doc_id, None)
+        self.unprepared.pop(doc_id, None)
         state = self.tracked.pop(doc_id, None)
         if state is not None and state.task is not None:
             state.task.cancel()
@@ -353,8 +365,16 @@ class XmppBridge:
                 self.nodes.subscribe(document_node(doc_id), bare=False),
             )
         except sync_errors.BridgeError as exc:
-            log.warning("could not prepare the nodes of %s: %s", doc_id, exc)
+            log.warning(
+                "could not prepare the nodes of %s: %s; trying again in %g s",
+                doc_id,
+                exc,
+                PREPARE_RETRY_SECONDS,
+            )
+            self.unprepared[doc_id] = str(exc)
+            self._spawn(self._prepare_later(doc_id, state))
         else:
+            self.unprepared.pop(doc_id, None)
             state.ready.set()
             # Presence is transient: the people other instances already have here were
             # announced before we listened. Ask them to say it again.
@@ -365,6 +385,11 @@ class XmppBridge:
         await self.host.caught_up(doc_id)
         if state.ready.is_set():
             self._kick(doc_id, state)
+
+    async def _prepare_later(self, doc_id: str, state: Tracked) -> None:
+        await asyncio.sleep(PREPARE_RETRY_SECONDS)
+        if self.tracked.get(doc_id) is state and not state.ready.is_set():
+            await self._prepare(doc_id)
 
     async def _unsubscribe(self, doc_id: str) -> None:
         if doc_id in self.tracked or not self.connection.connected:

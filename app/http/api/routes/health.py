@@ -42,6 +42,9 @@ class DependencyHealth(BaseModel):
     server: str | None = None  # xmpp: the managed Prosody's state (running, restarting...)
     server_restarts: int | None = None  # xmpp: times the app has restarted its Prosody
     dropped_events: int | None = None  # xmpp: forged or unexpected events ignored
+    # xmpp: open documents whose nodes could not be made or subscribed to: nothing committed
+    # here reaches other instances or bots for them (the detail names one, and why)
+    documents_without_fanout: int | None = None
 
 
 class HealthPublic(BaseModel):
@@ -79,6 +82,7 @@ def _xmpp(bus: RevisionBus) -> DependencyHealth:
         health.server = str(report.get("server", "")) or None
         health.server_restarts = int(report.get("server_restarts", 0))
         health.dropped_events = int(report.get("dropped_events", 0))
+        health.documents_without_fanout = int(report.get("documents_without_fanout", 0))
     return health
 
 
@@ -91,7 +95,9 @@ async def read_health(store: StoreDep, rooms: RoomsDep, bus: BusDep) -> JSONResp
     """Each dependency's state: 503 when the database is down; "degraded" (still 200) when
     only XMPP is, since editing goes on without it."""
     dependencies = {"database": await _database(store), "xmpp": _xmpp(bus)}
-    healthy = all(d.status != "down" for d in dependencies.values())
+    healthy = all(d.status != "down" for d in dependencies.values()) and not (
+        dependencies["xmpp"].documents_without_fanout
+    )
     body = HealthPublic(
         status="ok" if healthy else "degraded",
         dependencies=dependencies,

@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator
 import pytest
 from slixmpp.xmlstream import ET, ElementBase
 
+from app.buses.xmpp.bridge import XmppBridge
+from app.config import Settings
 from app.core.bus import PresenceEvent
+from app.metrics import Metrics
 from sdk.xmpp import stanza as st
 from sdk.xmpp.bot import DocumentBot
 from sdk.xmpp.connection import XmppConnection
 from sdk.xmpp.nodes import DocumentNodes, document_node, live_node
-from tests.app.buses.support import Instance, XmppBackend, eventually, fence, new_doc
+from tests.app.buses.support import FakeHost, Instance, XmppBackend, eventually, fence, new_doc
 from tests.xmpp_support import XmppServerForTests
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -144,3 +147,35 @@ async def test_presence_held_through_an_outage_is_sent_coalesced(xmpp: XmppBacke
     assert heard == [("join", {**ann, "cursor": 5}), ("update", {**bob, "cursor": 9})]
     assert b.host.presence(other) == []
     assert b.host.of("renamed", doc) == ["Second"]
+
+
+async def test_a_document_without_fan_out_is_reported_and_tried_again(
+    xmpp_server: XmppServerForTests,
+) -> None:
+    # A bridge on an account that may not create nodes (only the service account may):
+    # nothing it commits for a new document can reach anyone, and /health must say so.
+    settings = Settings(_env_file=None, xmpp_connect_timeout=10.0)
+    bridge = XmppBridge(
+        xmpp_server.account("not-the-service"),
+        resource="unprivileged",
+        settings=settings,
+        metrics=Metrics(),
+    )
+    host = FakeHost()
+    await bridge.start(host)
+    try:
+        doc = new_doc()
+        host.opened.add(doc)
+        await bridge.subscribe(doc)
+        await eventually(lambda: doc in bridge.unprepared, "the failure is recorded")
+        assert bridge.report()["documents_without_fanout"] == 1
+        status, detail = bridge.health()
+        assert status == "ok"  # connected: editing and other documents go on
+        assert f"no fan-out for 1 open document(s), e.g. {doc}: " in detail
+        assert "creating node" in bridge.unprepared[doc]
+        # Closing the document forgets it.
+        host.opened.discard(doc)
+        await bridge.unsubscribe(doc)
+        assert doc not in bridge.unprepared
+    finally:
+        await bridge.stop()
