@@ -4,6 +4,7 @@ instances sharing one PostgreSQL database."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import signal
 import subprocess
@@ -18,8 +19,11 @@ import websockets
 from app.cli.proxy import ProxyConfig, render
 from sdk.websocket import WSClient
 from sync.client import SyncClient
-from tests.app.live import LiveServer, free_port
-from tests.app.stores.conftest import fresh_postgres  # noqa: F401  (a fixture)
+from tests.app.live import LiveServer, external_xmpp, free_port
+from tests.app.stores.conftest import fresh_postgres
+from tests.xmpp_support import ProsodyForTests, prosody
+
+__all__ = ["fresh_postgres", "prosody"]  # fixtures
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 DOCUMENTS = [f"doc-{n}" for n in range(12)]
@@ -76,7 +80,7 @@ class Proxy:
 
 
 @pytest.fixture
-def cluster(fresh_postgres: str, tmp_path: Path) -> Iterator[tuple[Proxy, list[LiveServer]]]:  # noqa: F811
+def cluster(fresh_postgres: str, tmp_path: Path) -> Iterator[tuple[Proxy, list[LiveServer]]]:
     instances = [LiveServer(tmp_path / f"instance{n}", database_url=fresh_postgres) for n in (1, 2)]
     proxy = Proxy(tmp_path, instances)
     try:
@@ -183,3 +187,86 @@ def test_routes_by_document_upgrades_websockets_compresses_and_fails_over(
             if where == other:
                 assert instance_for(http, name) == other
         assert asyncio.run(edit_through_the_proxy(" again")) == "hello again"
+
+
+@pytest.fixture
+def xmpp_cluster(
+    fresh_postgres: str,
+    prosody: ProsodyForTests,
+    tmp_path: Path,
+) -> Iterator[tuple[Proxy, list[LiveServer]]]:
+    instances = [
+        LiveServer(
+            tmp_path / f"instance{n}",
+            database_url=fresh_postgres,
+            **external_xmpp(prosody.service, f"proxied-{n}-{secrets.token_hex(3)}"),
+        )
+        for n in (1, 2, 3)
+    ]
+    proxy = Proxy(tmp_path, instances)
+    try:
+        for server in instances:
+            server.start()
+        proxy.start()
+        yield proxy, instances
+    finally:
+        proxy.stop()
+        for server in instances:
+            server.stop()
+
+
+def test_an_instance_killed_mid_edit_loses_nothing(
+    xmpp_cluster: tuple[Proxy, list[LiveServer]],
+) -> None:
+    """Editors reach one document through the proxy; the instance serving it is killed
+    (SIGKILL) while they type. They reconnect through the proxy to another instance, send
+    again what was not acknowledged, and end with one text holding every edit once."""
+    proxy, instances = xmpp_cluster
+    doc_id = "survives"
+    ws_url = proxy.url.replace("http://", "ws://")
+    with httpx.Client(base_url=proxy.url, trust_env=False, timeout=10) as http:
+        wait_until_both_up(http)
+        created = http.post("/api/documents", json={"id": doc_id, "title": doc_id, "text": ""})
+        assert created.status_code == 201, created.text
+        holder_name = instance_for(http, doc_id)
+    holder = instances[int(holder_name.removeprefix("instance")) - 1]
+
+    async def scenario() -> tuple[list[str], int]:
+        editors = [WSClient(ws_url, doc_id, SyncClient(f"k{n}"), name=f"K{n}") for n in range(4)]
+        for editor in editors:
+            await editor.start()
+        for editor in editors:
+            await editor.wait_synced(timeout=20)
+
+        async def type_markers(index: int, editor: WSClient) -> None:
+            for n in range(30):
+                if index == 0 and n == 10:
+                    await asyncio.to_thread(holder.kill)  # mid-run, while others type
+                text = editor.text
+                starts = [i for i, char in enumerate(text) if char == "<"] + [len(text)]
+                editor.replace(starts[n % len(starts)], 0, f"<{index}:{n}>")
+                await asyncio.sleep(0.05)
+
+        await asyncio.gather(*(type_markers(i, e) for i, e in enumerate(editors)))
+        for editor in editors:
+            await editor.wait_synced(timeout=60)
+        deadline = time.monotonic() + 30
+        while len({e.text for e in editors}) > 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        texts = [e.text for e in editors]
+        for editor in editors:
+            await editor.stop()
+        return texts, 4 * 30
+
+    texts, markers = asyncio.run(scenario())
+    assert len(set(texts)) == 1, "the editors did not converge"
+    text = texts[0]
+    for index in range(4):
+        for n in range(30):
+            assert text.count(f"<{index}:{n}>") == 1, f"<{index}:{n}> lost or duplicated"
+    assert text.count("<") == markers
+    with httpx.Client(base_url=proxy.url, trust_env=False, timeout=10) as http:
+        stored = http.get(f"/api/documents/{doc_id}/text")
+        assert stored.status_code == 200
+        assert stored.json()["text"] == text
+        assert stored.headers["x-collab-instance"] != holder_name
