@@ -124,7 +124,10 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", CSRF_HEADER, LINK_HEADER],
         )
     # Added last, so it runs first: a request for a host not ours goes no further.
-    app.add_middleware(AllowedHosts, patterns=settings.items(settings.allowed_hosts))
+    hosts = settings.items(settings.allowed_hosts)
+    if settings.host not in ("0.0.0.0", "::", ""):  # the address it listens on is its own
+        hosts.append(settings.host)
+    app.add_middleware(AllowedHosts, patterns=hosts)
     app.include_router(api_router)
     app.include_router(ws.router)
     pages.install(app, settings.frontend_dir or pages.default_frontend_dir())

@@ -310,3 +310,15 @@ def test_allowed_host_patterns() -> None:
         assert host_allowed(host, patterns), host
     for host in ["evil.example", "docs.example.org.evil.example", "notexample.net", ""]:
         assert not host_allowed(host, patterns), host
+
+
+async def test_the_address_the_server_listens_on_is_an_allowed_host(tmp_path: Path) -> None:
+    app = create_app(auth_settings(tmp_path, host="192.0.2.7", allowed_hosts="localhost"))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app), base_url="http://192.0.2.7:8000"
+        ) as c,
+    ):
+        assert (await c.get("/health")).status_code == 200
+        assert (await c.get("/health", headers={"Host": "evil.example"})).status_code == 400
