@@ -125,8 +125,17 @@ def test_first_visit_makes_the_administrator_then_signs_in(people: People, tmp_p
         page.goto("/account")
         expect(page.locator("#who")).to_have_text("The Boss")
         expect(page.locator("#admin")).to_be_visible()
-        page.click("#logout")
+        # A second browser of the boss's, signed out with every other session.
+        elsewhere = people.context().new_page()
+        elsewhere.goto("/login")
+        elsewhere.fill("#name", "boss")
+        elsewhere.fill("#password", "the boss password")
+        elsewhere.click("#submit")
+        elsewhere.wait_for_url(f"{fresh.http_url}/")
+        page.click("#logout-everywhere")
         page.wait_for_url(f"{fresh.http_url}/login")
+        elsewhere.goto("/account")
+        expect(elsewhere).to_have_url(f"{fresh.http_url}/login?next=%2Faccount")
         # Someone else, later: the sign-in page, not the setup.
         other = people.page("/")
         expect(other).to_have_url(f"{fresh.http_url}/login?next=%2F")

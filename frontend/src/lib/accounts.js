@@ -63,6 +63,9 @@ export const signIn = (action, body) => request(`/api/auth/${action}`, { method:
 /** @returns {Promise<null>} */
 export const signOut = () => request("/api/auth/logout", { method: "POST" });
 
+/** Ends every session of this account, this one too. @returns {Promise<null>} */
+export const signOutEverywhere = () => request("/api/auth/sessions", { method: "DELETE" });
+
 /** @returns {Promise<Me>} */
 export const me = () => request("/api/auth/me");
 

@@ -13,6 +13,7 @@ import {
   me,
   revokeToken,
   signOut,
+  signOutEverywhere,
 } from "../lib/accounts.js";
 import { byId, el, say } from "../lib/dom.js";
 
@@ -60,6 +61,9 @@ async function main() {
 
   byId("logout").addEventListener("click", () =>
     signOut().then(() => location.assign("/login"), fail),
+  );
+  byId("logout-everywhere").addEventListener("click", () =>
+    signOutEverywhere().then(() => location.assign("/login"), fail),
   );
   byId("password-form").addEventListener("submit", (event) => {
     event.preventDefault();
