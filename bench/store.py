@@ -1,5 +1,7 @@
 """What one append costs the server: SQLAlchemy with aiosqlite against the SQLite writer
-thread (app/stores/sql/sqlite_writer.py), on SQLite with synchronous=FULL, and PostgreSQL.
+thread (app/stores/sql/sqlite_writer.py), on SQLite with synchronous=FULL, and PostgreSQL
+through asyncpg directly (app/stores/sql/postgres_append.py; it was SQLAlchemy's session,
+1.2 ms of CPU per append).
 
     python -m bench.store [--appends N] [--batch B]
 
@@ -93,7 +95,7 @@ async def main(appends: int, batch: int) -> None:
         for name, run in (
             ("sqlite, SQLAlchemy + aiosqlite", sqlite(appends, batch, writer_thread=False)),
             ("sqlite, writer thread", sqlite(appends, batch, writer_thread=True)),
-            ("postgresql, SQLAlchemy + asyncpg", postgres(appends, batch)),
+            ("postgresql, asyncpg directly", postgres(appends, batch)),
         ):
             results.setdefault(name, []).append(await run)
     for name, runs in results.items():

@@ -31,6 +31,7 @@ from app.core.store import (
     now,
 )
 from app.stores.replay import replay
+from app.stores.sql import postgres_append
 from app.stores.sql.models import DocumentRow, RevisionRow, SnapshotRow
 from app.stores.sql.sqlite_writer import SqliteWriter
 from sync.protocol import OpId, Revision
@@ -90,6 +91,8 @@ class SqlStore:
         self.snapshot_every = snapshot_every
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._sqlite = engine.dialect.name == "sqlite"
+        # On PostgreSQL with asyncpg, appends skip SQLAlchemy (app/stores/sql/postgres_append.py).
+        self._postgres = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
         self._writer: SqliteWriter | None = None
         if self._sqlite:
             if not event.contains(engine.sync_engine, "checkout", _add_casefold):
@@ -302,6 +305,13 @@ class SqlStore:
         stamp = now()
         if self._writer is not None:
             return await self._writer.append(doc_id, batch, stamp)
+        if self._postgres:
+            result = await postgres_append.append(
+                self.engine, doc_id, batch, stamp, self.snapshot_every
+            )
+            if result is AppendResult.HEAD_MOVED:
+                await self.get(doc_id)  # raises DocumentNotFound if it was deleted meanwhile
+            return result
         first, last = batch[0].revision, batch[-1].revision
         rows: list[dict[str, Any]] = []
         snapshots: list[dict[str, Any]] = []
