@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
 .PHONY: install lock system-deps frontend run test test-py test-js test-long fuzz lint bench \
-  bench-xmpp bench-peers clean
+  bench-xmpp bench-peers bench-cluster clean
 
 install: $(STAMP)
 
@@ -93,6 +93,11 @@ bench-xmpp: system-deps install
 # (docs/benchmarks-peers.md, about 25 minutes). ARGS=--quick checks the harness (about 2).
 bench-peers: system-deps install
 	$(PY) -m bench.peers $(ARGS)
+
+# One instance against three (PostgreSQL, one Prosody, HAProxy): docs/benchmarks-cluster.md.
+bench-cluster: system-deps install
+	@bash .ci/system-deps.sh --browser
+	$(PY) -m bench.cluster $(ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .pytest_cache .mypy_cache .hypothesis
