@@ -49,6 +49,7 @@ class WSClient:
     ``url`` is the server's base URL (``ws://host:port``; ``http://`` works too).
     ``on_message`` sees every server message, parsed, before the driver handles it.
     ``connect_options`` go to :func:`websockets.asyncio.client.connect` as they are.
+    ``token`` is an API token, for a server with accounts (``COLLAB_AUTH=on``).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class WSClient:
         max_size: int | None = 64 * 1024 * 1024,
         on_message: MessageHook | None = None,
         connect_options: dict[str, Any] | None = None,
+        token: str | None = None,
     ) -> None:
         base = url.rstrip("/")
         if base.startswith("http"):
@@ -80,6 +82,12 @@ class WSClient:
         self.max_size = max_size
         self.on_message = on_message
         self.connect_options = dict(connect_options or {})
+        if token:
+            # An API token (made on the account page, or by `collab login`): the server
+            # checks it before it accepts the socket, and the edits are the account's.
+            headers = dict(self.connect_options.get("additional_headers") or {})
+            headers["Authorization"] = f"Bearer {token}"
+            self.connect_options["additional_headers"] = headers
 
         self.state = LinkState.OFFLINE
         self.session: str | None = None  # this connection's session id, from 'joined'
