@@ -28,11 +28,13 @@ from sdk.websocket import WSClient
 from sync.client import SyncClient
 from tests.app.live import LiveServer, create_document
 
-WORDS = (
+# Common English words, which the 1 MB document is made of.
+_WORD_LIST = (
     "the of and to in a is that for it as was with be by on not he this are or his from at "
     "which but have an they you were her she there been one all we their has would when if so "
     "no will more about can up said out what some them into only time could new than other"
-).split()
+)
+WORDS = _WORD_LIST.split(" ")
 SIZES = {"1 KB": 1_000, "1 MB": 1_000_000}
 
 
