@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.app.live import LiveServer, external_xmpp
 from tests.browser.conftest import People
@@ -82,3 +82,32 @@ def test_pages_on_two_instances_converge_through_xmpp(
         people.close()
     assert people.page_errors == [], people.page_errors
     assert people.violations == [], people.violations
+
+
+def test_people_on_two_instances_see_each_other(
+    browser: Browser, instances: tuple[LiveServer, LiveServer]
+) -> None:
+    """Ann is on instance A first; Bob opens the document on instance B later, when Ann's
+    arrival was relayed long before B listened. Both see each other at once, without
+    anyone moving, and then each other's cursor."""
+    a, b = instances
+    doc_id = create_document(a, "first line\nlast line")
+    people = People(browser, a)
+    try:
+        ann = open_on(people, a, doc_id, "Ann")
+        bob = open_on(people, b, doc_id, "Bob")
+        for page, me, other in [(ann, "Ann", "Bob"), (bob, "Bob", "Ann")]:
+            expect(page.locator("#people li[data-session]")).to_have_count(2)
+            expect(page.locator("#people li.me .person-name")).to_have_text(me)
+            expect(page.locator("#people li[data-session]:not(.me) .person-name")).to_have_text(
+                other
+            )
+        ann.locator(EDITOR).click()
+        ann.keyboard.press("Control+End")
+        expect(bob.locator('.cm-remote-cursor[data-name="Ann"]')).to_have_count(1)
+        bob.locator(EDITOR).click()
+        bob.keyboard.press("Control+Home")
+        expect(ann.locator('.cm-remote-cursor[data-name="Bob"]')).to_have_count(1)
+    finally:
+        people.close()
+    assert people.page_errors == [], people.page_errors
