@@ -66,6 +66,14 @@ class MemoryBus:
     async def stop(self) -> None:
         if self in self.hub.buses:
             self.hub.buses.remove(self)
+            # As the XMPP server tells the other resources when one goes offline.
+            gone = self.name
+
+            async def deliver(host: BusHost) -> None:
+                await host.instance_gone(gone)
+
+            for bus in self.hub.buses:
+                bus.inbox.put_nowait(deliver)
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):

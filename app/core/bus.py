@@ -61,6 +61,10 @@ class BusHost(Protocol):
 
     async def presence_heard(self, doc_id: str, event: PresenceEvent) -> None: ...
 
+    async def instance_gone(self, origin: str) -> None:
+        """The instance ``origin`` (a ``PresenceEvent.origin``) is gone: it stopped, crashed
+        or lost the bus. The people it relayed are no longer here."""
+
     def people_here(self, doc_id: str) -> list[dict[str, Any]]:
         """The people connected to this instance on ``doc_id`` (``Person.public()``): what
         the bus relays again when an instance that just opened the document asks."""

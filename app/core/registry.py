@@ -187,6 +187,10 @@ class RoomRegistry:
         if room is not None:
             room.presence_heard(event)
 
+    async def instance_gone(self, origin: str) -> None:
+        for room in list(self.rooms.values()):
+            room.instance_gone(origin)
+
     def people_here(self, doc_id: str) -> list[dict[str, Any]]:
         room = self.rooms.get(doc_id)
         if room is None:

@@ -62,6 +62,7 @@ class Room:
         self.members: dict[str, Member] = {}
         # People connected to other instances, by session, as their instances relayed them.
         self.remote_people: dict[str, dict[str, Any]] = {}
+        self._remote_origin: dict[str, str] = {}  # session: the instance that relayed it
         self.lock = asyncio.Lock()
         self.commits = GroupCommit(self)
         # Presence updates not yet sent, the newest per session, and the timer that sends them.
@@ -301,11 +302,25 @@ class Room:
         if not isinstance(session, str) or session in self.members:
             return
         if event.event == "leave":
+            self._remote_origin.pop(session, None)
             if self.remote_people.pop(session, None) is None:
                 return
         else:
             self.remote_people[session] = event.person
+            if event.origin:
+                self._remote_origin[session] = event.origin
         self.broadcast({"type": "presence", "event": event.event, "person": event.person})
+
+    def instance_gone(self, origin: str) -> None:
+        """Another instance went away (it crashed, or lost its XMPP connection): the people
+        it relayed leave, as its own clean shutdown would have said."""
+        for session, relayed_by in list(self._remote_origin.items()):
+            if relayed_by != origin:
+                continue
+            del self._remote_origin[session]
+            person = self.remote_people.pop(session, None)
+            if person is not None:
+                self.broadcast({"type": "presence", "event": "leave", "person": person})
 
     def people(self) -> list[dict[str, Any]]:
         local = [m.person.public() for m in self.members.values()]

@@ -147,6 +147,7 @@ class XmppBridge:
         xmpp = self.connection.xmpp
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
         xmpp.add_event_handler("pubsub_delete", self._on_delete)
+        xmpp.add_event_handler("presence_unavailable", self._on_unavailable)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -565,6 +566,16 @@ class XmppBridge:
             self._spawn(self._handle_edit(doc_id, payload, item["publisher"]))
         elif kind == "inbox" and isinstance(payload, st.SnapshotRequestStanza):
             self._spawn(self._answer_snapshot_request(doc_id, item["publisher"]))
+
+    def _on_unavailable(self, presence: Any) -> None:
+        """Instances share the service account, each with its own resource, and the XMPP
+        server tells each resource when another goes offline: a clean stop, a crash (its
+        connection dropped) or a lost network. Its people are gone with it."""
+        sender = presence["from"]
+        me = self.connection.xmpp.boundjid
+        if sender.bare != me.bare or sender.full == me.full or not sender.resource:
+            return
+        self._spawn(self.host.instance_gone(str(sender.full)))
 
     def _on_live(self, doc_id: str, payload: ElementBase | None) -> None:
         try:

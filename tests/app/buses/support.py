@@ -113,6 +113,9 @@ class FakeHost:
     async def caught_up(self, doc_id: str) -> None:
         self.heard.append(Heard("caught_up", doc_id))
 
+    async def instance_gone(self, origin: str) -> None:
+        self.heard.append(Heard("gone", "", origin))
+
     def people_here(self, doc_id: str) -> list[dict[str, Any]]:
         return [dict(person) for person in self.here.get(doc_id, [])]
 

@@ -208,6 +208,24 @@ async def test_publishing_while_down_never_fails_and_catches_up(
     await eventually(lambda: b.host.revs(doc)[-1:] == [7], "b hears r7")
 
 
+async def test_an_instance_going_away_is_told_to_the_others(
+    backend: Backend, pair: tuple[Instance, Instance]
+) -> None:
+    # A crash is a connection that ends without a word; a stop without a leave relayed for
+    # each person is the same to the others. Either way they learn that a's people are gone.
+    a, b = pair
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    a.bus.relay_presence(doc, PresenceEvent("join", person()))
+    await hears_presence(b, doc, 1)
+    origin = b.host.presence(doc)[0].origin
+    assert origin == a.identity()
+    await backend.outage(a)
+    await eventually(lambda: origin in b.host.of("gone", ""), "b hears that a is gone")
+    assert a.identity() not in a.host.of("gone", "")
+
+
 async def test_a_listener_back_from_an_outage_catches_up(
     backend: Backend, pair: tuple[Instance, Instance]
 ) -> None:

@@ -78,3 +78,30 @@ async def test_people_renames_and_deletions_cross_instances(tmp_path: Path) -> N
             assert (await http.delete(f"{a}/api/documents/people")).status_code == 204
             code, _ = await closed_with(bob)
             assert code == 4410
+
+
+async def test_people_of_an_instance_that_goes_away_leave(tmp_path: Path) -> None:
+    # Instance a's bus stops without relaying a leave for Ann (as a crash would): b is told
+    # the instance is gone, and Ann leaves Bob's page and b's list.
+    hub = MemoryHub()
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", idle_unload_seconds=0, auth="off"
+    )  # type: ignore[call-arg]
+    bus_a = MemoryBus(hub, name="a")
+    first = create_app(settings, bus=bus_a)
+    second = create_app(settings, bus=MemoryBus(hub, name="b"))
+    async with serve(first) as a, serve(second) as b, httpx.AsyncClient() as http:
+        await http.post(f"{a}/api/documents", json={"title": "T", "id": "gone"})
+        async with (
+            connect(f"{b.replace('http', 'ws')}/ws/gone") as bob,
+            connect(f"{a.replace('http', 'ws')}/ws/gone") as ann,
+        ):
+            await join(bob, "bob", name="Bob")
+            await join(ann, "ann", name="Ann")
+            seen = await receive_until(bob, of_type("presence", event="join"))
+            assert seen["person"]["name"] == "Ann"
+            await bus_a.stop()
+            left = await receive_until(bob, of_type("presence", event="leave"))
+            assert left["person"]["name"] == "Ann"
+            listed = (await http.get(f"{b}/api/documents/gone")).json()
+            assert [p["name"] for p in listed["people"]] == ["Bob"]
