@@ -4,6 +4,7 @@ server, over its REST API."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,20 @@ import typer
 from app.cli.credentials import token_for
 from app.core.store import SortOrder
 
-DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def default_server() -> str:
+    """The server this machine runs, from ``COLLAB_HOST`` and ``COLLAB_PORT`` (what
+    ``collab serve`` listens on), when ``--server``/``COLLAB_SERVER`` does not say."""
+    host = os.environ.get("COLLAB_HOST", "127.0.0.1")
+    if host in ("", "0.0.0.0", "::"):  # listening everywhere: reachable on loopback
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = os.environ.get("COLLAB_PORT", "8000")
+    return f"http://{host}:{port}"
+
+
 TIMEOUT_SECONDS = 30.0
 
 docs = typer.Typer(
@@ -80,19 +94,19 @@ def printable(text: str) -> str:
 
 
 ServerOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--server",
         envvar="COLLAB_SERVER",
-        help="The server's base URL.",
-        show_default=True,
+        help="The server's base URL [default: http://COLLAB_HOST:COLLAB_PORT, "
+        "that is http://127.0.0.1:8000 unless they say otherwise].",
     ),
 ]
 
 
 @docs.callback()
-def docs_options(ctx: typer.Context, server: ServerOption = DEFAULT_SERVER) -> None:
-    ctx.obj = Api(server)
+def docs_options(ctx: typer.Context, server: ServerOption = None) -> None:
+    ctx.obj = Api(server or default_server())
 
 
 def _api(ctx: typer.Context) -> Api:

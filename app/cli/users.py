@@ -12,7 +12,7 @@ import httpx
 import typer
 
 from app.cli.credentials import save_token
-from app.cli.documents import DEFAULT_SERVER, error_message, fail, printable
+from app.cli.documents import ServerOption, default_server, error_message, fail, printable
 from app.core.errors import AppError
 
 users = typer.Typer(
@@ -163,9 +163,7 @@ def reset_password(name: Annotated[str, typer.Argument()], password: PasswordOpt
 
 def login(
     name: Annotated[str, typer.Option("--name", prompt=True, help="Your account's name.")],
-    server: Annotated[
-        str, typer.Option("--server", envvar="COLLAB_SERVER", help="The server's base URL.")
-    ] = DEFAULT_SERVER,
+    server: ServerOption = None,
     password: PasswordOption = None,
     token_name: Annotated[
         str, typer.Option("--token-name", help="How the token is listed on your account.")
@@ -175,6 +173,7 @@ def login(
     ] = None,
 ) -> None:
     """Sign in to a server and keep an API token for the other commands (in your config)."""
+    server = server or default_server()
     secret = _password(password, confirm=False)
     base = server.rstrip("/")
     try:
@@ -198,10 +197,9 @@ def login(
 
 
 def logout(
-    server: Annotated[
-        str, typer.Option("--server", envvar="COLLAB_SERVER", help="The server's base URL.")
-    ] = DEFAULT_SERVER,
+    server: ServerOption = None,
 ) -> None:
     """Forget this server's token here (revoke it on the server from your account page)."""
+    server = server or default_server()
     path = save_token(server, None)
     typer.echo(f"forgot the token for {server.rstrip('/')} in {path}")

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app import cli
+from app.cli.documents import default_server
 from app.config import get_settings
 from tests.app.conftest import free_port
 
@@ -289,3 +290,38 @@ def test_migrate(tmp_path: Path) -> None:
         assert again.exit_code == 0
     finally:
         get_settings.cache_clear()
+
+
+def test_docs_talks_to_the_server_collab_port_names(server: str) -> None:
+    # No --server, no COLLAB_SERVER: the server this machine's settings say it runs.
+    port = server.rsplit(":", 1)[1]
+    listed = runner.invoke(
+        cli.app, ["docs", "list"], env={"COLLAB_SERVER": None, "COLLAB_PORT": port}
+    )
+    assert listed.exit_code == 0, listed.output  # reached it, and was let in
+    elsewhere = runner.invoke(
+        cli.app, ["docs", "list"], env={"COLLAB_SERVER": None, "COLLAB_PORT": str(free_port())}
+    )
+    assert elsewhere.exit_code != 0
+    assert "127.0.0.1" in elsewhere.output
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        (None, None, "http://127.0.0.1:8000"),
+        ("0.0.0.0", "9000", "http://127.0.0.1:9000"),
+        ("::", "9000", "http://127.0.0.1:9000"),
+        ("::1", "8001", "http://[::1]:8001"),
+        ("docs.internal", "80", "http://docs.internal:80"),
+    ],
+)
+def test_the_default_server_follows_collab_host_and_port(
+    monkeypatch: pytest.MonkeyPatch, host: str | None, port: str | None, expected: str
+) -> None:
+    for name, value in (("COLLAB_HOST", host), ("COLLAB_PORT", port)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert default_server() == expected
