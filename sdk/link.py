@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from enum import Enum
 
-# Close codes after which reconnecting cannot help (see docs/protocol.md).
-FATAL_CLOSE_CODES = frozenset({4400, 4404, 4410})
+# Close codes after which reconnecting cannot help (see docs/protocol.md): a protocol
+# violation, not signed in, no (longer any) access, no such document, deleted.
+FATAL_CLOSE_CODES = frozenset({4400, 4401, 4403, 4404, 4410})
+# A handshake the server refused with one of these HTTP statuses ends the same way, with the
+# matching close code: trying again with the same credentials gets the same answer.
+FATAL_HANDSHAKE_STATUSES = {401: 4401, 403: 4403, 404: 4404}
 
 
 class LinkState(Enum):
@@ -18,7 +22,7 @@ class LinkState(Enum):
 
 class SessionEnded(Exception):
     """The driver will not reconnect: it was stopped, or the server refused it for good
-    (``code`` 4400, 4404 or 4410; None when stopped locally)."""
+    (``code`` one of ``FATAL_CLOSE_CODES``; None when stopped locally)."""
 
     def __init__(self, reason: str, code: int | None = None) -> None:
         super().__init__(reason if code is None else f"{reason} (close code {code})")

@@ -29,10 +29,10 @@ from typing import Any
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from sdk.backoff import Backoff
-from sdk.link import FATAL_CLOSE_CODES, LinkState, SessionEnded
+from sdk.link import FATAL_CLOSE_CODES, FATAL_HANDSHAKE_STATUSES, LinkState, SessionEnded
 from sync.client import RETRYABLE, ClientState, SyncClient
 from sync.errors import SyncError
 from sync.ops import Op
@@ -257,6 +257,23 @@ class WSClient:
                     **self.connect_options,
                 ) as ws:
                     await self._session(ws)
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                code = FATAL_HANDSHAKE_STATUSES.get(status)
+                if code is not None:
+                    reason = (
+                        exc.response.body.decode("utf-8", "replace")[:300]
+                        if exc.response.body
+                        else ""
+                    )
+                    self._end(
+                        SessionEnded(
+                            f"the server refused the connection: HTTP {status} {reason}".strip(),
+                            code,
+                        )
+                    )
+                    return
+                log.debug("connection to %s refused: HTTP %d", self.url, status)
             except (OSError, TimeoutError, WebSocketException) as exc:
                 log.debug("connection to %s failed: %r", self.url, exc)
             except Exception as exc:  # a bug here: end loudly rather than retry forever

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sdk.link import SessionEnded
 from sdk.websocket import WSClient
 from sync.client import SyncClient
 from tests.app.live import LiveServer
@@ -65,8 +66,11 @@ def test_a_token_opens_the_socket_and_names_the_author(tmp_path: Path) -> None:
         text, authors = asyncio.run(edit_with(token))
         assert text == "signed"
         assert authors == ["ada"]  # the account, whatever the client calls itself
-        # Without it the server does not accept the socket at all.
-        with pytest.raises(TimeoutError):
+        # Without it the server does not accept the socket at all, and the client says so
+        # instead of trying again forever.
+        with pytest.raises(SessionEnded) as refused:
             asyncio.run(edit_with(None))
+        assert refused.value.code == 4401
+        assert "HTTP 401" in str(refused.value)
     finally:
         server.stop()
