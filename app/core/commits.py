@@ -14,9 +14,11 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
-from collections.abc import Sequence
+import types
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -58,7 +60,10 @@ YIELD_EVERY = 0.01
 # wait behind it.
 _WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sequencing")
 # After this many failures of the placement process, placement stays in this process.
-MAX_BROKEN_POOLS = 3
+MAX_PLACER_FAILURES = 3
+# How long the placement process may take to start, or to place one edit (its budget is about
+# half a second) before it counts as stuck.
+PLACEMENT_TIMEOUT_SECONDS = 30.0
 
 
 class _Placers:
@@ -67,35 +72,38 @@ class _Placers:
     acknowledged in up to 260 ms); a thread waiting for a process holds nothing, and the
     process runs at a lower priority than the server. Started with ``spawn`` (forking a
     process that runs threads is not safe) when the first document opens, so that no edit
-    waits for it to start."""
+    waits for it to start. If it cannot start, dies or hangs, placement happens here."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
-        self._broken = 0
+        self._failures = 0
 
     def _running(self) -> ProcessPoolExecutor | None:
+        """The pool with its process started, or None to place here."""
         with self._lock:
-            if self._pool is None and self._broken < MAX_BROKEN_POOLS:
-                self._pool = ProcessPoolExecutor(
+            if self._pool is None and self._failures < MAX_PLACER_FAILURES:
+                pool = ProcessPoolExecutor(
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=os.nice,
                     initargs=(10,),
                 )
+                try:
+                    with _main_module_hidden():
+                        started = pool.submit(int)  # the pool starts its process now
+                    started.result(timeout=PLACEMENT_TIMEOUT_SECONDS)
+                except (BrokenProcessPool, TimeoutError):
+                    log.warning("the fuzzy placement process did not start", exc_info=True)
+                    self._failures += 1
+                    _retire(pool)
+                    return None
+                self._pool = pool
             return self._pool
 
     def start(self) -> None:
-        """Start the worker process now, from a worker thread: starting it takes a while, and
-        the pool only starts its process for a first task."""
         if self._pool is None:
-            _WORKERS.submit(self._warm)
-
-    def _warm(self) -> None:
-        pool = self._running()
-        if pool is not None:
-            with contextlib.suppress(BrokenProcessPool):
-                pool.submit(int).result()
+            _WORKERS.submit(self._running)
 
     def place(
         self, text: str, hunks: Sequence[Hunk], starts: Sequence[int], budget: int | None
@@ -104,16 +112,42 @@ class _Placers:
         pool = self._running()
         if pool is not None:
             try:
-                return pool.submit(place_fuzzily, text, hunks, starts, budget).result()
-            except BrokenProcessPool:
-                # The process died (killed, out of memory, or it could not start: a main
-                # module that runs itself on import). Place here; start afresh next time,
-                # but not forever.
-                log.warning("the fuzzy placement process died; placing in this process")
+                job = pool.submit(place_fuzzily, text, hunks, starts, budget)
+                return job.result(timeout=PLACEMENT_TIMEOUT_SECONDS)
+            except (BrokenProcessPool, TimeoutError):
+                # Killed, out of memory, or stuck far past its budget: place this one here,
+                # and start afresh next time (a few times, not forever).
+                log.warning("the fuzzy placement process failed; placing in this process")
                 with self._lock:
                     if self._pool is pool:
-                        self._pool, self._broken = None, self._broken + 1
+                        self._pool = None
+                        self._failures += 1
+                _retire(pool)
         return place_fuzzily(text, hunks, starts, budget)
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """``spawn`` runs the parent's main script again in the child, to find what it defines.
+    Placement needs nothing from it, and a script that starts a server without an
+    ``if __name__ == "__main__"`` guard would start a second one there (and the pool would
+    wait for it forever). The child is given an empty main module instead."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _retire(pool: ProcessPoolExecutor) -> None:
+    # The pool keeps its processes in a private attribute; a stuck one is not stopped by
+    # shutdown, so it is terminated.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 _PLACERS = _Placers()
