@@ -35,7 +35,9 @@ CONTEXT_RADIUS = 2048
 # The characters diff-match-patch leaves unescaped (the same set as JavaScript's encodeURI,
 # plus the space).
 _SAFE = "!~*'();/?:@&=+$,# "
-_HEADER = re.compile(r"@@ -([0-9]+),?([0-9]*) \+([0-9]+),?([0-9]*) @@")
+# Numbers in a header have at most 16 digits (2**53 has 16): a header with thousands of
+# digits is malformed before anything turns them into an integer.
+_HEADER = re.compile(r"@@ -([0-9]{1,16}),?([0-9]{0,16}) \+([0-9]{1,16}),?([0-9]{0,16}) @@")
 
 
 @dataclass(slots=True)

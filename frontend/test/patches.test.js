@@ -127,3 +127,8 @@ test("context is unique near the hunk, as in Python, not in the whole text", () 
     "@@ -1,17 +1,18 @@\n 01234\n+Z\n 56789-------\n",
   );
 });
+
+test("a header number of more than 16 digits is malformed, as in Python", () => {
+  assert.equal(parsePatch("@@ -1,0 +9007199254740991,1 @@\n+a\n")[0].start2, 9007199254740990);
+  assert.throws(() => parsePatch(`@@ -1,0 +${"9".repeat(17)},1 @@\n+a\n`), /header/);
+});

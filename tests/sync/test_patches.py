@@ -178,3 +178,10 @@ def test_a_repeat_within_the_radius_still_grows_the_context() -> None:
     ours = patches.patch_text(text, op)
     assert ours == dmp.patch_toText(dmp.patch_make(text, ops.to_diffs(text, op)))
     assert ours == "@@ -1,17 +1,18 @@\n 01234\n+Z\n 56789-------\n"
+
+
+def test_a_header_number_of_more_than_16_digits_is_malformed() -> None:
+    assert patches.parse_patch("@@ -1,0 +9007199254740991,1 @@\n+a\n")[0].start2 == 9007199254740990
+    for header in ("@@ -1,0 +" + "9" * 17 + ",1 @@", "@@ -" + "1" * 5000 + ",0 +1,1 @@"):
+        with pytest.raises(MalformedPatch, match="bad hunk header"):
+            patches.parse_patch(header + "\n+a\n")

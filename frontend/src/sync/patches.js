@@ -49,7 +49,8 @@ const ESCAPED = Array.from({ length: 256 }, (_, byte) =>
     ? String.fromCharCode(byte)
     : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`,
 );
-const HEADER = /^@@ -([0-9]+),?([0-9]*) \+([0-9]+),?([0-9]*) @@$/;
+// At most 16 digits a number, as in Python's sync/patches.py.
+const HEADER = /^@@ -([0-9]{1,16}),?([0-9]{0,16}) \+([0-9]{1,16}),?([0-9]{0,16}) @@$/;
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 const ESCAPE_RUN = /(?:%[0-9A-Fa-f]{2})+/g;
 const LINE_KINDS = new Map([
