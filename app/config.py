@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     max_waiting_edits: int = Field(64, ge=1)
     # Messages queued for one WebSocket before it counts as stuck and is closed.
     send_queue_limit: int = Field(1000, ge=1)
+    # ...and the size of what they hold (characters), which one snapshot may exceed alone.
+    send_queue_bytes: int = Field(32 * 1024 * 1024, ge=65_536)
 
     # XMPP: "managed" starts Prosody under data_dir; "external" connects to the server below;
     # "off" runs without XMPP (single-instance editing still works).

@@ -28,6 +28,9 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 4408
 CLOSE_DELETED = 4410
 
+# What one connection's outgoing queue may hold, in characters, before it counts as stuck.
+DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024
+
 # How long closing a connection may wait for its peer (to flush, to take the close frame).
 # A stuck peer never would, and a room must not wait on it.
 CLOSE_TIMEOUT_SECONDS = 10.0
@@ -99,6 +102,11 @@ class Member:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     sender: asyncio.Task[None] | None = None
     _stopping: asyncio.Future[None] | None = None
+    # The queue is bounded in bytes too: a thousand messages may be a thousand snapshots of a
+    # 5 MB document for a client that never reads. One message is always taken, however
+    # large, when nothing else waits.
+    byte_limit: int = DEFAULT_QUEUE_BYTES
+    queued_bytes: int = 0
 
     @property
     def closing(self) -> bool:
@@ -118,7 +126,13 @@ class Member:
             return True
         if self.queue.qsize() >= self.queue_limit:
             return False
-        self.queue.put_nowait(message if isinstance(message, str) else encode(message))
+        data = message if isinstance(message, str) else encode(message)
+        # Characters, not bytes: what the queue holds is str (1 to 4 bytes a character in
+        # CPython); close enough for a bound that is about not holding gigabytes.
+        if self.queued_bytes and self.queued_bytes + len(data) > self.byte_limit:
+            return False
+        self.queued_bytes += len(data)
+        self.queue.put_nowait(data)
         return True
 
     async def _drain(self) -> None:
@@ -126,6 +140,7 @@ class Member:
             message = await self.queue.get()
             if message is None:
                 return
+            self.queued_bytes -= len(message)
             try:
                 await self.channel.send_text(message)
             except Exception:  # the socket is gone: nothing more can reach this member

@@ -205,11 +205,12 @@ class Room:
             # A catch-up is a burst the queue limit is not meant for: one snapshot instead.
             result = await self._snapshot_locked(client)
         if isinstance(result, Snapshot):
-            member.push(result.to_wire())
+            self._push_or_drop(member, result.to_wire())
             return
         for revision in result:
-            member.push(revision.to_wire())
-        member.push(Synced(self.sequencer.rev).to_wire())
+            if not self._push_or_drop(member, revision.to_wire()):
+                return
+        self._push_or_drop(member, Synced(self.sequencer.rev).to_wire())
 
     # -- members and presence -----------------------------------------------------------
 
@@ -225,7 +226,8 @@ class Room:
             await self.refresh_locked()
             member.push({**welcome, "people": self.people()})
             await self._push_catch_up_locked(member, since, full=full)
-            self.add(member)
+            if not member.closing:  # its catch-up may not have fitted
+                self.add(member)
 
     async def resync(self, member: Member, since: int, *, full: bool) -> None:
         """Queue a catch-up for a member that asked for one (after a gap, or a bad copy)."""
@@ -241,10 +243,22 @@ class Room:
         for session, member in list(self.members.items()):
             if session == exclude or self.members.get(session) is not member:
                 continue  # excluded, or dropped while this loop ran
-            if not member.push(data):
-                log.warning("closing %s in %s: too slow", session, self.doc_id)
-                self._drop(member, CLOSE_TOO_SLOW, "too slow: reconnect and resync")
-                self.background.spawn(self.extensions.member_dropped(self.doc_id, "too-slow"))
+            self._push_or_drop(member, data)
+
+    def _push_or_drop(self, member: Member, data: dict[str, Any] | str) -> bool:
+        """Queue ``data`` to ``member``, or close it as too slow if its queue is full (by
+        messages or by size): it resyncs when it reconnects."""
+        if member.push(data):
+            return True
+        session = member.person.session
+        log.warning("closing %s in %s: too slow", session, self.doc_id)
+        if self.members.get(session) is member:
+            self._drop(member, CLOSE_TOO_SLOW, "too slow: reconnect and resync")
+        else:  # still joining (its catch-up did not fit): not a member yet
+            member.closed.set()
+            self.background.spawn(member.stop(CLOSE_TOO_SLOW, "too slow: reconnect and resync"))
+        self.background.spawn(self.extensions.member_dropped(self.doc_id, "too-slow"))
+        return False
 
     def _drop(self, member: Member, code: int, reason: str) -> None:
         """Take ``member`` out now and close it in the background (it may be stuck)."""

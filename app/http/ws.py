@@ -195,6 +195,7 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
             WebSocketChannel(websocket),
             settings.send_queue_limit,
             TokenBucket(settings.edits_per_second, settings.edit_burst),
+            byte_limit=settings.send_queue_bytes,
         )
         try:
             await access.check_client(doc_id, person.client, author, room.members.values())

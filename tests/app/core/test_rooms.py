@@ -501,3 +501,39 @@ async def test_a_flood_of_cursor_moves_is_coalesced_newest_first(
         m["person"]["session"] != moving.person.session for m in mover.of_type("presence")
     )
     await registry.close()
+
+
+async def test_a_member_whose_queue_holds_too_much_text_is_closed(
+    store: Store, data_dir: Path
+) -> None:
+    # A client that never reads and keeps asking for the snapshot of a large document: the
+    # queue is bounded in size, not only in messages, so it is closed as too slow long before
+    # it holds gigabytes. One message alone, however large, always fits.
+    await store.create("big", "Big", "x" * 300_000)
+    registry = registry_for(store, data_dir)
+    room = await registry.acquire("big")
+    stuck_channel = FakeChannel(stuck=True)
+    stuck = make_member(stuck_channel)
+    stuck.byte_limit = 1_000_000
+    await room.join(stuck, 0, full=True, welcome={"type": "joined"})
+    assert stuck.person.session in room.members
+    # The joined message is taken by the sender (and never finishes); the join's snapshot and
+    # two more, 300,000 characters each, fit under the bound; a fourth does not.
+    for _ in range(2):
+        await room.resync(stuck, 0, full=True)
+    assert not stuck.closed.is_set()
+    assert 900_000 <= stuck.queued_bytes <= 1_000_000
+    await room.resync(stuck, 0, full=True)
+    assert stuck.closed.is_set()
+    assert stuck.person.session not in room.members
+    await eventually(lambda: stuck_channel.closed is not None, what="closing the stuck member")
+    assert stuck_channel.closed is not None and stuck_channel.closed[0] == CLOSE_TOO_SLOW
+
+    # A member alone with a message larger than the bound still gets it.
+    good_channel = FakeChannel()
+    good = make_member(good_channel)
+    good.byte_limit = 65_536
+    await room.join(good, 0, full=True, welcome={"type": "joined"})
+    await eventually(lambda: bool(good_channel.of_type("snapshot")), what="the big snapshot")
+    assert good.person.session in room.members
+    await registry.close()
