@@ -30,8 +30,9 @@ from app.core.identity import CSRF_HEADER, LINK_HEADER, Identity
 from app.core.publishing import BusExtension
 from app.core.registry import RoomRegistry
 from app.core.store import DocumentStore
-from app.http import pages, ws
+from app.http import docs, pages, ws
 from app.http.api.main import api_router
+from app.http.compression import Compression
 from app.http.errors import install_handlers
 from app.http.hosts import AllowedHosts
 from app.metrics import Metrics, MetricsExtension
@@ -111,6 +112,9 @@ def create_app(
         "revisions and published over XMPP pubsub.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by app/http/docs.py from our own copies of Swagger UI and ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -123,6 +127,10 @@ def create_app(
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", CSRF_HEADER, LINK_HEADER],
         )
+    # JSON and pages larger than a packet or two go out gzipped to a browser that accepts it.
+    # HTTP only: the WebSocket's frames pass through untouched, and the assets' precompressed
+    # copies (app/http/pages.py) already carry a Content-Encoding, which it leaves alone.
+    app.add_middleware(Compression, minimum_size=1024, compresslevel=6)
     # Added last, so it runs first: a request for a host not ours goes no further.
     hosts = settings.items(settings.allowed_hosts)
     if settings.host not in ("0.0.0.0", "::", ""):  # the address it listens on is its own
@@ -130,7 +138,9 @@ def create_app(
     app.add_middleware(AllowedHosts, patterns=hosts)
     app.include_router(api_router)
     app.include_router(ws.router)
-    pages.install(app, settings.frontend_dir or pages.default_frontend_dir())
+    frontend_dir = settings.frontend_dir or pages.default_frontend_dir()
+    docs.install(app, frontend_dir)
+    pages.install(app, frontend_dir)
 
     @app.middleware("http")
     async def _timing(

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import re
 import secrets
+import stat
+from mimetypes import guess_type
 from pathlib import Path
 from urllib.parse import urlencode
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import FileResponse
+from starlette.staticfiles import NotModifiedResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from app.core.access import ANONYMOUS
 from app.core.accounts import digest
 from app.core.errors import Refused
 from app.core.identity import CSRF_COOKIE, LINKS_COOKIE, MAX_LINKS_KEPT, Identity, cookies
+from app.http.compression import accepts
 from app.schemas import DOC_ID_PATTERN
 
 # The placeholder in the pages' HTML that becomes this response's style nonce.
@@ -72,20 +79,66 @@ def default_frontend_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
+# esbuild's "[name]-[hash]" file names (frontend/build.mjs): eight base32 characters before
+# the first extension, so "editor-5KX2Q7ZD.js" and its "editor-5KX2Q7ZD.js.map" both match.
+HASHED_NAME = re.compile(r"^[\w.-]+-[A-Z2-7]{8}(\.[a-z0-9]+)+$")
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+# What the build precompressed each asset into, best first (frontend/build.mjs writes them).
+PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))
+
+
+def cache_control(path: str) -> str:
+    """A hashed name changes whenever its content does, so a browser may keep it for a year;
+    anything else (the favicon, the vendored API docs) is revalidated on every load, so an
+    old copy never talks to a newer server."""
+    return IMMUTABLE if HASHED_NAME.match(path.rsplit("/", 1)[-1]) else "no-cache"
+
+
 class _SecuredStaticFiles(StaticFiles):
-    """Static assets with the same headers as the pages, revalidated on every load (the
-    file names carry no hash, and an old bundle must never talk to a newer server)."""
+    """Static assets with the same headers as the pages, cached according to their names,
+    and sent as the build's precompressed copy when the browser accepts it."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] in ("GET", "HEAD") and not path.endswith((".br", ".gz")):
+            offered = Headers(scope=scope).get("accept-encoding", "")
+            for coding, suffix in PRECOMPRESSED:
+                if not accepts(offered, coding):
+                    continue
+                full_path, found = await anyio.to_thread.run_sync(self.lookup_path, path + suffix)
+                if found is None or not stat.S_ISREG(found.st_mode):
+                    continue
+                # The copy's own ETag (its size and time differ from the original's), so a
+                # cache never answers a gzip request with the brotli bytes' validator.
+                response = FileResponse(
+                    full_path,
+                    stat_result=found,
+                    media_type=guess_type(path)[0] or "text/plain",  # as FileResponse guesses
+                    headers={"Content-Encoding": coding},
+                )
+                if self.is_not_modified(response.headers, Headers(scope=scope)):
+                    return NotModifiedResponse(response.headers)
+                return response
+        return await super().get_response(path, scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: dict[str, object]) -> None:
+        path = self.get_path(scope)
+
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))  # type: ignore[call-overload]
-                for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-cache"}.items():
-                    headers.append((name.lower().encode(), value.encode()))
-                message = {**message, "headers": headers}
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                for name, value in SECURITY_HEADERS.items():
+                    headers.append(name, value)
+                # Never a year for a 404: the file may appear with the next deployment.
+                found = message["status"] in (200, 206, 304)
+                headers["Cache-Control"] = cache_control(path) if found else "no-cache"
+                # The same address answers with different bytes by Accept-Encoding.
+                headers.add_vary_header("Accept-Encoding")
+                message = {**message, "headers": headers.raw}
             await send(message)
 
-        await super().__call__(scope, receive, send_with_headers)  # type: ignore[arg-type]
+        await super().__call__(scope, receive, send_with_headers)
 
 
 def install(app: FastAPI, frontend_dir: Path) -> None:
