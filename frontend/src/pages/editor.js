@@ -128,6 +128,7 @@ function start(id) {
           loaded = true;
           // A viewer's page stays read-only: the server would refuse their edits anyway.
           if (role !== "viewer") view.dispatch({ effects: editable.reconfigure([]) });
+          focusWhenFree();
         }
         renderStatus();
       },
@@ -415,9 +416,27 @@ function start(id) {
     }),
   });
 
+  // The link only scrolls: a <div> holding CodeMirror takes no focus from a fragment, so the
+  // link hands it to the editor itself.
+  const skipLink = byId("skip-link");
+  skipLink.addEventListener("click", (event) => {
+    event.preventDefault();
+    view.focus();
+    view.dispatch({ scrollIntoView: true });
+  });
+
+  /**
+   * Focus the text once it can be typed into (a read-only editor refuses focus), so a
+   * document just opened takes keystrokes without a click; unless the person has gone
+   * somewhere else on the page meanwhile (their name, the share link).
+   */
+  function focusWhenFree() {
+    const active = document.activeElement;
+    if (active === null || active === document.body || active === skipLink) view.focus();
+  }
+
   renderPeople();
   renderStatus();
   if (navigator.onLine === false) connection.pause(); // start() then waits for "online"
   connection.start();
-  view.focus();
 }
