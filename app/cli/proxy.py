@@ -53,6 +53,8 @@ cache assets
     total-max-size 64
     max-object-size 4194304
     max-age 60
+    # One copy per Accept-Encoding: the instances send brotli, gzip or plain bytes by it.
+    process-vary on
 
 frontend collab
     bind {bind}
