@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import shutil
 import threading
@@ -42,17 +43,18 @@ def _run_in(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, T]) -> T:
     return asyncio.run_coroutine_threadsafe(work, loop).result(timeout=120)
 
 
-@pytest.fixture(scope="session")
-def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProsodyForTests]:
+@contextlib.contextmanager
+def prosody_in_thread(directory: Path) -> Iterator[ProsodyForTests]:
+    """A ManagedProsody (supervised: restarted if it dies) whose loop runs in a thread of its
+    own: a test may be running another loop in this thread when it needs it (Playwright's
+    sync API keeps one running). The thread lives as long as Prosody: its death signal is
+    tied to the thread that started it."""
     if shutil.which("prosody") is None:
         pytest.skip("Prosody is not installed (apt-get install -y prosody lua-dbi-sqlite3)")
-    # Prosody's loop runs in a thread of its own: the session's tests may be running another
-    # loop in this thread when they need it (Playwright's sync API keeps one running). The
-    # thread lives as long as Prosody: its death signal is tied to the thread that started it.
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="prosody-loop", daemon=True)
     thread.start()
-    server = ManagedProsody(Path(tmp_path_factory.mktemp("prosody")), port=0)
+    server = ManagedProsody(directory, port=0)
     _run_in(loop, server.start())
     try:
         yield ProsodyForTests(server, loop)
@@ -61,6 +63,12 @@ def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProsodyForTest
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+@pytest.fixture(scope="session")
+def prosody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProsodyForTests]:
+    with prosody_in_thread(Path(tmp_path_factory.mktemp("prosody"))) as server:
+        yield server
 
 
 async def started(server: ManagedProsody) -> AsyncIterator[ManagedProsody]:

@@ -74,6 +74,9 @@ MAX_REPUBLISH = 1000
 # Revisions read from the store per publish round: each round is a few items.
 PUBLISH_BATCH = 500
 PUBLISH_RETRY_SECONDS = 1.0
+# After (re)connecting, how long other instances get to publish their own revisions before
+# whatever the node still lacks is published by us.
+ORPHAN_GRACE_SECONDS = 5.0
 PREPARE_RETRY_SECONDS = 5.0  # a document whose nodes could not be prepared, tried again
 # Senders whose inbox rate is remembered; the least recently heard are forgotten first.
 MAX_SENDERS = 10_000
@@ -427,12 +430,14 @@ class XmppBridge:
         # What we committed, and what the room holds: an instance that died before
         # publishing its last revisions left them to whoever opens the document next.
         head = max(state.head, self.host.head_of(doc_id))
-        # Normally only our own revisions are published. Right after (re)connecting or
-        # opening, the node is compared with the store instead, and whatever it lacks is
-        # published, whoever committed it: an instance that died before publishing its
-        # last revisions left them to the next one.
+        # Only our own revisions are published: each instance publishes what it committed,
+        # so every revision is published once. Right after (re)connecting or opening, the
+        # node may lack revisions of other instances too: they publish theirs as they come
+        # back, and whatever is still missing a little later (its instance died before
+        # publishing) is published by whoever noticed (_publish_orphans_later).
         catching_up = state.published is None or state.recheck
         if catching_up:
+            before = state.published  # where we were before the outage, if anywhere
             on_node = await self._node_head(doc_id)
             state.recheck = False
             if on_node == 0 and head > MAX_REPUBLISH:
@@ -441,7 +446,13 @@ class XmppBridge:
                 state.published = state.snapshot_at
                 state.mine = {rev for rev in state.mine if rev > state.published}
                 return
-            state.published = on_node
+            # The node's newest revision says nothing of the ones below it: another instance
+            # back first may have published its newer ones over the gap of ours.
+            start = on_node if not state.mine else min(on_node, min(state.mine) - 1)
+            state.published = start
+            since = start if before is None else min(before, start)
+            if head > since:
+                self._spawn(self._publish_orphans_later(doc_id, state, since, head))
         # Everything since, however much (an outage of minutes under load is thousands of
         # revisions): subscribers, bots among them, follow revisions, not snapshots.
         assert state.published is not None
@@ -449,7 +460,7 @@ class XmppBridge:
             fetched = await self._revisions_after(doc_id, state.published, head)
             if not fetched:
                 return
-            revisions = [r for r in fetched if catching_up or r.rev in state.mine]
+            revisions = [r for r in fetched if r.rev in state.mine]
             if revisions:
                 items = await self.nodes.publish_revisions(doc_id, revisions)
                 log.debug(
@@ -465,6 +476,36 @@ class XmppBridge:
         every = self.settings.snapshot_every
         if state.published // every > max(state.snapshot_at, 0) // every:
             await self._publish_snapshot(doc_id, state)
+
+    async def _publish_orphans_later(
+        self, doc_id: str, state: Tracked, since: int, until: int
+    ) -> None:
+        """After a grace period, publish the revisions in ``(since, until]`` the node still
+        lacks: their instance is gone (or still away), and subscribers need them."""
+        await asyncio.sleep(ORPHAN_GRACE_SECONDS)
+        ours = self.tracked.get(doc_id) is state or self._left_behind.get(doc_id) is state
+        if not ours or not self.connection.connected:
+            return  # closed meanwhile, or down again: the next reconnect looks again
+        try:
+            present = {r.rev for r in await self.nodes.revisions_after(doc_id, since)}
+            published = 0
+            cursor = since
+            while cursor < until:
+                fetched = await self._revisions_after(doc_id, cursor, until)
+                if not fetched:
+                    break
+                missing = [r for r in fetched if r.rev not in present]
+                if missing:
+                    await self.nodes.publish_revisions(doc_id, missing)
+                    published += len(missing)
+                cursor = fetched[-1].rev
+        except (sync_errors.BridgeError, sync_errors.SyncError, AppError) as exc:
+            log.warning("checking %s for unpublished revisions failed: %s", doc_id, exc)
+            return
+        if published:
+            log.info(
+                "published %d revision(s) of %s that no instance had published", published, doc_id
+            )
 
     async def _revisions_after(self, doc_id: str, since: int, head: int) -> list[Revision]:
         revisions = await self.host.revisions_after(doc_id, since, min(PUBLISH_BATCH, head - since))
