@@ -15,6 +15,8 @@ from tests.browser.helpers import EDITOR, converge, create_document
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
+REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
 
 def test_a_new_document_takes_keystrokes_without_a_click(
     server: LiveServer, people: People
@@ -58,4 +60,6 @@ def test_the_api_docs_render_offline(
     page.route("**/*", only_ours)
     page.goto(path)
     expect(page.locator(rendered).first).to_contain_text(re.compile("XMPP Collab"))
-    assert elsewhere == []
+    # ReDoc's side menu shows Redocly's logo from their CDN, and hides it when it cannot
+    # load: the one request off the server that the page can do without.
+    assert set(elsewhere) <= {REDOCLY_LOGO}, elsewhere
