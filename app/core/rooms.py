@@ -106,33 +106,6 @@ class Room:
         async with self.lock:
             await self.refresh_locked()
 
-    async def apply_remote(self, revisions: list[Revision]) -> None:
-        """Revisions another instance committed (heard over the bus), in order.
-
-        The next one is folded in directly and passed to our members; anything that does
-        not follow on (a gap, a revision that does not fit) is filled from the store, which
-        has every committed revision.
-        """
-        async with self.lock:
-            for revision in revisions:
-                if revision.rev <= self.sequencer.rev:
-                    continue  # ours, or already folded in from the store
-                if revision.rev == self.sequencer.rev + 1:
-                    try:
-                        self.sequencer.ingest(revision)
-                    except sync_errors.SyncError:
-                        log.warning(
-                            "revision %d of %s did not fold; reading the store",
-                            revision.rev,
-                            self.doc_id,
-                        )
-                        await self.refresh_locked()
-                        return
-                    self.broadcast(revision.to_wire())
-                    continue
-                await self.refresh_locked()
-                return
-
     async def refresh_locked(self) -> None:
         """Fold in revisions other processes committed, and pass them on to our members."""
         while True:

@@ -40,7 +40,7 @@ def not_private(root: Path) -> dict[str, str]:
 
 def test_everything_the_app_writes_is_private(tmp_path: Path) -> None:
     data = tmp_path / "data"  # does not exist yet: the app makes it
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=data,
         xmpp_mode="managed",

@@ -197,9 +197,9 @@ def test_prosody_killed_while_editing_everything_is_published_and_the_bot_catche
 
 
 async def _status_is(server: LiveServer, status: str) -> bool:
-    return (await xmpp_health(server))["status"] == status
+    return bool((await xmpp_health(server))["status"] == status)
 
 
 async def _caught_up(server: LiveServer) -> bool:
     health = await xmpp_health(server)
-    return health["state"] == "connected" and health["backlog"] == 0
+    return bool(health["state"] == "connected" and health["backlog"] == 0)
