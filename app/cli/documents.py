@@ -19,7 +19,6 @@ from app.cli.credentials import token_for
 from app.core.store import SortOrder
 
 
-
 def default_server() -> str:
     """The server this machine runs, from ``COLLAB_HOST`` and ``COLLAB_PORT`` (what
     ``collab serve`` listens on), when ``--server``/``COLLAB_SERVER`` does not say."""
