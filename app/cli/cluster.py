@@ -37,7 +37,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from app.buses.xmpp.ejabberd import ManagedEjabberd
-from app.buses.xmpp.prosody import ManagedProsody, XmppAccount, free_port
+from app.buses.xmpp.prosody import ManagedProsody, XmppAccount, die_with_parent, free_port
 from app.cli.proxy import ProxyConfig, render
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ class LocalCluster:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the instances in order
+                preexec_fn=die_with_parent,
             )
         self.started.append(Started(name, process, f"{self.host}:{port}"))
 
@@ -145,6 +146,7 @@ class LocalCluster:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         self.started.append(Started("haproxy", process, self.bind))
 

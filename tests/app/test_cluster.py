@@ -138,3 +138,53 @@ def test_cluster_up_serves_through_the_proxy_and_stops_everything(
                         os.kill(entry["pid"], signal.SIGKILL)
         assert process.stdout is not None
         process.stdout.close()
+
+
+def test_a_killed_cluster_leaves_nothing_running(
+    fresh_postgres: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # SIGKILL gives the cluster no chance to stop what it started: the kernel does, since
+    # every process it starts is told to end with its parent (PR_SET_PDEATHSIG).
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "cluster",
+            "up",
+            "--instances",
+            "1",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+            "--database-url",
+            fresh_postgres,
+            "--data-dir",
+            str(tmp_path / "cluster"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLLAB_AUTH": "off"},
+    )
+    pids: list[int] = []
+    try:
+        wait_for_line(process, "cluster up:", timeout=120)
+        state = json.loads((tmp_path / "cluster" / "cluster.json").read_text())
+        pids = [entry["pid"] for entry in state["processes"].values()]
+        assert len(pids) == 3 and all(alive(pid) for pid in pids)  # instance, proxy, Prosody
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in pids if alive(pid)] == []
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()

@@ -37,7 +37,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from app.buses.xmpp.prosody import XmppAccount, free_port, private_dir, write_private
+from app.buses.xmpp.prosody import (
+    XmppAccount,
+    die_with_parent,
+    free_port,
+    private_dir,
+    write_private,
+)
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +233,7 @@ class ManagedEjabberd:
                 stdout=output,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # a killed parent leaves no node behind
             )
         finally:
             output.close()

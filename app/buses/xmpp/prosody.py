@@ -65,12 +65,16 @@ def _private_umask() -> None:
     os.umask(0o077)
 
 
+def die_with_parent() -> None:
+    """In a child, before exec (Linux): SIGTERM it when the process that started it dies,
+    even by SIGKILL, so a crashed parent does not leave servers holding their ports."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _prosody_child() -> None:
     _private_umask()
-    # Linux: SIGTERM Prosody when the app's process dies, even by SIGKILL, so a crashed app
-    # does not leave a server holding the port.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    die_with_parent()
 
 
 def private_dir(path: Path) -> Path:
