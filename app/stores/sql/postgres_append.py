@@ -12,20 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.store import AppendResult, Commit, change_size
+from app.core.store import AppendResult, Commit
+from app.stores.sql.rows import REVISION_COLUMNS, revision_rows
 
 MOVE_HEAD = (
     "UPDATE documents SET head_rev = $1, updated_at = $2, length = $3, checksum = $4 "
     "WHERE id = $5 AND head_rev = $6"
 )
 INSERT_REVISION = (
-    "INSERT INTO revisions (doc_id, rev, base, author, client, seq, patch, checksum, "
-    "created_at, inserted, deleted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    f"INSERT INTO revisions ({REVISION_COLUMNS}) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 )
 INSERT_SNAPSHOT = "INSERT INTO snapshots (doc_id, rev, text) VALUES ($1, $2, $3)"
 
@@ -47,28 +47,7 @@ async def append(
     (nothing written) when an operation id is already in the log.
     """
     first, last = batch[0].revision, batch[-1].revision
-    rows: list[tuple[Any, ...]] = []
-    snapshots: list[tuple[str, int, str]] = []
-    for commit in batch:
-        revision = commit.revision
-        inserted, deleted = change_size(commit.op)
-        rows.append(
-            (
-                doc_id,
-                revision.rev,
-                revision.base,
-                revision.author,
-                revision.op_id.client,
-                revision.op_id.seq,
-                revision.patch,
-                revision.checksum,
-                stamp,
-                inserted,
-                deleted,
-            )
-        )
-        if revision.rev % snapshot_every == 0:
-            snapshots.append((doc_id, revision.rev, commit.text_after))
+    rows, snapshots = revision_rows(doc_id, batch, stamp, snapshot_every)
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection

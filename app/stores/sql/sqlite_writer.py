@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from app.core.errors import DocumentNotFound
-from app.core.store import AppendResult, Commit, change_size
+from app.core.store import AppendResult, Commit
+from app.stores.sql.rows import REVISION_COLUMNS, revision_rows
 
 # How SQLAlchemy stores a DateTime on SQLite; rows written here must read back the same.
 _STAMP = "%Y-%m-%d %H:%M:%S.%f"
@@ -33,7 +34,7 @@ class SqliteWriter:
         self._connection: sqlite3.Connection | None = None
 
     async def append(self, doc_id: str, batch: Sequence[Commit], stamp: datetime) -> AppendResult:
-        rows, snapshots = self._rows(doc_id, batch, stamp)
+        rows, snapshots = revision_rows(doc_id, batch, stamp.strftime(_STAMP), self.snapshot_every)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._thread, self._append, doc_id, batch, stamp, rows, snapshots
@@ -64,34 +65,6 @@ class SqliteWriter:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-
-    def _rows(
-        self, doc_id: str, batch: Sequence[Commit], stamp: datetime
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        when = stamp.strftime(_STAMP)
-        rows: list[tuple[Any, ...]] = []
-        snapshots: list[tuple[Any, ...]] = []
-        for commit in batch:
-            revision = commit.revision
-            inserted, deleted = change_size(commit.op)
-            rows.append(
-                (
-                    doc_id,
-                    revision.rev,
-                    revision.base,
-                    revision.author,
-                    revision.op_id.client,
-                    revision.op_id.seq,
-                    revision.patch,
-                    revision.checksum,
-                    when,
-                    inserted,
-                    deleted,
-                )
-            )
-            if revision.rev % self.snapshot_every == 0:
-                snapshots.append((doc_id, revision.rev, commit.text_after))
-        return rows, snapshots
 
     def _append(
         self,
@@ -125,8 +98,7 @@ class SqliteWriter:
                     raise DocumentNotFound(f"document '{doc_id}' not found")
                 return AppendResult.HEAD_MOVED
             connection.executemany(
-                "INSERT INTO revisions (doc_id, rev, base, author, client, seq, patch, "
-                "checksum, created_at, inserted, deleted) "
+                f"INSERT INTO revisions ({REVISION_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
