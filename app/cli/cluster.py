@@ -88,10 +88,10 @@ class LocalCluster:
         for number in range(1, self.instances + 1):
             self._start_instance(number, database, service)
         for instance in self.started:
-            await wait_ready(instance)
+            await wait_ready(instance, self.data_dir)
             typer.echo(f"instance {instance.name} ready on http://{instance.address}")
         self._start_proxy()
-        await self._wait_proxy()
+        await wait_ready(self.started[-1], self.data_dir)
         self._write_state()
         typer.echo(f"cluster up: {self.proxy_url} ({self.instances} instances)")
 
@@ -150,18 +150,6 @@ class LocalCluster:
             )
         self.started.append(Started("haproxy", process, self.bind))
 
-    async def _wait_proxy(self) -> None:
-        proxy = self.started[-1]
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if proxy.process.poll() is not None:
-                log_text = (self.data_dir / "haproxy.log").read_text(errors="replace")
-                raise ClusterError(f"HAProxy exited:\n{log_text[-2000:]}")
-            if await asyncio.to_thread(_answers, f"{self.proxy_url}/ready"):
-                return
-            await asyncio.sleep(0.2)
-        raise ClusterError(f"HAProxy did not answer on {self.bind}")
-
     def _write_state(self) -> None:
         processes = {s.name: {"pid": s.process.pid, "address": s.address} for s in self.started}
         server = self.xmpp_server
@@ -193,15 +181,18 @@ def _answers(url: str) -> bool:
         return False
 
 
-async def wait_ready(instance: Started) -> None:
+async def wait_ready(started: Started, data_dir: Path) -> None:
+    """Until ``started`` (an instance, or HAProxy before them) answers ``/ready`` with 200;
+    ClusterError with the end of its log if it exits first."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        if instance.process.poll() is not None:
-            raise ClusterError(f"{instance.name} exited (see its log in the data directory)")
-        if await asyncio.to_thread(_answers, f"http://{instance.address}/ready"):
+        if started.process.poll() is not None:
+            log_text = (data_dir / f"{started.name}.log").read_text(errors="replace")
+            raise ClusterError(f"{started.name} exited:\n{log_text[-2000:]}")
+        if await asyncio.to_thread(_answers, f"http://{started.address}/ready"):
             return
         await asyncio.sleep(0.2)
-    raise ClusterError(f"{instance.name} was not ready in {READY_TIMEOUT_SECONDS:g}s")
+    raise ClusterError(f"{started.name} was not ready in {READY_TIMEOUT_SECONDS:g}s")
 
 
 def _stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -46,6 +46,28 @@ def wait_for_line(process: subprocess.Popen[str], prefix: str, timeout: float) -
     raise AssertionError(f"no {prefix!r} in time: {''.join(seen)}")
 
 
+def cluster_up(tmp_path: Path, database: str, *options: str) -> subprocess.Popen[str]:
+    """``collab cluster up`` with its data in ``tmp_path/cluster``, output on a pipe."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "cluster",
+            "up",
+            "--database-url",
+            database,
+            "--data-dir",
+            str(tmp_path / "cluster"),
+            *options,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLLAB_AUTH": "off"},  # these tests are about the deployment
+    )
+
+
 async def type_and_see(first_url: str, second_url: str, doc_id: str) -> tuple[str, str]:
     """A person on each instance, connected directly: each sees the other's text."""
     one = WSClient(first_url, doc_id, SyncClient("on-one"), name="One")
@@ -75,28 +97,8 @@ def test_cluster_up_serves_through_the_proxy_and_stops_everything(
     xmpp: str,
 ) -> None:
     proxy = f"127.0.0.1:{free_port()}"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "cluster",
-            "up",
-            "--instances",
-            "2",
-            "--bind",
-            proxy,
-            "--database-url",
-            fresh_postgres,
-            "--data-dir",
-            str(tmp_path / "cluster"),
-            "--xmpp",
-            xmpp,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLLAB_AUTH": "off"},  # this test is about the deployment
+    process = cluster_up(
+        tmp_path, fresh_postgres, "--instances", "2", "--bind", proxy, "--xmpp", xmpp
     )
     try:
         wait_for_line(process, "cluster up:", timeout=120)
@@ -146,26 +148,8 @@ def test_a_killed_cluster_leaves_nothing_running(
 ) -> None:
     # SIGKILL gives the cluster no chance to stop what it started: the kernel does, since
     # every process it starts is told to end with its parent (PR_SET_PDEATHSIG).
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "cluster",
-            "up",
-            "--instances",
-            "1",
-            "--bind",
-            f"127.0.0.1:{free_port()}",
-            "--database-url",
-            fresh_postgres,
-            "--data-dir",
-            str(tmp_path / "cluster"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLLAB_AUTH": "off"},
+    process = cluster_up(
+        tmp_path, fresh_postgres, "--instances", "1", "--bind", f"127.0.0.1:{free_port()}"
     )
     pids: list[int] = []
     try:
