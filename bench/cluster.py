@@ -40,6 +40,7 @@ import httpx
 
 from app.buses.xmpp.prosody import free_port
 from app.cli.cluster import DEFAULT_DATABASE, LocalCluster
+from bench.peers.plan import MARKER, boundary
 from sdk.websocket import WSClient
 from sync.client import SyncClient
 from sync.protocol import ClientMessage, Edit, EditError, Revision, ServerMessage
@@ -135,10 +136,8 @@ async def run_editors(
         n = 0
         while time.monotonic() - started < seconds:
             await asyncio.sleep(own.expovariate(rate))
-            text = ws.text
-            starts = [i for i, char in enumerate(text) if char == "<"] + [len(text)]
             engine.type()
-            ws.replace(own.choice(starts), 0, f"<{index}:{n}>")
+            ws.replace(boundary(ws.text, own.random()), 0, f"<{index}:{n}>")
             n += 1
 
     await asyncio.gather(*(editor(i, ws, e) for i, (ws, e, _) in enumerate(clients)))
@@ -155,21 +154,12 @@ async def run_editors(
         texts = {ws.text for ws in group}
         outcome.converged &= len(texts) == 1
         text = next(iter(texts))
-        markers = collections.Counter(_markers(text))
+        markers = collections.Counter(m.group(0) for m in MARKER.finditer(text))
         outcome.markers_ok &= all(count == 1 for count in markers.values())
     for _, engine, _ in clients:
         outcome.latencies += engine.latencies
         outcome.refusals += engine.refusals
     return outcome, by_doc
-
-
-def _markers(text: str) -> list[str]:
-    out, start = [], text.find("<")
-    while start != -1:
-        end = text.find(">", start)
-        out.append(text[start : end + 1])
-        start = text.find("<", end)
-    return out
 
 
 async def heads(proxy: str, docs: list[str]) -> int:

@@ -18,6 +18,7 @@ import pytest
 import websockets
 
 from app.cli.proxy import ProxyConfig, render
+from bench.peers.plan import boundary
 from sdk.websocket import WSClient
 from sync.client import SyncClient
 from tests.app.live import LiveServer, external_xmpp, free_port
@@ -248,9 +249,8 @@ def test_an_instance_killed_mid_edit_loses_nothing(
             for n in range(30):
                 if index == 0 and n == 10:
                     await asyncio.to_thread(holder.kill)  # mid-run, while others type
-                text = editor.text
-                starts = [i for i, char in enumerate(text) if char == "<"] + [len(text)]
-                editor.replace(starts[n % len(starts)], 0, f"<{index}:{n}>")
+                # Where a marker starts (or at the end), so that markers stay whole.
+                editor.replace(boundary(editor.text, n / 30), 0, f"<{index}:{n}>")
                 await asyncio.sleep(0.05)
 
         await asyncio.gather(*(type_markers(i, e) for i, e in enumerate(editors)))

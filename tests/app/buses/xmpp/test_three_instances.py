@@ -15,6 +15,7 @@ from pathlib import Path
 from slixmpp import Message
 
 from app.buses.xmpp.prosody import XmppAccount
+from bench.peers.plan import boundary
 from sdk.websocket import WSClient
 from sdk.xmpp import nodes
 from sdk.xmpp.connection import XmppConnection
@@ -75,9 +76,7 @@ async def edit_everywhere(servers: list[LiveServer], watcher: XmppAccount) -> No
         async def type_markers(index: int, client: WSClient) -> None:
             for n in range(EDITS_PER_EDITOR):
                 # Where a marker starts (or at the end), so that markers stay whole.
-                text = client.text
-                starts = [i for i, char in enumerate(text) if char == "<"] + [len(text)]
-                client.replace(rng.choice(starts), 0, f"<{index}:{n}>")
+                client.replace(boundary(client.text, rng.random()), 0, f"<{index}:{n}>")
                 await asyncio.sleep(rng.expovariate(10.0))
 
         await asyncio.gather(*(type_markers(i, c) for i, c in enumerate(editors)))
@@ -193,9 +192,7 @@ def test_three_instances_and_the_xmpp_server_killed_mid_edit(
                             process = xmpp.prosody.process
                             assert process is not None
                             os.kill(process.pid, signal.SIGKILL)  # restarted by its supervisor
-                        text = editor.text
-                        starts = [i for i, c in enumerate(text) if c == "<"] + [len(text)]
-                        editor.replace(starts[n % len(starts)], 0, f"<{index}:{n}>")
+                        editor.replace(boundary(editor.text, n / 20), 0, f"<{index}:{n}>")
                         await asyncio.sleep(0.1)
 
                 await asyncio.gather(*(type_markers(i, e) for i, e in enumerate(editors)))
