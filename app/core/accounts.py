@@ -77,6 +77,14 @@ class Account:
     admin: bool
     disabled: bool
     created_at: datetime
+    # The bare JID whose pubsub affiliations follow this account's roles ("" for none): a
+    # person's own XMPP account, or a bot's.
+    xmpp_jid: str = ""
+    bot_owner: str = ""  # set for bots: the person who made it, and who may remove it
+
+    @property
+    def bot(self) -> bool:
+        return bool(self.bot_owner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +150,19 @@ class AccountStore(Protocol):
         password_hash: str | None = None,
         disabled: bool | None = None,
         admin: bool | None = None,
+        xmpp_jid: str | None = None,
     ) -> Account:
-        """``AccountNotFound`` for an unknown name."""
+        """``AccountNotFound`` for an unknown name; ``AccountExists`` when ``xmpp_jid`` is
+        another account's ("" clears it)."""
+
+    async def account_by_jid(self, jid: str) -> Account | None:
+        """The account whose XMPP identity is the bare JID ``jid``."""
+
+    async def bots_of(self, owner: str) -> list[Account]:
+        """The bots ``owner`` made, by name."""
+
+    async def delete_account(self, name: str) -> bool:
+        """Remove an account with its sessions, tokens and roles (bots are removed so)."""
 
     async def first_admin(self) -> str | None:
         """The oldest administrator's name: the owner of documents from before accounts."""

@@ -47,10 +47,17 @@ class MemoryAccountStore:
         password_hash: str | None = None,
         disabled: bool | None = None,
         admin: bool | None = None,
+        xmpp_jid: str | None = None,
     ) -> Account:
         account = self._accounts.get(name)
         if account is None:
             raise AccountNotFound(f"no account named '{name}'")
+        if xmpp_jid:
+            holder = await self.account_by_jid(xmpp_jid)
+            if holder is not None and holder.name != name:
+                raise AccountExists(f"the XMPP address '{xmpp_jid}' is another account's")
+        if xmpp_jid is not None:
+            account = replace(account, xmpp_jid=xmpp_jid)
         if display_name is not None:
             account = replace(account, display_name=display_name)
         if password_hash is not None:
@@ -61,6 +68,26 @@ class MemoryAccountStore:
             account = replace(account, admin=admin)
         self._accounts[name] = account
         return account
+
+    async def account_by_jid(self, jid: str) -> Account | None:
+        if not jid:
+            return None
+        return next((a for a in self._accounts.values() if a.xmpp_jid == jid), None)
+
+    async def bots_of(self, owner: str) -> list[Account]:
+        return sorted(
+            (a for a in self._accounts.values() if a.bot_owner == owner), key=lambda a: a.name
+        )
+
+    async def delete_account(self, name: str) -> bool:
+        if self._accounts.pop(name, None) is None:
+            return False
+        await self.delete_sessions(name)
+        for token_hash in [h for h, t in self._tokens.items() if t.account == name]:
+            del self._tokens[token_hash]
+        for key in [k for k in self._roles if k[1] == name]:
+            del self._roles[key]
+        return True
 
     async def first_admin(self) -> str | None:
         admins = [a for a in await self.list_accounts() if a.admin]

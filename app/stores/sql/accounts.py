@@ -37,6 +37,8 @@ def _account(row: AccountRow) -> Account:
         row.admin,
         row.disabled,
         _aware(row.created_at),
+        row.xmpp_jid or "",
+        row.bot_owner or "",
     )
 
 
@@ -89,6 +91,8 @@ class SqlAccountStore:
                     admin=account.admin,
                     disabled=account.disabled,
                     created_at=account.created_at,
+                    xmpp_jid=account.xmpp_jid or None,
+                    bot_owner=account.bot_owner or None,
                 )
             )
         except IntegrityError as exc:
@@ -113,11 +117,14 @@ class SqlAccountStore:
         password_hash: str | None = None,
         disabled: bool | None = None,
         admin: bool | None = None,
+        xmpp_jid: str | None = None,
     ) -> Account:
         async with self.session() as session:
             row = await session.get(AccountRow, name)
             if row is None:
                 raise AccountNotFound(f"no account named '{name}'")
+            if xmpp_jid is not None:
+                row.xmpp_jid = xmpp_jid or None
             if display_name is not None:
                 row.display_name = display_name
             if password_hash is not None:
@@ -126,8 +133,35 @@ class SqlAccountStore:
                 row.disabled = disabled
             if admin is not None:
                 row.admin = admin
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                raise AccountExists(f"the XMPP address '{xmpp_jid}' is another account's") from exc
             return _account(row)
+
+    async def account_by_jid(self, jid: str) -> Account | None:
+        if not jid:
+            return None
+        rows = await self._scalars(select(AccountRow).where(AccountRow.xmpp_jid == jid))
+        return _account(rows[0]) if rows else None
+
+    async def bots_of(self, owner: str) -> list[Account]:
+        rows = await self._scalars(
+            select(AccountRow).where(AccountRow.bot_owner == owner).order_by(AccountRow.name)
+        )
+        return [_account(r) for r in rows]
+
+    async def delete_account(self, name: str) -> bool:
+        async with self.session() as session:
+            removed = await session.execute(delete(AccountRow).where(AccountRow.name == name))
+            for table, column in (
+                (SessionRow, SessionRow.account),
+                (TokenRow, TokenRow.account),
+                (GrantRow, GrantRow.account),
+            ):
+                await session.execute(delete(table).where(column == name))
+            await session.commit()
+        return bool(getattr(removed, "rowcount", 0))
 
     async def first_admin(self) -> str | None:
         names = await self._scalars(

@@ -75,6 +75,11 @@ class AccountRow(Base):
     admin: Mapped[bool] = mapped_column(Boolean)
     disabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The bare JID whose pubsub affiliations mirror this account's roles (app/buses/xmpp).
+    xmpp_jid: Mapped[str | None] = mapped_column(
+        String(255), nullable=True, unique=True, index=True
+    )
+    bot_owner: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class SessionRow(Base):

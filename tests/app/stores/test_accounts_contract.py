@@ -143,3 +143,41 @@ async def test_roles_and_links_per_document(accounts: AccountStore) -> None:
     assert await accounts.grants_of("doc") == []
     assert await accounts.links_of("doc") == []
     assert await accounts.documents_of("bob") == ["other"]
+
+
+async def test_xmpp_identities_are_unique_found_by_jid_and_cleared(accounts: AccountStore) -> None:
+    await accounts.create_account(account("ann"))
+    await accounts.create_account(account("bob"))
+    assert await accounts.account_by_jid("ann@chat.example") is None
+    updated = await accounts.update_account("ann", xmpp_jid="ann@chat.example")
+    assert updated.xmpp_jid == "ann@chat.example"
+    found = await accounts.account_by_jid("ann@chat.example")
+    assert found is not None and found.name == "ann"
+    with pytest.raises(AccountExists):
+        await accounts.update_account("bob", xmpp_jid="ann@chat.example")
+    assert (await accounts.get_account("bob")) is not None
+    assert (await accounts.get_account("bob")).xmpp_jid == ""  # type: ignore[union-attr]
+    await accounts.update_account("ann", xmpp_jid="")
+    assert await accounts.account_by_jid("ann@chat.example") is None
+    assert await accounts.account_by_jid("") is None
+
+
+async def test_bots_belong_to_their_owner_and_go_with_their_roles(accounts: AccountStore) -> None:
+    await accounts.create_account(account("ann"))
+    for name in ("zed-bot", "ada-bot"):
+        bot = Account(name, name, "", False, False, T0, xmpp_jid=f"{name}@x", bot_owner="ann")
+        await accounts.create_account(bot)
+    assert [b.name for b in await accounts.bots_of("ann")] == ["ada-bot", "zed-bot"]
+    assert all(b.bot for b in await accounts.bots_of("ann"))
+    assert await accounts.bots_of("zed-bot") == []
+    await accounts.set_role("d", "ann", Role.OWNER)
+    await accounts.set_role("d", "ada-bot", Role.EDITOR)
+    token = ApiToken("t1", "ada-bot", "ci", digest("secret"), T0, None)
+    await accounts.add_token(token)
+    assert await accounts.delete_account("ada-bot") is True
+    assert await accounts.delete_account("ada-bot") is False
+    assert await accounts.get_account("ada-bot") is None
+    assert await accounts.account_by_jid("ada-bot@x") is None
+    assert await accounts.grants_of("d") == [Grant("d", "ann", Role.OWNER)]
+    assert await accounts.token_by_hash(digest("secret")) is None
+    assert [b.name for b in await accounts.bots_of("ann")] == ["zed-bot"]
