@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from app.core.wire import encode
 
@@ -36,6 +36,12 @@ DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024
 CLOSE_TIMEOUT_SECONDS = 10.0
 
 
+# What one write to a channel that takes several messages at once (``BatchChannel``) may carry:
+# whatever is queued, up to this many messages or characters (one message is always taken).
+BATCH_MESSAGES = 64
+BATCH_CHARS = 256 * 1024
+
+
 class Channel(Protocol):
     """Where a member's messages go: the WebSocket adapter, or a test double."""
 
@@ -43,6 +49,21 @@ class Channel(Protocol):
         """Send one message, already encoded as JSON text."""
 
     async def close(self, code: int, reason: str) -> None: ...
+
+
+# The ASGI scope extension under which a server offers ``BatchChannel.send_many`` for a
+# WebSocket (``app/serving.py``): an async callable taking a list of texts.
+SEND_MANY_EXTENSION = "collab.send_many"
+
+
+@runtime_checkable
+class BatchChannel(Channel, Protocol):
+    """A channel that sends several messages, in order, with one write to the socket: a
+    member that fell a few revisions behind (a commit batch fans out several) catches up in
+    one system call instead of one per message."""
+
+    async def send_many(self, data: list[str]) -> None:
+        """Send each of ``data`` as its own message, in order."""
 
 
 @dataclass(slots=True)
@@ -136,16 +157,36 @@ class Member:
         return True
 
     async def _drain(self) -> None:
+        send_many = self.channel.send_many if isinstance(self.channel, BatchChannel) else None
         while True:
             message = await self.queue.get()
             if message is None:
                 return
             self.queued_bytes -= len(message)
+            batch, last = [message], False
+            if send_many is not None:
+                # What else is queued already goes out in the same write, in order, up to a
+                # bound (so what is taken off the queue, uncounted, stays small).
+                chars = len(message)
+                queue = self.queue
+                while queue.qsize() and len(batch) < BATCH_MESSAGES and chars < BATCH_CHARS:
+                    more = queue.get_nowait()
+                    if more is None:
+                        last = True
+                        break
+                    self.queued_bytes -= len(more)
+                    chars += len(more)
+                    batch.append(more)
             try:
-                await self.channel.send_text(message)
+                if send_many is None:
+                    await self.channel.send_text(message)
+                else:
+                    await send_many(batch)
             except Exception:  # the socket is gone: nothing more can reach this member
                 log.debug("send to %s failed", self.person.session, exc_info=True)
                 self.closed.set()
+                return
+            if last:
                 return
 
     async def stop(self, code: int | None = None, reason: str = "", *, flush: bool = False) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -32,6 +33,7 @@ from app.core.members import (
     CLOSE_NOT_FOUND,
     CLOSE_PROTOCOL_VIOLATION,
     CLOSE_UNAUTHENTICATED,
+    SEND_MANY_EXTENSION,
     Member,
     Person,
     TokenBucket,
@@ -81,11 +83,29 @@ def _access(member: Member) -> Access:
 
 
 class WebSocketChannel:
+    """A member's socket. Where the server offers it (``SEND_MANY_EXTENSION``, see
+    app/serving.py), messages go out framed straight onto the connection's transport, several
+    in one write, instead of one ASGI ``websocket.send`` each through every middleware."""
+
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
+        extensions = websocket.scope.get("extensions") or {}
+        self._send_many: Callable[[list[str]], Awaitable[None]] | None = extensions.get(
+            SEND_MANY_EXTENSION
+        )
 
     async def send_text(self, data: str) -> None:
-        await self.websocket.send_text(data)
+        if self._send_many is not None:
+            await self._send_many([data])
+        else:
+            await self.websocket.send_text(data)
+
+    async def send_many(self, data: list[str]) -> None:
+        if self._send_many is not None:
+            await self._send_many(data)
+            return
+        for text in data:
+            await self.websocket.send_text(text)
 
     async def close(self, code: int, reason: str) -> None:
         if self.websocket.client_state is not WebSocketState.DISCONNECTED:

@@ -93,6 +93,10 @@ def plan(size: dict[str, Any], kmax: int | None, keystrokes: int, workers: int) 
     return out
 
 
+def _chosen(cell: Cell, wanted: list[str]) -> bool:
+    return any(f"{cell.scenario}:{cell.label}".startswith(w) for w in wanted)
+
+
 def snapshot(ref: str, target: Path) -> tuple[Path, str]:
     """Where ours is imported from, and what it is: commit ``ref`` extracted with
     ``git archive``, so that work in progress in the tree is not what gets measured, or with
@@ -190,7 +194,12 @@ async def run(args: argparse.Namespace) -> int:
         if size["probe"] and not args.no_probe and "ours" in names:
             found = await probe(ctx, size, args)
         results: list[dict[str, Any]] = []
+        if args.s1_ks:
+            size["s1_ks"] = [int(k) for k in args.s1_ks.split(",") if k]
         plan_cells = plan(size, found["kmax"], keystrokes, args.workers)
+        if args.only:
+            wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+            plan_cells = [c for c in plan_cells if _chosen(c, wanted)]
         for round_number in range(args.rounds):
             for number, cell in enumerate(plan_cells):
                 turn = (number + round_number) % len(names)
@@ -256,6 +265,12 @@ def main(argv: list[str] | None = None) -> None:
         default="HEAD",
         help="the commit of ours to run (default HEAD), or 'worktree' for the tree as it is",
     )
+    parser.add_argument(
+        "--only",
+        help="run only these cells: comma-separated prefixes of SCENARIO:LABEL, e.g. "
+        "'S1:K=64,S3:N=500' (with --no-probe, and --output to keep the results)",
+    )
+    parser.add_argument("--s1-ks", help="S1's editor counts instead of 2,16,64, e.g. '64,96'")
     parser.add_argument("--render", metavar="JSON", help="only rewrite JSON's Markdown report")
     args = parser.parse_args(argv)
     if args.render:

@@ -102,7 +102,13 @@ SNAPSHOT_ONLY = (
 def uvicorn_options(ours_source: Path) -> dict[str, Any]:
     """How ours has uvicorn serve it (``app.serving.uvicorn_options``), or {} for uvicorn's
     defaults where that module does not exist (before it did, ``collab serve`` used those)."""
-    probe = "import json; from app.serving import uvicorn_options as o; print(json.dumps(o()))"
+    # ``ws`` may be ours' own protocol class (a subclass of uvicorn's, app/serving.py): it is
+    # named "websockets-sansio+ClassName", and pycrdt gets the uvicorn protocol it extends.
+    probe = (
+        "import json; from app.serving import uvicorn_options as o; "
+        "print(json.dumps({k: v if isinstance(v, str | bool) or v is None "
+        "else 'websockets-sansio+' + v.__name__ for k, v in o().items()}))"
+    )
     probe = SNAPSHOT_ONLY + probe
     done = subprocess.run(
         [sys.executable, "-c", probe],
@@ -120,7 +126,7 @@ def _uvicorn_flags(port: int, options: dict[str, Any]) -> list[str]:
     flags = [*("--host", "127.0.0.1", "--port", str(port)), *("--log-level", "warning")]
     for name in ("loop", "http", "ws"):
         if name in options:
-            flags += [f"--{name}", str(options[name])]
+            flags += [f"--{name}", str(options[name]).partition("+")[0]]
     if "ws_per_message_deflate" in options:
         flags += ["--ws-per-message-deflate", str(options["ws_per_message_deflate"]).lower()]
     return flags

@@ -1,0 +1,84 @@
+"""A member's sender: messages in order, several per write where the channel takes them, and
+the same bounds as one at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from app.core.members import BATCH_MESSAGES, BatchChannel, Member, Person, TokenBucket
+from tests.app.live import eventually
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
+
+
+class BatchingChannel:
+    """Records each write; ``gate`` holds every write until it is set."""
+
+    def __init__(self) -> None:
+        self.writes: list[list[str]] = []
+        self.gate = asyncio.Event()
+        self.closed: tuple[int, str] | None = None
+
+    async def send_text(self, data: str) -> None:
+        await self.send_many([data])
+
+    async def send_many(self, data: list[str]) -> None:
+        await self.gate.wait()
+        self.writes.append(list(data))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+def member_on(channel: BatchingChannel, queue_limit: int = 1000) -> Member:
+    person = Person(session="s1", client="c1", name="N", color="#123456")
+    member = Member(person, channel, queue_limit, TokenBucket(1000, 1000))
+    member.start()
+    return member
+
+
+async def test_what_is_queued_while_a_write_waits_goes_out_in_one_write_in_order() -> None:
+    channel = BatchingChannel()
+    assert isinstance(channel, BatchChannel)
+    member = member_on(channel)
+    member.push({"n": 0})
+    await asyncio.sleep(0)  # the sender takes the first and waits on the gate
+    for n in range(1, 6):
+        assert member.push({"n": n})
+    channel.gate.set()
+    await eventually(lambda: sum(map(len, channel.writes)) == 6, what="six messages")
+    assert channel.writes == [
+        ['{"n":0}'],
+        [json.dumps({"n": n}, separators=(",", ":")) for n in range(1, 6)],
+    ]
+    assert member.queued_bytes == 0
+    await member.stop()
+
+
+async def test_a_write_carries_at_most_batch_messages_and_a_flush_sends_everything() -> None:
+    channel = BatchingChannel()
+    member = member_on(channel)
+    count = 2 * BATCH_MESSAGES + 3
+    for n in range(count):
+        member.push(str(n))
+    member.push({"type": "error"})
+    channel.gate.set()
+    await member.stop(4400, "bye", flush=True)
+    sent = [text for write in channel.writes for text in write]
+    assert sent == [str(n) for n in range(count)] + ['{"type":"error"}']
+    assert max(map(len, channel.writes)) <= BATCH_MESSAGES
+    assert channel.closed == (4400, "bye")
+
+
+async def test_a_failed_write_closes_the_member() -> None:
+    class Broken(BatchingChannel):
+        async def send_many(self, data: list[str]) -> None:
+            raise ConnectionResetError
+
+    member = member_on(Broken())
+    member.push("x")
+    await asyncio.wait_for(member.closed.wait(), 5)
+    await member.stop()
