@@ -110,6 +110,7 @@ ROUTES: list[tuple[str, str, dict[str, Any], tuple[Any, ...]]] = [
     ("GET", "/api/documents/{doc_id}/revisions", {}, view()),
     ("GET", "/api/documents/{doc_id}/revisions/{rev}", {}, view()),
     ("GET", "/api/documents/{doc_id}/diff", {"params": {"from": 0, "to": 1}}, view()),
+    ("GET", "/api/documents/{doc_id}/blame", {}, view()),
     ("POST", "/api/documents/{doc_id}/restore", {"json": {"rev": 0}}, edit(201)),
     ("GET", "/api/documents/{doc_id}/sharing", {}, view()),
     ("PUT", "/api/documents/{doc_id}/sharing/{name}", {"json": {"role": "editor"}}, own(204)),

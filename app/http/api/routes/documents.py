@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
@@ -148,33 +149,77 @@ async def read_text(doc_id: DocId, documents: DocumentsDep, rev: Rev = None) -> 
     return DocumentText(id=doc_id, rev=found.rev, text=found.text, checksum=found.checksum)
 
 
+ExportFormat = Literal["txt", "md", "html"]
+
+MEDIA_TYPES: dict[str, str] = {
+    "txt": "text/plain; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
+
+# A downloaded page: the text as it is, escaped, in a page that needs nothing else.
+HTML_EXPORT = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ margin: 2rem auto; max-width: 50rem; padding: 0 1rem; font: 16px/1.5 sans-serif; }}
+pre {{ white-space: pre-wrap; overflow-wrap: anywhere; font: inherit; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<pre>{text}</pre>
+</body>
+</html>
+"""
+
+
 @router.get(
     "/{doc_id}/export",
     response_class=Response,
     responses={
         200: {
             "description": "The text as a file download",
-            "content": {"text/plain": {}, "text/markdown": {}},
+            "content": {"text/plain": {}, "text/markdown": {}, "text/html": {}},
         },
         **errors(404, 422),
     },
 )
-async def export_document(doc_id: DocId, store: StoreDep, rev: Rev = None) -> Response:
-    """Download the text as a file: ``.md`` when the title ends in .md, else ``.txt``."""
+async def export_document(
+    doc_id: DocId,
+    store: StoreDep,
+    rev: Rev = None,
+    format: Annotated[
+        ExportFormat | None,
+        Query(description="txt, md or html; by default md when the title ends in .md, else txt"),
+    ] = None,
+) -> Response:
+    """Download the text as a file: ``.txt``, ``.md`` or ``.html`` (the text, escaped, in a
+    page of its own)."""
     info = await store.get(doc_id)
     text = await store.text_at(doc_id, info.head_rev if rev is None else rev)
-    markdown = info.title.lower().endswith(".md")
+    chosen: ExportFormat = format or ("md" if info.title.lower().endswith(".md") else "txt")
+    body = text
+    if chosen == "html":
+        body = HTML_EXPORT.format(title=html.escape(info.title), text=html.escape(text))
     return Response(
-        text.encode("utf-8"),
-        media_type="text/markdown; charset=utf-8" if markdown else "text/plain; charset=utf-8",
-        headers={"Content-Disposition": content_disposition(info.title, markdown=markdown)},
+        body.encode("utf-8"),
+        media_type=MEDIA_TYPES[chosen],
+        headers={"Content-Disposition": content_disposition(info.title, extension=chosen)},
     )
 
 
-def content_disposition(title: str, *, markdown: bool) -> str:
+def content_disposition(title: str, *, extension: str) -> str:
     """``attachment`` with an ASCII ``filename`` and the exact one as RFC 5987 ``filename*``."""
-    extension = ".md" if markdown else ".txt"
-    stem = title[: -len(extension)] if title.lower().endswith(extension) else title
+    extension = f".{extension}"
+    stem = title
+    for known in (".md", ".txt", ".html"):  # "notes.md" as HTML is notes.html
+        if stem.lower().endswith(known):
+            stem = stem[: -len(known)]
+            break
     stem = unicodedata.normalize("NFC", stem)
     # Keep letters of any script; drop path separators, controls and shell-hostile marks.
     stem = re.sub(r"[\x00-\x1f\x7f-\x9f/\\:*?\"<>|;]+", "_", stem).strip(" ._") or "document"

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, status
 from app.core.store import StoredRevision
 from app.http.api.deps import AccessDep, AuthorizedDep, DocId, DocumentsDep, StoreDep
 from app.http.api.responses import errors
+from app.http.api.routes import blame
 from app.schemas import (
     MAX_INT,
     DiffChunk,
@@ -22,6 +23,7 @@ from app.schemas import (
 from sync import ops, patches
 
 router = APIRouter(prefix="/api/documents/{doc_id}", tags=["history"])
+blame.install(router)
 
 
 def summary(stored: StoredRevision) -> RevisionSummary:
