@@ -10,6 +10,11 @@ The local text is always shadow + in-flight + buffer. A remote revision is folde
 shadow exactly, and in-flight and buffer are transformed over it the way the server will
 transform them, so the invariant holds and every copy ends equal to the server's.
 
+Each edit carries its *intent* (``sync.intent``): whether its insert continues this client's
+previous insert forwards or backwards. The client finds it from the range of its latest insert
+(its run), and uses it, with the remote revision's, wherever its pending changes and a remote
+revision insert at one position, exactly as the server will.
+
 It does no I/O: :meth:`SyncClient.receive` takes a server message and returns the messages to
 send, and the caller moves them (WebSocket, XMPP, a test's simulated network).
 """
@@ -22,6 +27,7 @@ from enum import Enum
 from sync import merge, ops, patches
 from sync.errors import ChecksumMismatch, PatchRejected, ProtocolViolation, StaleRevision
 from sync.fold import fold
+from sync.intent import Intent, Run, later_goes_first, map_run, typed
 from sync.ops import Insert, Op
 from sync.protocol import (
     ClientMessage,
@@ -52,6 +58,7 @@ class InFlight:
     op_id: OpId
     op: Op  # on the current shadow
     sent: bool  # sent on the current connection
+    intent: Intent = Intent.NONE
 
 
 class SyncClient:
@@ -71,6 +78,11 @@ class SyncClient:
         self._inflight: InFlight | None = None
         self._buffer: Op = ops.identity(len(text))
         self._want_full = False  # the pending catch-up must be a snapshot
+        # Typing intent: where our latest insert is in the local text, whether it is in the
+        # buffer (not yet sent), and the intent the buffer will be sent with.
+        self._run: Run = None
+        self._run_in_buffer = False
+        self._buffer_intent = Intent.NONE
 
     # -- local side ---------------------------------------------------------------------
 
@@ -88,7 +100,16 @@ class SyncClient:
         for component in op:
             if isinstance(component, Insert):
                 validate_text(component.text, what="inserted text")
-        self.text = ops.apply(self.text, op)
+        new_text = ops.apply(self.text, op)
+        intent, self._run = typed(self._run, op)
+        if intent is not None:
+            if not any(isinstance(c, Insert) for c in self._buffer):
+                self._buffer_intent = intent
+            elif not (self._run_in_buffer and intent is not Intent.NONE):
+                # Inserts in more than one place: no one intent describes them all.
+                self._buffer_intent = Intent.NONE
+            self._run_in_buffer = True
+        self.text = new_text
         self._buffer = ops.compose(self._buffer, op)
 
     def replace(self, position: int, delete_count: int, insert: str) -> Op:
@@ -133,14 +154,17 @@ class SyncClient:
             if ops.is_noop(self._buffer):
                 return []
             self._seq += 1
-            self._inflight = InFlight(OpId(self.client_id, self._seq), self._buffer, False)
+            op_id = OpId(self.client_id, self._seq)
+            self._inflight = InFlight(op_id, self._buffer, False, self._buffer_intent)
             self._buffer = ops.identity(len(self.text))
+            self._buffer_intent = Intent.NONE
+            self._run_in_buffer = False
         inflight = self._inflight
         if inflight.sent:
             return []
         inflight.sent = True
         patch = patches.patch_text(self.shadow, inflight.op)
-        return [Edit(self.rev, inflight.op_id, patch)]
+        return [Edit(self.rev, inflight.op_id, patch, inflight.intent)]
 
     def receive(self, message: ServerMessage) -> list[ClientMessage]:
         """Handle one server message; returns what to send in reply."""
@@ -186,7 +210,7 @@ class SyncClient:
         if inflight is not None and revision.op_id == inflight.op_id:
             self._on_ack(remote, new_shadow, revision.rev)
         else:
-            self._on_remote(remote, new_shadow, revision.rev)
+            self._on_remote(remote, new_shadow, revision.rev, revision.intent)
         return self.flush()
 
     def _on_ack(self, server_op: Op, new_shadow: str, rev: int) -> None:
@@ -200,24 +224,31 @@ class SyncClient:
         # later merged more into (after a snapshot), or a fuzzy placement. Keep the text the
         # user sees and send whatever still differs: nothing typed is lost or doubled.
         self._buffer = merge.changes_between(self.shadow, self.text)
+        self._buffer_intent, self._run_in_buffer = Intent.NONE, False
 
-    def _on_remote(self, remote: Op, new_shadow: str, rev: int) -> None:
+    def _on_remote(self, remote: Op, new_shadow: str, rev: int, intent: Intent) -> None:
         self.shadow, self.rev = new_shadow, rev
         if self._inflight is None and ops.is_noop(self._buffer):
             # Nothing of ours is unconfirmed: the local text is the shadow.
             self._buffer = ops.identity(len(new_shadow))
             self.text = new_shadow
+            self._run = map_run(self._run, remote)
             return
-        # The server sequenced ``remote`` before anything of ours, so it goes first at
-        # equal positions, both in our rebased edits and in its own rebased form.
+        # The server sequenced ``remote`` before anything of ours. Where both insert at one
+        # position the intents decide which text goes first, as the server decides when it
+        # rebases our edit over ``remote``: the same in our rebased edits and in its own
+        # rebased form.
         if self._inflight is not None:
             inflight_op = self._inflight.op
-            self._inflight.op = ops.transform(inflight_op, remote)
-            remote = ops.transform(remote, inflight_op, other_first=False)
+            first = later_goes_first(intent, self._inflight.intent)
+            self._inflight.op = ops.transform(inflight_op, remote, other_first=not first)
+            remote = ops.transform(remote, inflight_op, other_first=first)
         buffer = self._buffer
-        self._buffer = ops.transform(buffer, remote)
-        remote = ops.transform(remote, buffer, other_first=False)
+        first = later_goes_first(intent, self._buffer_intent)
+        self._buffer = ops.transform(buffer, remote, other_first=not first)
+        remote = ops.transform(remote, buffer, other_first=first)
         self.text = ops.apply(self.text, remote)
+        self._run = map_run(self._run, remote)
 
     def _on_snapshot(self, snapshot: Snapshot) -> list[ClientMessage]:
         if self.state is not ClientState.SYNCING or snapshot.rev < self.rev:
@@ -247,7 +278,7 @@ class SyncClient:
             # can hold a delete-and-reinsert of unchanged text, which would resurrect the text
             # if someone else replaced it meanwhile.
             alone = merge.rebase_onto(base, inflight.op, snapshot.text)
-            self._inflight = InFlight(inflight.op_id, alone, sent=False)
+            self._inflight = InFlight(inflight.op_id, alone, False, inflight.intent)
             self.text = ops.apply(snapshot.text, merged)
             self._buffer = merge.changes_between(ops.apply(snapshot.text, alone), self.text)
         else:
@@ -256,6 +287,8 @@ class SyncClient:
             self.text = ops.apply(snapshot.text, merged)
         self.shadow, self.rev = snapshot.text, snapshot.rev
         self._shadow_checksum = snapshot.checksum
+        # A merge moves text in ways no run follows: start afresh.
+        self._run, self._run_in_buffer, self._buffer_intent = None, False, Intent.NONE
         self.state = ClientState.READY
         return self.flush()
 
@@ -275,4 +308,5 @@ class SyncClient:
         # Take the refused edit out of the local text; later typing stays.
         self._buffer = ops.transform(self._buffer, ops.invert(inflight.op))
         self.text = ops.apply(self.shadow, self._buffer)
+        self._run, self._run_in_buffer, self._buffer_intent = None, False, Intent.NONE
         return self.flush()

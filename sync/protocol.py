@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from sync.errors import ProtocolViolation
+from sync.intent import Intent
+from sync.intent import parse as parse_intent
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.~-]{1,64}")
 
@@ -42,20 +44,28 @@ class OpId:
 
 @dataclass(frozen=True, slots=True)
 class Edit:
-    """A client's change: a patch against the text at revision ``base``."""
+    """A client's change: a patch against the text at revision ``base``.
+
+    ``intent`` says how its insert continues its author's previous one (``sync.intent``);
+    an edit without the field (from an older client) is ``LEGACY``.
+    """
 
     base: int
     op_id: OpId
     patch: str
+    intent: Intent = Intent.LEGACY
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "type": "edit",
             "base": self.base,
             "client": self.op_id.client,
             "seq": self.op_id.seq,
             "patch": self.patch,
         }
+        if self.intent is not Intent.LEGACY:
+            wire["intent"] = self.intent.value
+        return wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +78,11 @@ class Revision:
     op_id: OpId
     patch: str
     checksum: str  # of the text at ``rev``
+    # The author's edit's intent (``sync.intent``); never LEGACY, and "none" is left out.
+    intent: Intent = Intent.NONE
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "type": "revision",
             "rev": self.rev,
             "base": self.base,
@@ -80,6 +92,9 @@ class Revision:
             "patch": self.patch,
             "checksum": self.checksum,
         }
+        if self.intent is not Intent.NONE:
+            wire["intent"] = self.intent.value
+        return wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +183,12 @@ def from_wire(data: object) -> ClientMessage | ServerMessage:
         raise ProtocolViolation("a message must be a JSON object")
     kind = data.get("type")
     if kind == "edit":
-        return Edit(_field(data, "base", int), _op_id(data), _field(data, "patch", str))
+        return Edit(
+            _field(data, "base", int),
+            _op_id(data),
+            _field(data, "patch", str),
+            parse_intent(data.get("intent"), default=Intent.LEGACY),
+        )
     if kind == "resync":
         full = data.get("full", False)
         if not isinstance(full, bool):
@@ -184,6 +204,7 @@ def from_wire(data: object) -> ClientMessage | ServerMessage:
             _op_id(data),
             _field(data, "patch", str),
             _field(data, "checksum", str),
+            parse_intent(data.get("intent"), default=Intent.NONE),
         )
     if kind == "snapshot":
         return Snapshot(

@@ -10,8 +10,10 @@ How an edit made on revision ``base`` becomes revision ``head + 1``:
 1. An operation id already applied is acknowledged again with its revision, never reapplied.
 2. ``base == head``: the patch must fit the head exactly (context and deletions).
 3. ``base < head`` and the revisions since are kept: the patch becomes an operation on the
-   text at ``base``, is transformed over each later revision in order (earlier revisions'
-   inserts go first at equal positions), and applied. Deleted text is checked on the way.
+   text at ``base``, is transformed over each later revision in order, and applied. Where
+   both insert at one position, the two edits' intents decide (``sync.intent``): text typed
+   forwards stays against its left side, text typed backwards against its right side, and
+   otherwise the earlier revision's text goes first. Deleted text is checked on the way.
 4. If the patch does not fit (its deletions or context differ from the text at ``base``),
    diff-match-patch's fuzzy ``patch_apply`` places the hunks, starting from positions mapped
    through the later revisions. If any hunk cannot be placed the edit is refused as a whole,
@@ -36,6 +38,7 @@ from sync.errors import (
     StaleRevision,
 )
 from sync.fold import fold
+from sync.intent import Intent, later_goes_first
 from sync.ops import Op
 from sync.patches import FuzzyPlacement
 from sync.protocol import Edit, OpId, Revision, Snapshot
@@ -202,7 +205,7 @@ class Sequencer:
         hunks = patches.parse_patch(edit.patch)
         placement = Placement.EXACT
         try:
-            op, new_text = self._rebase_exactly(edit.base, hunks)
+            op, new_text = self._rebase_exactly(edit.base, hunks, edit.intent)
         except PatchRejected:
             op = self._place_fuzzily(edit, hunks)
             placement = Placement.FUZZY
@@ -219,6 +222,7 @@ class Sequencer:
             op_id=edit.op_id,
             patch=patches.patch_text(self.text, op),
             checksum=self._checksum_after(op, new_text),
+            intent=Intent.NONE if edit.intent is Intent.LEGACY else edit.intent,
         )
         return Outcome(revision, placement, op, new_text)
 
@@ -287,16 +291,21 @@ class Sequencer:
             f"edit {op_id} was already applied, before the history kept here; resync"
         )
 
-    def _rebase_exactly(self, base: int, hunks: list[patches.Hunk]) -> tuple[Op, str]:
+    def _rebase_exactly(
+        self, base: int, hunks: list[patches.Hunk], intent: Intent
+    ) -> tuple[Op, str]:
         """The edit as an operation on the head, and the head with it applied (one copy of
         the text, made while checking that the edit fits)."""
         if base == self.rev:
             new_text, op = patches.apply_patch(self.text, hunks)
             return op, new_text
-        later = list(self._ops)[base - self.oldest_base :]
+        skip = base - self.oldest_base
+        later = list(self._ops)[skip:]
+        revisions = list(self._revisions)[skip:]
         op, _ = patches.op_from_patch(hunks, ops.base_length(later[0]))
-        for other in later:
-            op = ops.transform(op, other)
+        for other, revision in zip(later, revisions, strict=True):
+            first = later_goes_first(revision.intent, intent)
+            op = ops.transform(op, other, other_first=not first)
         # Applying checks that what the edit deletes is still the text it named.
         return op, ops.apply(self.text, op)
 
