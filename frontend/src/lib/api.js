@@ -239,9 +239,24 @@ export function restoreRevision(id, rev, author, fetcher = undefined) {
   );
 }
 
-/** @param {string} id */
-export function exportUrl(id) {
-  return `/api/documents/${enc(id)}/export`;
+/**
+ * @param {string} id
+ * @param {"" | "txt" | "md" | "html"} [format]  by default the server picks .md or .txt
+ */
+export function exportUrl(id, format = "") {
+  const query = format ? `?format=${enc(format)}` : "";
+  return `/api/documents/${enc(id)}/export${query}`;
+}
+
+/**
+ * Who wrote the text at `rev`: runs of `[start, length, author]` in code points.
+ * @param {string} id
+ * @param {number} rev
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<{rev: number, length: number, runs: [number, number, string | null][], authors: string[]}>}
+ */
+export function getBlame(id, rev, fetcher = undefined) {
+  return request(`/api/documents/${enc(id)}/blame?rev=${rev}`, {}, fetcher);
 }
 
 /** @param {string} id */

@@ -16,6 +16,9 @@ import {
   signOutEverywhere,
 } from "../lib/accounts.js";
 import { byId, el, say } from "../lib/dom.js";
+import { followTheme } from "../lib/theme.js";
+
+followTheme();
 
 const message = byId("message");
 const input = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (byId(id));

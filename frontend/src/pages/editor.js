@@ -22,8 +22,10 @@ import {
   drawSelection,
   dropCursor,
   highlightActiveLine,
+  highlightActiveLineGutter,
   highlightSpecialChars,
   keymap,
+  lineNumbers,
   placeholder,
 } from "@codemirror/view";
 
@@ -34,17 +36,36 @@ import {
   codepointToUtf16,
   utf16ToCodepoint,
 } from "../sync/index.js";
-import { docIdFromPath, editorUrl, exportUrl, historyUrl } from "../lib/api.js";
+import { Attribution, runsToUtf16 } from "../sync/authorship.js";
+import { docIdFromPath, editorUrl, exportUrl, getBlame, historyUrl } from "../lib/api.js";
+import {
+  ME,
+  applyChanges,
+  authorAnnotation,
+  authorOf,
+  authorshipField,
+  authorshipMarks,
+  renameAuthor,
+  setAttribution,
+  setPeople,
+} from "../lib/authorship-marks.js";
 import { opToChanges, sanitizeInsert } from "../lib/changes.js";
 import { Connection } from "../lib/connection.js";
+import { countText, countsText } from "../lib/counts.js";
 import { byId, el, say } from "../lib/dom.js";
 import { plural } from "../lib/format.js";
 import { cleanName, loadIdentity, newClientId, saveName } from "../lib/identity.js";
 import { RevisionLog, toLocalPosition } from "../lib/presence.js";
 import { removeRemoteCursor, remoteCursorsField, safeColor, setRemoteCursor } from "../lib/remote-cursors.js";
 import { statusText } from "../lib/status.js";
+import { followTheme, loadChoice } from "../lib/theme.js";
 
 const PRESENCE_THROTTLE_MS = 80;
+const COUNT_DELAY_MS = 150;
+const AUTHORSHIP_KEY = "collab.authorship";
+const LINE_NUMBERS_KEY = "collab.lineNumbers";
+
+const chooseTheme = followTheme();
 
 const docId = docIdFromPath(location.pathname);
 const message = byId("message");
@@ -65,6 +86,17 @@ function start(id) {
   let loaded = false;
 
   const editable = new Compartment();
+  const authorship = authorshipField(id);
+  const marks = new Compartment();
+  const gutter = new Compartment();
+  let showAuthorship = loadFlag(AUTHORSHIP_KEY, true);
+  let showLineNumbers = loadFlag(LINE_NUMBERS_KEY, false);
+  /** The author of the revision being folded in, while the engine folds it. */
+  let folding = /** @type {string | null | undefined} */ (undefined);
+  /** The name the server records this person's edits under, once an acknowledgement says. */
+  let myAuthor = /** @type {string | null} */ (null);
+  /** Changes made while the attribution is being fetched, replayed onto it when it comes. */
+  let journal = /** @type {{changes: import("@codemirror/state").ChangeSet, author: string | null}[] | null} */ (null);
   /** This person's role on the document, as the server said when they joined. */
   let role = "owner";
   byId("share-link").setAttribute("href", `${editorUrl(id)}/share`);
@@ -76,6 +108,7 @@ function start(id) {
         // Only "\n" breaks lines: a "\r" in the text stays a character, so the editor's text
         // is byte for byte the document's.
         EditorState.lineSeparator.of("\n"),
+        gutter.of(showLineNumbers ? [lineNumbers(), highlightActiveLineGutter()] : []),
         // CodeMirror's own stylesheet is a <style> element; the page's CSP admits it by nonce.
         EditorView.cspNonce.of(document.querySelector('meta[name="csp-nonce"]')?.getAttribute("content") ?? ""),
         highlightSpecialChars(),
@@ -92,11 +125,20 @@ function start(id) {
         editable.of([EditorView.editable.of(false), EditorState.readOnly.of(true)]),
         EditorView.contentAttributes.of({ "aria-label": "Document text", spellcheck: "true" }),
         remoteCursorsField,
+        authorship,
+        marks.of(showAuthorship ? authorshipMarks(authorship) : []),
         EditorView.domEventHandlers({ beforeinput: typeOverSelection }),
         EditorState.transactionFilter.of(keepOutForbidden),
         EditorView.updateListener.of((update) => {
           for (const tr of update.transactions) {
+            if (tr.docChanged && journal !== null) {
+              journal.push({ changes: tr.changes, author: authorOf(tr, myAuthor ?? ME) });
+            }
             if (tr.docChanged && !tr.annotation(Transaction.remote)) localChange(tr);
+          }
+          if (update.docChanged) scheduleCounts();
+          if (update.docChanged || update.transactions.some((tr) => tr.effects.length > 0)) {
+            renderAuthors();
           }
           if (update.selectionSet || update.docChanged) schedulePresence();
         }),
@@ -109,13 +151,40 @@ function start(id) {
       textChanged(op, before) {
         view.dispatch({
           changes: opToChanges(before, op),
-          annotations: [Transaction.remote.of(true), Transaction.addToHistory.of(false)],
+          annotations: [
+            Transaction.remote.of(true),
+            Transaction.addToHistory.of(false),
+            // A revision's inserted text is its author's; a merge or a refusal names nobody.
+            authorAnnotation.of(folding ?? null),
+          ],
         });
       },
       revisionFolded: (rev, op) => log.add(rev, op),
-      shadowReset: (rev) => log.reset(rev),
+      shadowReset: (rev) => {
+        log.reset(rev);
+        if (loaded) void fetchAuthorship(); // what the snapshot holds came from the server
+      },
     },
   });
+
+  // The engine tells the page what a revision changes, not who made it: note the author of the
+  // revision being received, and learn from our own acknowledgements the name the server
+  // records our edits under.
+  const receive = client.receive.bind(client);
+  client.receive = (message) => {
+    if (message.type !== "revision") return receive(message);
+    if (message.client === client.clientId && myAuthor === null) {
+      myAuthor = message.author;
+      view.dispatch({ effects: renameAuthor.of({ from: ME, to: myAuthor }) });
+      updatePeopleNames();
+    }
+    folding = message.author;
+    try {
+      return receive(message);
+    } finally {
+      folding = undefined;
+    }
+  };
 
   const url = new URL(`/ws/${encodeURIComponent(id)}`, location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
@@ -129,7 +198,9 @@ function start(id) {
           // A viewer's page stays read-only: the server would refuse their edits anyway.
           if (role !== "viewer") view.dispatch({ effects: editable.reconfigure([]) });
           focusWhenFree();
+          void fetchAuthorship();
         }
+        if (connection.state === "closed") closeEditor();
         renderStatus();
       },
       joined: (data) => {
@@ -142,6 +213,7 @@ function start(id) {
           });
         }
         showTitle(data.doc?.title ?? id);
+        updatePeopleNames();
         renderPeople();
       },
       renamed: (title) => showTitle(title),
@@ -151,6 +223,7 @@ function start(id) {
           view.dispatch({ effects: gone.map((s) => removeRemoteCursor.of(s)) });
         }
         for (const session of deferred.keys()) if (!people.has(session)) deferred.delete(session);
+        updatePeopleNames();
         renderPeople();
       },
       presence: (person) => placeCursor(person),
@@ -305,7 +378,7 @@ function start(id) {
       effects: setRemoteCursor.of({
         session: person.session,
         name: person.name,
-        color: person.color ?? "#888888",
+        color: colorOf(person.name),
         head: codepointToUtf16(text, head),
         anchor: codepointToUtf16(text, anchor),
       }),
@@ -348,7 +421,7 @@ function start(id) {
       el("span", {
         class: "swatch",
         "aria-hidden": "true",
-        style: { "--person-color": safeColor(person.color ?? "") },
+        style: { "--person-color": safeColor(colorOf(isMe ? (myAuthor ?? identity.name) : person.name)) },
       }),
       el("span", { class: "person-name" }, person.name),
       isMe ? el("span", { class: "subtle" }, " (you)") : null,
@@ -374,6 +447,7 @@ function start(id) {
     nameInput.value = name;
     saveName(localStorage, name);
     connection.setPresence({ name });
+    updatePeopleNames();
     renderPeople();
     say(message, `You appear as “${name}”.`);
   });
@@ -393,6 +467,8 @@ function start(id) {
   });
   const download = /** @type {HTMLAnchorElement} */ (byId("download"));
   download.href = exportUrl(id);
+  /** @type {HTMLAnchorElement} */ (byId("download-md")).href = exportUrl(id, "md");
+  /** @type {HTMLAnchorElement} */ (byId("download-html")).href = exportUrl(id, "html");
   /** @type {HTMLAnchorElement} */ (byId("history-link")).href = historyUrl(id);
 
   // The browser knows before the socket does when the network is gone.
@@ -413,6 +489,11 @@ function start(id) {
       synced: () => connection.synced && view.state.doc.toString() === client.text,
       people: () => [...connection.people.values()].map((p) => ({ ...p })),
       name: () => identity.name,
+      /** Who wrote what: `[start, length, author]` runs in UTF-16 units of `text()`. */
+      authorship: () => {
+        const value = view.state.field(authorship);
+        return { known: value.known, runs: value.attribution.runs(), colors: Object.fromEntries(value.colors) };
+      },
     }),
   });
 
@@ -435,8 +516,157 @@ function start(id) {
     if (active === null || active === document.body || active === skipLink) view.focus();
   }
 
+  // -- authorship ------------------------------------------------------------------------
+
+  /**
+   * Fetch who wrote the text at the revision the engine holds, then carry it through what
+   * is not in that revision: our unconfirmed edits (ours), and whatever changed while the
+   * request was out (as it was attributed then).
+   */
+  async function fetchAuthorship() {
+    const rev = client.rev;
+    const shadow = client.shadow;
+    const local = client.text;
+    const mine = opToChanges(shadow, changesBetween(shadow, local));
+    const pending = /** @type {{changes: import("@codemirror/state").ChangeSet, author: string | null}[]} */ ([]);
+    journal = pending;
+    let blame;
+    try {
+      blame = await getBlame(id, rev);
+    } catch (error) {
+      if (journal === pending) journal = null;
+      say(message, `Who wrote what is not shown: ${String(error instanceof Error ? error.message : error)}`);
+      return;
+    }
+    if (journal !== pending) return; // a newer fetch started meanwhile
+    journal = null;
+    const attribution = Attribution.fromRuns(runsToUtf16(blame.runs, shadow));
+    if (attribution.length !== shadow.length) return;
+    const ours = myAuthor ?? ME;
+    for (const change of [...mine].reverse()) {
+      attribution.replace(change.from, change.to, change.insert.length, ours);
+    }
+    for (const { changes, author } of pending) applyChanges(attribution, changes, author);
+    if (myAuthor !== null) attribution.rename(ME, myAuthor);
+    if (attribution.length !== view.state.doc.length) return; // never draw what does not fit
+    view.dispatch({ effects: setAttribution.of(attribution) });
+  }
+
+  function updatePeopleNames() {
+    const people = [...connection.people.values()].map((p) => p.name);
+    view.dispatch({ effects: setPeople.of({ people, me: myAuthor ?? identity.name }) });
+  }
+
+  /** A person's color on this document (the same for their cursor and their text). */
+  function colorOf(/** @type {string} */ name) {
+    return view.state.field(authorship).colors.get(name) ?? "#888888";
+  }
+
+  function renderAuthors() {
+    const value = view.state.field(authorship);
+    const names = [...new Set(value.attribution.names().map((n) => (n === ME ? value.me : n)))];
+    const list = byId("authors");
+    const key = JSON.stringify(names.map((name) => [name, value.colors.get(name)]));
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
+    list.replaceChildren(
+      ...names.map((name) =>
+        el(
+          "li",
+          { class: "person", dataset: { author: name, color: value.colors.get(name) ?? "" } },
+          el("span", {
+            class: "swatch",
+            "aria-hidden": "true",
+            style: { "--person-color": safeColor(value.colors.get(name) ?? "") },
+          }),
+          el("span", { class: "person-name" }, name),
+        ),
+      ),
+    );
+  }
+
+  const authorshipToggle = /** @type {HTMLInputElement} */ (byId("authorship-toggle"));
+  authorshipToggle.checked = showAuthorship;
+  document.body.dataset.authorship = showAuthorship ? "on" : "off";
+  authorshipToggle.addEventListener("change", () => {
+    showAuthorship = authorshipToggle.checked;
+    saveFlag(AUTHORSHIP_KEY, showAuthorship);
+    document.body.dataset.authorship = showAuthorship ? "on" : "off";
+    view.dispatch({ effects: marks.reconfigure(showAuthorship ? authorshipMarks(authorship) : []) });
+  });
+
+  // -- view: line numbers, theme, counts --------------------------------------------------
+
+  const lineNumbersToggle = /** @type {HTMLInputElement} */ (byId("line-numbers-toggle"));
+  lineNumbersToggle.checked = showLineNumbers;
+  lineNumbersToggle.addEventListener("change", () => {
+    showLineNumbers = lineNumbersToggle.checked;
+    saveFlag(LINE_NUMBERS_KEY, showLineNumbers);
+    view.dispatch({
+      effects: gutter.reconfigure(showLineNumbers ? [lineNumbers(), highlightActiveLineGutter()] : []),
+    });
+  });
+
+  const themeSelect = /** @type {HTMLSelectElement} */ (byId("theme-select"));
+  themeSelect.value = loadChoice(localStorage);
+  themeSelect.addEventListener("change", () => {
+    const value = themeSelect.value;
+    chooseTheme(value === "light" || value === "dark" ? value : "system");
+  });
+
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let countTimer = null;
+  function scheduleCounts() {
+    if (countTimer !== null) return;
+    countTimer = setTimeout(() => {
+      countTimer = null;
+      renderCounts();
+    }, COUNT_DELAY_MS);
+  }
+  function renderCounts() {
+    byId("counts").textContent = countsText(countText(view.state.doc.toString()));
+  }
+
+  /** The document is gone (or refused for good): stop editing and say why. */
+  function closeEditor() {
+    view.dispatch({
+      effects: editable.reconfigure([EditorView.editable.of(false), EditorState.readOnly.of(true)]),
+    });
+    const banner = byId("closed-banner");
+    byId("closed-text").textContent = connection.closedReason || "This document is closed.";
+    banner.hidden = false;
+    document.body.dataset.closed = "true";
+  }
+
   renderPeople();
   renderStatus();
+  renderCounts();
+  renderAuthors();
   if (navigator.onLine === false) connection.pause(); // start() then waits for "online"
   connection.start();
+}
+
+/**
+ * @param {string} key
+ * @param {boolean} fallback
+ */
+function loadFlag(key, fallback) {
+  try {
+    const saved = localStorage.getItem(key);
+    return saved === null ? fallback : saved === "on";
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * @param {string} key
+ * @param {boolean} value
+ */
+function saveFlag(key, value) {
+  try {
+    localStorage.setItem(key, value ? "on" : "off");
+  } catch {
+    // not remembered
+  }
 }

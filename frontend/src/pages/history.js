@@ -28,6 +28,9 @@ import {
   revisionLabel,
   revisionPage,
 } from "../lib/revisions.js";
+import { followTheme } from "../lib/theme.js";
+
+followTheme();
 
 /** @typedef {import("../lib/revisions.js").RevisionEntry} RevisionEntry */
 

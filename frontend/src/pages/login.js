@@ -7,6 +7,9 @@
 import { ApiError } from "../lib/api.js";
 import { authState, nextPath, signIn } from "../lib/accounts.js";
 import { byId, say } from "../lib/dom.js";
+import { followTheme } from "../lib/theme.js";
+
+followTheme();
 
 const form = /** @type {HTMLFormElement} */ (byId("auth-form"));
 const message = byId("message");

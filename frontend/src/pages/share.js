@@ -7,6 +7,9 @@
 import { ApiError, docIdFromPath, editorUrl, readDocument } from "../lib/api.js";
 import { createLink, readSharing, revokeLink, share } from "../lib/accounts.js";
 import { byId, el, say } from "../lib/dom.js";
+import { followTheme } from "../lib/theme.js";
+
+followTheme();
 
 const message = byId("message");
 const id = docIdFromPath(location.pathname.replace(/\/share$/, "")) ?? "";
