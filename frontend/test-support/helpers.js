@@ -9,6 +9,7 @@ import {
   checksum,
   codepointLength,
   updateChecksum,
+  laterGoesFirst,
 } from "../src/sync/index.js";
 
 /**
@@ -97,9 +98,9 @@ export const hasLoneSurrogate = (text) => LONE.test(text);
 /**
  * The server's part, for tests only: a mirror of the exact path of sync/server.py's
  * Sequencer. An edit on an older revision is turned into an operation on that revision's
- * text and transformed over every later revision in order, the earlier one first at equal
- * positions; an edit older than the kept history is refused as stale; a duplicate gets its
- * earlier revision again.
+ * text and transformed over every later revision in order, the two intents deciding at equal
+ * positions (sync/intent.py); an edit older than the kept history is refused as stale; a
+ * duplicate gets its earlier revision again.
  */
 export class TestSequencer {
   /** @param {{text?: string, historyLimit?: number}} [options] */
@@ -134,13 +135,18 @@ export class TestSequencer {
       return found ? { revision: found.revision, duplicate: true } : error("stale-revision");
     }
     if (edit.base < this.oldestBase) return error("stale-revision");
-    const later = this.history.slice(edit.base - this.oldestBase).map((h) => h.op);
-    const baseLength = later.length ? ops.baseLength(later[0]) : codepointLength(this.text);
+    const later = this.history.slice(edit.base - this.oldestBase);
+    const baseLength = later.length ? ops.baseLength(later[0].op) : codepointLength(this.text);
     let { op } = opFromPatch(parsePatch(edit.patch), baseLength);
-    for (const other of later) op = ops.transform(op, other);
+    const intent = edit.intent ?? "legacy";
+    for (const { revision, op: other } of later) {
+      const first = laterGoesFirst(revision.intent ?? "none", intent);
+      op = ops.transform(op, other, { otherFirst: !first });
+    }
     const text = ops.apply(this.text, op);
     this.rev += 1;
-    const revision = /** @type {const} */ ({
+    /** @type {import("../src/sync/protocol.js").Revision} */
+    const revision = {
       type: "revision",
       rev: this.rev,
       base: edit.base,
@@ -149,7 +155,8 @@ export class TestSequencer {
       seq,
       patch: patchText(this.text, op),
       checksum: updateChecksum(this.checksum, this.text, op, text),
-    });
+    };
+    if (intent === "forward" || intent === "backward") revision.intent = intent;
     this.text = text;
     this.checksum = revision.checksum;
     this.history.push({ revision, op });

@@ -58,6 +58,7 @@ test("a local edit is sent with code point positions and acknowledged", () => {
     client: "ann",
     seq: 1,
     patch: "@@ -1,7 +1,8 @@\n %F0%9F%98%80\n+,\n  world\n", // as sync/patches.py writes it
+    intent: "none", // its first insert: it continues nothing
   });
   assert.ok(client.hasUnconfirmed);
   assert.deepEqual(client.receive(submit(server, edit)), []);
@@ -65,6 +66,49 @@ test("a local edit is sent with code point positions and acknowledged", () => {
   assert.equal(client.text, "😀, world");
   assert.equal(client.shadow, server.text);
   assert.equal(client.rev, 1);
+});
+
+test("each edit says whether it continues the client's previous insert, and which way", () => {
+  const server = new TestSequencer({ text: "[]" });
+  const ann = connected("ann", server);
+  ann.replace(1, 0, "a");
+  const [first] = ann.flush();
+  assert.equal(/** @type {any} */ (first).intent, "none");
+  for (const letter of "ppl") ann.replace(codepointLength(ann.text) - 1, 0, letter);
+  // The acknowledgement sends the buffer: one insert, continuing "a" forwards.
+  const [second] = ann.receive(submit(server, first));
+  assert.equal(/** @type {any} */ (second).intent, "forward");
+  assert.deepEqual(ann.receive(submit(server, second)), []);
+  ann.replace(1, 0, "z"); // not next to the run
+  const [third] = ann.flush();
+  assert.equal(/** @type {any} */ (third).intent, "none");
+  ann.replace(1, 0, "y"); // before "z": backwards
+  const [fourth] = ann.receive(submit(server, third));
+  assert.equal(/** @type {any} */ (fourth).intent, "backward");
+  pump(ann, server, [fourth]);
+  assert.equal(ann.text, "[yzappl]");
+});
+
+test("a forward run stays whole when another client's letter lands at its end first", () => {
+  const server = new TestSequencer({ text: "[]" });
+  const ann = connected("ann", server);
+  const bob = connected("bob", server);
+  ann.replace(1, 0, "a");
+  bob.replace(1, 0, "b");
+  const [annFirst] = ann.flush();
+  const [bobFirst] = bob.flush();
+  ann.replace(2, 0, "p"); // buffered behind "a", continuing it
+  const annAck = submit(server, annFirst); // "[a]"
+  const bobRev = submit(server, bobFirst); // "[ab]"
+  const [annSecond] = ann.receive(annAck); // sent on "[a]"
+  ann.receive(bobRev);
+  assert.equal(ann.text, "[apb]");
+  pump(ann, server, [annSecond]);
+  bob.receive(annAck);
+  bob.receive(bobRev);
+  bob.receive(server.history[2].revision);
+  assert.equal(server.text, "[apb]");
+  assert.equal(bob.text, "[apb]");
 });
 
 test("replaceRange takes an editor's UTF-16 offsets", () => {

@@ -48,6 +48,7 @@ function expect(expected, func, context) {
 test("every vector file is replayed here", () => {
   const known = [
     "checksum.json",
+    "intent.json",
     "merge.json",
     "ops.json",
     "patches.json",
@@ -238,6 +239,29 @@ test("protocol: fromWire", () => {
   for (const c of load("protocol.json")) {
     expect({ result: c.message, error: c.error }, () => sync.fromWire(c.wire), c.wire);
   }
+});
+
+describe("typing intent", () => {
+  const vectors = load("intent.json");
+
+  test("laterGoesFirst: the tie-break, for every pair of intents", () => {
+    for (const [earlier, later, result] of vectors.tie) {
+      assert.equal(sync.laterGoesFirst(earlier, later), result, `${earlier} then ${later}`);
+    }
+  });
+
+  test("typed: a local change's intent and the run after it", () => {
+    for (const c of vectors.typed) {
+      const expected = { intent: c.intent, run: c.result };
+      assert.deepEqual(sync.typed(c.run, c.op), expected, JSON.stringify(c));
+    }
+  });
+
+  test("mapRun", () => {
+    for (const c of vectors.map_run) {
+      assert.deepEqual(sync.mapRun(c.run, c.op), c.result, JSON.stringify(c));
+    }
+  });
 });
 
 describe("merge", () => {

@@ -17,7 +17,8 @@ Sessions are recorded by running a :class:`~sync.server.Sequencer` and several
 :class:`~sync.client.SyncClient` s through a seeded random schedule (concurrent edits at the
 same spot, astral text, lost and duplicated messages, disconnects, refused edits, snapshots
 after a short history), then recording every call made on one of the clients, with the
-messages it returned and its state after it.
+messages it returned and its state after it. Some schedules have every client type a run at one
+spot, forwards or backwards, so that typing intents (``sync/intent.py``) decide their ties.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sync import merge, ops, patches, protocol, text
+from sync import intent, merge, ops, patches, protocol, text
 from sync.client import ClientState, SyncClient
 from sync.errors import ChecksumMismatch, SyncError
 from sync.fold import fold
@@ -568,6 +569,13 @@ def protocol_vectors() -> list[JSONValue]:
     revision = Revision(3, 2, "Ann", protocol.OpId("ann.1", 4), "@@ -1 +1 @@\n-a\n+b\n", "1:0")
     good: list[JSONValue] = [
         Edit(0, protocol.OpId("a", 1), "").to_wire(),
+        Edit(0, protocol.OpId("a", 1), "", intent.Intent.FORWARD).to_wire(),
+        Edit(0, protocol.OpId("a", 1), "", intent.Intent.BACKWARD).to_wire(),
+        Edit(0, protocol.OpId("a", 1), "", intent.Intent.NONE).to_wire(),
+        {**Edit(0, protocol.OpId("a", 1), "").to_wire(), "intent": None},
+        replace(revision, intent=intent.Intent.FORWARD).to_wire(),
+        replace(revision, intent=intent.Intent.BACKWARD).to_wire(),
+        {**revision.to_wire(), "intent": "none"},
         Resync("c-1_x.y~z", 7).to_wire(),
         Resync("c", 0, full=True).to_wire(),
         {"type": "resync", "client": "c", "since": 2},
@@ -594,6 +602,11 @@ def protocol_vectors() -> list[JSONValue]:
         {"type": "edit", "base": 0, "client": "é", "seq": 1, "patch": ""},
         {"type": "edit", "base": 0, "client": 5, "seq": 1, "patch": ""},
         {"type": "edit", "base": 0, "client": "a", "seq": 1, "patch": None},
+        {"type": "edit", "base": 0, "client": "a", "seq": 1, "patch": "", "intent": "legacy"},
+        {"type": "edit", "base": 0, "client": "a", "seq": 1, "patch": "", "intent": "Forward"},
+        {"type": "edit", "base": 0, "client": "a", "seq": 1, "patch": "", "intent": 1},
+        {"type": "edit", "base": 0, "client": "a", "seq": 1, "patch": "", "intent": False},
+        {**revision.to_wire(), "intent": "sideways"},
         {"type": "resync", "client": "c", "since": 0, "full": "yes"},
         {"type": "resync", "client": "c", "since": 0, "full": None},
         {"type": "revision", **{k: v for k, v in revision.to_wire().items() if k != "checksum"}},
@@ -608,6 +621,59 @@ def protocol_vectors() -> list[JSONValue]:
         except SyncError as exc:
             cases.append({"wire": wire, "error": type(exc).__name__})
     return cases
+
+
+# -- typing intent -------------------------------------------------------------------------
+
+
+def intent_vectors() -> dict[str, JSONValue]:
+    values = [i.value for i in intent.Intent]
+    tie = [
+        [earlier, later, intent.later_goes_first(intent.Intent(earlier), intent.Intent(later))]
+        for earlier in values
+        for later in values
+    ]
+    rng = random.Random(5)
+    typed: list[JSONValue] = []
+    map_run: list[JSONValue] = []
+    base = "abcdef"
+    handwritten: list[tuple[tuple[int, int] | None, Op]] = [
+        ((3, 4), ops.replace(6, 4, "", "x")),  # forwards
+        ((3, 4), ops.replace(6, 3, "", "x")),  # backwards
+        ((3, 4), ops.replace(6, 1, "", "x")),  # elsewhere
+        (None, ops.replace(6, 4, "", "x")),  # no run yet
+        ((3, 3), ops.replace(6, 3, "", "x")),  # after a backspace
+        ((3, 4), ops.replace(6, 4, "de", "x")),  # over a selection right after the run
+        ((3, 4), ops.replace(6, 3, "d", "é")),  # over the run's own letter
+        ((3, 4), ops.replace(6, 0, "ab", "")),  # a delete only
+        ((3, 4), ops.from_json([{"insert": "y"}, {"retain": 6}, {"insert": "x"}])),
+        ((0, 6), ops.replace(6, 6, "", "😀z")),
+    ]
+    cases = list(handwritten)
+    for _ in range(60):
+        start = rng.randint(0, len(base))
+        end = rng.randint(start, len(base))
+        run = None if rng.random() < 0.1 else (start, end)
+        cases.append((run, random_op(rng, base, rng.randint(1, 2))))
+    for run, op in cases:
+        found, after = intent.typed(run, op)
+        typed.append(
+            {
+                "run": None if run is None else list(run),
+                "op": ops.to_json(op),
+                "intent": None if found is None else found.value,
+                "result": None if after is None else list(after),
+            }
+        )
+        moved = intent.map_run(run, op)
+        map_run.append(
+            {
+                "run": None if run is None else list(run),
+                "op": ops.to_json(op),
+                "result": None if moved is None else list(moved),
+            }
+        )
+    return {"tie": tie, "typed": typed, "map_run": map_run}
 
 
 # -- merge -----------------------------------------------------------------------------------
@@ -827,6 +893,9 @@ class Scenario:
     busy: float = 0.0  # the server answers an edit with a retryable "busy" error
     tamper: float = 0.0  # the observed client gets a revision or snapshot with a bad checksum
     disconnects: float = 0.4  # weight of the "disconnect" action
+    # "random" edits anywhere; "forward", "backward" or "mixed": every client types a run
+    # of letters of its own at one spot (mixed: the first client backwards, the rest forwards)
+    typing: str = "random"
 
 
 SCENARIOS = [
@@ -848,7 +917,15 @@ SCENARIOS = [
              drop=0.08, duplicate=0.08, lose_edits=0.1, busy=0.1, tamper=0.05, disconnects=1.0),
     Scenario("everything-again", seed=22, history_limit=2, max_length=30, drop=0.1,
              duplicate=0.1, lose_edits=0.1, busy=0.1, tamper=0.05, disconnects=1.0),
+    # Everyone types at one spot: the intents keep each run in one piece.
+    Scenario("one-spot-forwards", seed=31, text="[]", typing="forward", disconnects=0.2),
+    Scenario("one-spot-backwards", seed=32, text="[]", typing="backward", disconnects=0.2),
+    Scenario("one-spot-mixed-lossy", seed=33, clients=3, text="<[]>", typing="mixed",
+             drop=0.1, duplicate=0.1, lose_edits=0.1, busy=0.1),
 ]  # fmt: skip
+
+# Each client's letters in a one-spot scenario come from its own block of code points.
+RUN_BLOCKS = {"ann": 0x4E00, "bob": 0x0410, "cy": 0x05D0, "dee": 0x3041}
 
 
 def client_state(client: SyncClient) -> dict[str, JSONValue]:
@@ -906,6 +983,7 @@ class World:
         self.peers = {name: Peer(SyncClient(name, text=scenario.text)) for name in names}
         self.observed = names[0]
         self.steps: list[JSONValue] = []
+        self.typed: dict[str, list[str]] = {name: [] for name in names}
 
     # -- calls on clients, recorded for the observed one
 
@@ -921,6 +999,9 @@ class World:
     def type_something(self, name: str) -> None:
         client = self.peers[name].client
         rng = self.rng
+        if self.scenario.typing != "random":
+            self.type_run(name)
+            return
         roll = rng.random()
         if roll < 0.1:
             new_text = ops.apply(client.text, random_op(rng, client.text))
@@ -935,6 +1016,32 @@ class World:
             insert = random_text(rng, rng.randint(0, 2))
             step = {"do": "replace", "position": position, "delete": delete, "insert": insert}
             self.call(name, step, lambda c: c.replace(position, delete, insert))
+
+    def type_run(self, name: str) -> None:
+        """``name`` types its next letter after (forwards) or before (backwards) its last."""
+        client = self.peers[name].client
+        letters = self.typed[name]
+        typing = self.scenario.typing
+        forward = typing == "forward" or (typing == "mixed" and name != NAMES[0])
+        if letters:
+            position = client.text.index(letters[-1]) + (1 if forward else 0)
+        else:
+            position = client.text.index("[") + 1
+        letter = chr(RUN_BLOCKS[name] + len(letters))
+        letters.append(letter)
+        step = {"do": "replace", "position": position, "delete": 0, "insert": letter}
+        self.call(name, step, lambda c: c.replace(position, 0, letter))
+
+    def runs_problems(self) -> list[str]:
+        """Each client's run, as typed, where it is not in one piece in the server's text."""
+        typing = self.scenario.typing
+        problems = []
+        for name, letters in self.typed.items():
+            forward = typing == "forward" or (typing == "mixed" and name != NAMES[0])
+            run = "".join(letters if forward else reversed(letters))
+            if run not in self.server.text:
+                problems.append(f"{name}'s run {run!r} is split in {self.server.text!r}")
+        return problems
 
     def connect(self, name: str) -> None:
         self.peers[name].online = True
@@ -1280,6 +1387,8 @@ def session_vectors() -> list[JSONValue]:
     for scenario in SCENARIOS:
         world = World(scenario)
         world.run()
+        if scenario.typing != "random" and world.runs_problems():
+            raise RuntimeError(f"{scenario.name}: {world.runs_problems()}")
         client = world.peers[world.observed].client
         sessions.append(
             {
@@ -1316,6 +1425,7 @@ FILES: dict[str, tuple[Callable[[], JSONValue], int]] = {
     "ops.json": (ops_vectors, 2),
     "patches.json": (patch_vectors, 2),
     "protocol.json": (protocol_vectors, 1),
+    "intent.json": (intent_vectors, 2),
     "merge.json": (merge_vectors, 2),
     "unicode.json": (unicode_vectors, 2),
     "sessions.json": (session_vectors, 3),

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sync import merge, ops, patches, protocol, text
+from sync import intent, merge, ops, patches, protocol, text
 from sync.client import SyncClient
 from sync.errors import SyncError
 from sync.fold import fold
@@ -165,6 +165,22 @@ def test_protocol() -> None:
             assert type(exc).__name__ == case.get("error"), case
         else:
             assert message.to_wire() == case["message"], case
+
+
+def test_intent() -> None:
+    vectors = load("intent.json")
+    for earlier, later, result in vectors["tie"]:
+        found = intent.later_goes_first(intent.Intent(earlier), intent.Intent(later))
+        assert found is result, (earlier, later)
+    for case in vectors["typed"]:
+        run = None if case["run"] is None else tuple(case["run"])
+        kind, after = intent.typed(run, ops.from_json(case["op"]))
+        assert (None if kind is None else kind.value) == case["intent"], case
+        assert (None if after is None else list(after)) == case["result"], case
+    for case in vectors["map_run"]:
+        run = None if case["run"] is None else tuple(case["run"])
+        moved = intent.map_run(run, ops.from_json(case["op"]))
+        assert (None if moved is None else list(moved)) == case["result"], case
 
 
 def test_merge() -> None:

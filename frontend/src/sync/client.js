@@ -12,6 +12,11 @@
  * shadow exactly, and in-flight and buffer are transformed over it the way the server will
  * transform them, so the invariant holds and every copy ends equal to the server's.
  *
+ * Each edit carries its *intent* (./intent.js): whether its insert continues this client's
+ * previous insert forwards or backwards. The client finds it from the range of its latest
+ * insert (its run), and uses it, with the remote revision's, wherever its pending changes and a
+ * remote revision insert at one position, exactly as the server will.
+ *
  * It does no I/O: {@link SyncClient#receive} takes a server message (as returned by
  * `fromWire`) and returns the messages to send, and the caller moves them. Positions are code
  * points, except in {@link SyncClient#replaceRange}, which takes an editor's UTF-16 offsets.
@@ -20,6 +25,7 @@
 
 import { ChecksumMismatch, PatchRejected, ProtocolViolation, StaleRevision } from "./errors.js";
 import { fold } from "./fold.js";
+import { Intent, laterGoesFirst, mapRun, typed } from "./intent.js";
 import { changesBetween, rebaseOnto } from "./merge.js";
 import * as ops from "./ops.js";
 import { patchText } from "./patches.js";
@@ -48,7 +54,12 @@ export const ClientState = Object.freeze({
 /** Error codes that mean "not now" rather than "never": the edit is kept and sent again. */
 export const RETRYABLE = new Set(["rate-limited", "busy"]);
 
-/** @typedef {{seq: number, op: ops.Op, sent: boolean}} InFlight  `op` is on the current shadow */
+/** @typedef {import("./intent.js").Intent} IntentValue */
+/** @typedef {import("./intent.js").Run} Run */
+/**
+ * `op` is on the current shadow
+ * @typedef {{seq: number, op: ops.Op, sent: boolean, intent: IntentValue}} InFlight
+ */
 
 /**
  * What a page needs to hear about besides the messages to send: the editor must apply every
@@ -77,6 +88,12 @@ export class SyncClient {
    * @type {string | null}
    */
   #shadowChecksum = null;
+  /** Where our latest insert is in the local text. @type {Run} */
+  #run = null;
+  /** Whether that insert is in the buffer (not yet sent). */
+  #runInBuffer = false;
+  /** The intent the buffer will be sent with. @type {IntentValue} */
+  #bufferIntent = Intent.NONE;
 
   /**
    * @param {string} clientId
@@ -143,7 +160,19 @@ export class SyncClient {
     for (const component of op) {
       if (ops.isInsert(component)) validateText(component.insert, { what: "inserted text" });
     }
-    this.text = ops.apply(this.text, op);
+    const newText = ops.apply(this.text, op);
+    const { intent, run } = typed(this.#run, op);
+    this.#run = run;
+    if (intent !== null) {
+      if (!this.#buffer.some(ops.isInsert)) {
+        this.#bufferIntent = intent;
+      } else if (!(this.#runInBuffer && intent !== Intent.NONE)) {
+        // Inserts in more than one place: no one intent describes them all.
+        this.#bufferIntent = Intent.NONE;
+      }
+      this.#runInBuffer = true;
+    }
+    this.text = newText;
     this.#buffer = ops.compose(this.#buffer, op);
   }
 
@@ -240,13 +269,17 @@ export class SyncClient {
     if (this.#inflight === null) {
       if (ops.isNoop(this.#buffer)) return [];
       this.#seq += 1;
-      this.#inflight = { seq: this.#seq, op: this.#buffer, sent: false };
+      const intent = this.#bufferIntent;
+      this.#inflight = { seq: this.#seq, op: this.#buffer, sent: false, intent };
       this.#buffer = ops.identity(ops.targetLength(this.#buffer));
+      this.#bufferIntent = Intent.NONE;
+      this.#runInBuffer = false;
     }
     const inflight = this.#inflight;
     if (inflight.sent) return [];
     inflight.sent = true;
-    return [edit(this.rev, this.clientId, inflight.seq, patchText(this.shadow, inflight.op))];
+    const patch = patchText(this.shadow, inflight.op);
+    return [edit(this.rev, this.clientId, inflight.seq, patch, inflight.intent)];
   }
 
   /**
@@ -312,7 +345,7 @@ export class SyncClient {
     if (inflight !== null && revision.client === this.clientId && revision.seq === inflight.seq) {
       this.#onAck(folded.op, folded.text, revision.rev);
     } else {
-      this.#onRemote(folded.op, folded.text, revision.rev);
+      this.#onRemote(folded.op, folded.text, revision.rev, revision.intent ?? Intent.NONE);
     }
     this.observer.revisionFolded?.(revision.rev, folded.op);
     return this.flush();
@@ -333,33 +366,42 @@ export class SyncClient {
     // merged more into (after a snapshot), or a fuzzy placement. Keep the text the user sees
     // and send whatever still differs: nothing typed is lost or doubled.
     this.#buffer = changesBetween(this.shadow, this.text);
+    this.#bufferIntent = Intent.NONE;
+    this.#runInBuffer = false;
   }
 
   /**
    * @param {ops.Op} remote
    * @param {string} newShadow
    * @param {number} rev
+   * @param {IntentValue} intent  the remote revision's
    */
-  #onRemote(remote, newShadow, rev) {
+  #onRemote(remote, newShadow, rev, intent) {
     this.shadow = newShadow;
     this.rev = rev;
     if (this.#inflight === null && ops.isNoop(this.#buffer)) {
       // Nothing of ours is unconfirmed: the local text is the shadow.
       this.#buffer = ops.identity(ops.targetLength(remote));
+      this.#run = mapRun(this.#run, remote);
       if (!ops.isNoop(remote)) this.#changeText(newShadow, remote);
       return;
     }
-    // The server sequenced `remote` before anything of ours, so it goes first at equal
-    // positions, both in our rebased edits and in its own rebased form.
+    // The server sequenced `remote` before anything of ours. Where both insert at one
+    // position the intents decide which text goes first, as the server decides when it
+    // rebases our edit over `remote`: the same in our rebased edits and in its own rebased
+    // form.
     let rebased = remote;
     if (this.#inflight !== null) {
       const inflightOp = this.#inflight.op;
-      this.#inflight.op = ops.transform(inflightOp, rebased);
-      rebased = ops.transform(rebased, inflightOp, { otherFirst: false });
+      const first = laterGoesFirst(intent, this.#inflight.intent);
+      this.#inflight.op = ops.transform(inflightOp, rebased, { otherFirst: !first });
+      rebased = ops.transform(rebased, inflightOp, { otherFirst: first });
     }
     const buffer = this.#buffer;
-    this.#buffer = ops.transform(buffer, rebased);
-    rebased = ops.transform(rebased, buffer, { otherFirst: false });
+    const first = laterGoesFirst(intent, this.#bufferIntent);
+    this.#buffer = ops.transform(buffer, rebased, { otherFirst: !first });
+    rebased = ops.transform(rebased, buffer, { otherFirst: first });
+    this.#run = mapRun(this.#run, rebased);
     if (!ops.isNoop(rebased)) {
       // The buffer ends at the local text, so it knows the text's length in code points.
       this.#changeText(ops.apply(this.text, rebased, ops.targetLength(buffer)), rebased);
@@ -403,7 +445,7 @@ export class SyncClient {
       // can hold a delete-and-reinsert of unchanged text, which would resurrect the text if
       // someone else replaced it meanwhile.
       const alone = rebaseOnto(base, inflight.op, snapshot.text);
-      this.#inflight = { seq: inflight.seq, op: alone, sent: false };
+      this.#inflight = { seq: inflight.seq, op: alone, sent: false, intent: inflight.intent };
       this.#changeText(ops.apply(snapshot.text, merged), null);
       this.#buffer = changesBetween(ops.apply(snapshot.text, alone), this.text);
     } else {
@@ -414,6 +456,10 @@ export class SyncClient {
     this.shadow = snapshot.text;
     this.rev = snapshot.rev;
     this.#shadowChecksum = snapshot.checksum;
+    // A merge moves text in ways no run follows: start afresh.
+    this.#run = null;
+    this.#runInBuffer = false;
+    this.#bufferIntent = Intent.NONE;
     this.observer.shadowReset?.(snapshot.rev);
     this.state = ClientState.READY;
     return this.flush();
@@ -441,6 +487,9 @@ export class SyncClient {
     this.#inflight = null;
     // Take the refused edit out of the local text; later typing stays.
     this.#buffer = ops.transform(this.#buffer, ops.invert(inflight.op));
+    this.#run = null;
+    this.#runInBuffer = false;
+    this.#bufferIntent = Intent.NONE;
     this.#changeText(ops.apply(this.shadow, this.#buffer), null);
     return this.flush();
   }

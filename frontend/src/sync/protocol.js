@@ -9,11 +9,18 @@
  */
 
 import { ProtocolViolation } from "./errors.js";
+import { Intent, parseIntent } from "./intent.js";
 
-/** @typedef {{type: "edit", base: number, client: string, seq: number, patch: string}} Edit */
+/** @typedef {import("./intent.js").WireIntent} WireIntent */
 /**
+ * `intent` (./intent.js) is absent from an edit of a client older than intents.
+ * @typedef {{type: "edit", base: number, client: string, seq: number, patch: string,
+ *   intent?: WireIntent}} Edit
+ */
+/**
+ * `intent` is left out when it is "none".
  * @typedef {{type: "revision", rev: number, base: number, author: string, client: string,
- *   seq: number, patch: string, checksum: string}} Revision
+ *   seq: number, patch: string, checksum: string, intent?: "forward" | "backward"}} Revision
  */
 /**
  * @typedef {{type: "snapshot", rev: number, text: string, checksum: string,
@@ -43,14 +50,21 @@ export function validateClientId(value) {
 
 /**
  * A client's change: a patch against the text at revision `base`, identified by
- * (`client`, `seq`), where `seq` grows with every edit the client sends.
+ * (`client`, `seq`), where `seq` grows with every edit the client sends, with the intent of
+ * its insert (`legacy`: no `intent` field, as an older client sends it).
  * @param {number} base
  * @param {string} client
  * @param {number} seq
  * @param {string} patch
+ * @param {import("./intent.js").Intent} [intent]
  * @returns {Edit}
  */
-export const edit = (base, client, seq, patch) => ({ type: "edit", base, client, seq, patch });
+export function edit(base, client, seq, patch, intent = Intent.LEGACY) {
+  /** @type {Edit} */
+  const message = { type: "edit", base, client, seq, patch };
+  if (intent !== Intent.LEGACY) message.intent = intent;
+  return message;
+}
 
 /**
  * A client asks for everything after `since` (on connect and after a gap), or with `full` for
@@ -114,7 +128,7 @@ export function fromWire(data) {
     case "edit": {
       const base = f.int("base");
       const { client, seq } = opId();
-      return edit(base, client, seq, f.str("patch"));
+      return edit(base, client, seq, f.str("patch"), parseIntent(record.intent, Intent.LEGACY));
     }
     case "resync": {
       const full = Object.hasOwn(record, "full") ? record.full : false;
@@ -127,7 +141,8 @@ export function fromWire(data) {
       const author = f.str("author");
       const { client, seq } = opId();
       const patch = f.str("patch");
-      return {
+      /** @type {Revision} */
+      const revision = {
         type: "revision",
         rev,
         base,
@@ -137,6 +152,9 @@ export function fromWire(data) {
         patch,
         checksum: f.str("checksum"),
       };
+      const intent = parseIntent(record.intent, Intent.NONE);
+      if (intent !== Intent.NONE) revision.intent = intent;
+      return revision;
     }
     case "snapshot": {
       const rev = f.int("rev");
