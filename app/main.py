@@ -17,11 +17,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.routing import Match
 
 from app.buses.memory import MemoryBus
+from app.buses.xmpp.accounts import ManagedRegistrar
 from app.buses.xmpp.bridge import XmppBridge
 from app.buses.xmpp.prosody import ManagedProsody, ProsodyError, XmppAccount
 from app.config import Settings, get_settings
 from app.core.access import Access
 from app.core.accounts import AccountStore
+from app.core.bots import BotService
 from app.core.bus import RevisionBus
 from app.core.documents import DocumentService
 from app.core.extensions import Extension, Extensions
@@ -76,6 +78,10 @@ def create_app(
             chosen = bus or await _xmpp_bus(settings, stack, metrics)
             hooks.add(BusExtension(chosen))
             access = Access(settings, store, _account_store(store))
+            if access.enabled:  # else channels stay open, as everything else is
+                chosen.follow_access(access.bus_members)
+                access.listeners.append(chosen.access_changed)
+            app.state.bots = _bot_service(access, chosen)
             gate.identity = Identity(settings, access.accounts, access)
             app.state.access = access
             app.state.identity = gate.identity
@@ -178,6 +184,17 @@ def _account_store(store: DocumentStore) -> AccountStore:
     if isinstance(store, SqlStore):
         return SqlAccountStore(store.engine)
     return MemoryAccountStore()
+
+
+def _bot_service(access: Access, bus: RevisionBus) -> BotService:
+    """Bots, registered on the managed Prosody when the app runs one."""
+    if not isinstance(bus, XmppBridge):
+        return BotService(access, None)
+    where = (bus.account.host, bus.account.port, bus.account.pubsub)
+    if bus.server is None:
+        return BotService(access, None, where=where)
+    reserved = frozenset({bus.account.jid.split("@", 1)[0]})
+    return BotService(access, ManagedRegistrar(bus.server), reserved, where)
 
 
 async def _xmpp_bus(

@@ -145,6 +145,8 @@ class RestoreRequest(BaseModel):
 # -- accounts, sessions, tokens, sharing --------------------------------------------------------
 
 ACCOUNT_NAME = r"^[a-z0-9][a-z0-9._-]{0,31}$"
+BARE_JID = r"^[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,7}$"
+BARE_JID_OR_EMPTY = r"^$|" + BARE_JID
 # The schema's floor; COLLAB_MIN_PASSWORD_CHARS may ask for more (a 422 then says so).
 PASSWORD_MIN = 8
 
@@ -175,6 +177,14 @@ class AccountUpdate(BaseModel):
     disabled: bool | None = None
     admin: bool | None = None
     password: str | None = Field(None, min_length=PASSWORD_MIN, max_length=1024)
+    xmpp_jid: str | None = Field(
+        None,
+        max_length=255,
+        pattern=BARE_JID_OR_EMPTY,
+        description="The person's own XMPP address (bare JID); document nodes admit it as "
+        "their roles allow. An empty string removes it.",
+        examples=["ann@chat.example.org"],
+    )
 
 
 class PasswordChange(BaseModel):
@@ -188,6 +198,8 @@ class AccountPublic(BaseModel):
     admin: bool
     disabled: bool
     created_at: datetime
+    xmpp_jid: str = Field("", description="The XMPP identity that follows this account's roles")
+    bot_owner: str = Field("", description="For a bot: the person who owns it")
 
 
 class AccountsPublic(BaseModel):
@@ -271,3 +283,50 @@ class SharingPublic(BaseModel):
     your_role: RoleName | None
     people: list[GrantPublic]
     links: list[LinkPublic]
+
+
+# -- bots ------------------------------------------------------------------------------------
+
+
+BotDocument = Annotated[str, Field(pattern=DOC_ID_PATTERN)]
+
+
+class BotCreate(BaseModel):
+    name: str = Field(pattern=ACCOUNT_NAME, examples=["clock"])
+    display_name: str = Field("", max_length=64, json_schema_extra=XML_TEXT)
+    jid: str = Field(
+        "",
+        max_length=255,
+        pattern=BARE_JID_OR_EMPTY,
+        description="The bot's account on an external XMPP server (made there first). Empty: "
+        "the server registers NAME@its domain on the XMPP server it manages.",
+    )
+    documents: dict[BotDocument, Literal["editor", "viewer"]] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Documents you own, and the bot's role on each",
+        examples=[{"notes": "editor"}],
+    )
+
+
+class BotPublic(BaseModel):
+    name: str
+    display_name: str
+    jid: str
+    owner: str
+    created_at: datetime
+    documents: dict[str, str]
+
+
+class BotsPublic(BaseModel):
+    items: list[BotPublic]
+
+
+class BotCreated(BotPublic):
+    password: str = Field(
+        description="The XMPP account's password, shown this once (empty for an external "
+        "account, whose password you chose)"
+    )
+    xmpp_host: str
+    xmpp_port: int
+    pubsub: str

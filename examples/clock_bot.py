@@ -1,7 +1,9 @@
 """A bot that writes: it answers commands typed in the document, and can keep a clock.
 
-Run it next to a server started with `make run`:
+Run it next to a server started with `make run`. The bot is an account of its own, which
+a document's owner gives a role (signed in with `collab login`):
 
+    .venv/bin/python -m app.cli bots create clock-bot --doc DOC_ID
     .venv/bin/python -m examples.clock_bot DOC_ID [--every 30]
 
 Then type a line such as `/time`, `/roll` or `/help` in the document: the bot replaces the

@@ -1,7 +1,9 @@
 """A bot that keeps live statistics of a document: words, lines, characters, active authors.
 
-Run it next to a server started with `make run`:
+Run it next to a server started with `make run`. The bot is an account of its own, which
+a document's owner gives a role (signed in with `collab login`):
 
+    .venv/bin/python -m app.cli bots create stats-bot --doc DOC_ID
     .venv/bin/python -m examples.stats_bot DOC_ID
 
 It follows the document over XMPP alone (no HTTP) and prints a line whenever the numbers

@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from app.core.bus import BusHost, BusState, PresenceEvent
+from app.core.bus import BusHost, BusState, MembersOf, PresenceEvent
 from sync.protocol import Revision, Snapshot
 
 log = logging.getLogger(__name__)
@@ -138,3 +138,9 @@ class MemoryBus:
             await host.deleted_heard(doc_id)
 
         self.hub.deliver(self, doc_id, deliver)
+
+    def follow_access(self, members_of: MembersOf) -> None:
+        pass  # nobody outside this process can listen: nothing to restrict
+
+    def access_changed(self, doc_id: str) -> None:
+        pass

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.engine import make_url
 
+from app.cli.bots import bots
 from app.cli.cluster import cluster
 from app.cli.documents import docs, fail, printable, shorten
 from app.cli.proxy import proxy_config
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(docs, name="docs")
 app.add_typer(users, name="users")
+app.add_typer(bots, name="bots")
 app.add_typer(cluster, name="cluster")
 app.command(name="proxy-config")(proxy_config)
 app.command()(login)

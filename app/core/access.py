@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.core.accounts import Account, AccountStore, BrowserSession, Role, ShareLink
+from app.core.bus import BusMember
 from app.core.errors import Refusal, Refused
 from app.core.members import CLOSE_FORBIDDEN, Member
 from app.core.store import DocumentStore
@@ -108,6 +109,9 @@ POLICY: dict[tuple[str, str], Need] = {
     ("POST", "/api/users"): Need.ADMIN,
     ("PATCH", "/api/users/{name}"): Need.ADMIN,
     ("POST", "/api/invites"): Need.ADMIN,
+    ("GET", "/api/bots"): Need.ACCOUNT,
+    ("POST", "/api/bots"): Need.ACCOUNT,
+    ("DELETE", "/api/bots/{name}"): Need.ACCOUNT,
     # documents
     ("POST", "/api/documents"): Need.ACCOUNT,
     ("GET", "/api/documents"): Need.ACCOUNT,
@@ -167,6 +171,8 @@ class Access:
         self.refresh: Refresher | None = None
         self._watched: dict[str, _Watched] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        # Told the document whose members changed (the bus mirrors them onto its nodes).
+        self.listeners: list[Callable[[str], None]] = []
 
     # -- decisions ----------------------------------------------------------------------
 
@@ -247,7 +253,30 @@ class Access:
         if await self.accounts.owner_of(doc_id) == name:
             raise forbidden("the owner's role cannot be changed")
         await self.accounts.set_role(doc_id, name, role)
+        self.members_changed(doc_id)
         await self.recheck(doc_id)
+
+    def members_changed(self, doc_id: str) -> None:
+        for listener in self.listeners:
+            listener(doc_id)
+
+    async def account_changed(self, name: str) -> None:
+        """``name`` was disabled, enabled, removed or given another XMPP identity: every
+        document it has a role on follows."""
+        for doc_id in await self.accounts.documents_of(name):
+            self.members_changed(doc_id)
+
+    async def bus_members(self, doc_id: str) -> dict[str, BusMember]:
+        """The XMPP identities with a role on ``doc_id`` (bare JID -> member): the accounts
+        granted one that name an identity and are not disabled. Share links and the
+        administrators' powers stay in the app: they have no XMPP identity to give."""
+        members: dict[str, BusMember] = {}
+        for grant in await self.accounts.grants_of(doc_id):
+            account = await self.accounts.get_account(grant.account)
+            if account is None or account.disabled or not account.xmpp_jid:
+                continue
+            members[account.xmpp_jid] = BusMember(account.name, grant.role.value)
+        return members
 
     async def recheck(self, doc_id: str | None = None) -> None:
         """Check the connections to ``doc_id`` (or to every document) against their access

@@ -17,11 +17,16 @@ The promises every bus keeps:
   is transient (nothing is kept for a late subscriber), so an instance that subscribes asks
   the others to relay their people again (``BusHost.people_here``), as joins.
 * An instance does not hear its own publications.
+
+Who may listen on a bus is the bus's to enforce, from the roles the app keeps: given
+``follow_access`` (accounts are on), a bus that outsiders can reach (XMPP) lets only the bus
+identities of a document's members read it, and only its editors write to it, and
+``access_changed`` says when a document's members changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -38,6 +43,22 @@ class PresenceEvent:
     event: PresenceKind
     person: dict[str, Any]  # Person.public(): session, name, color, cursor, anchor, rev
     origin: str = ""  # the relaying instance, filled in by the bus
+
+
+@dataclass(frozen=True, slots=True)
+class BusMember:
+    """An account with a role on a document, as a bus identity (a bare JID) stands for it."""
+
+    account: str
+    role: str  # "owner", "editor" or "viewer"
+
+    @property
+    def may_edit(self) -> bool:
+        return self.role in ("owner", "editor")
+
+
+# The bus identities with a role on a document (bare JID -> member), read when needed.
+MembersOf = Callable[[str], Awaitable[Mapping[str, BusMember]]]
 
 
 class BusHost(Protocol):
@@ -110,3 +131,10 @@ class RevisionBus(Protocol):
     async def document_renamed(self, doc_id: str, title: str) -> None: ...
 
     async def document_deleted(self, doc_id: str) -> None: ...
+
+    def follow_access(self, members_of: MembersOf) -> None:
+        """From now on only ``members_of(doc_id)`` may read a document's channel (and only
+        its editors write to it); without this call channels stay open (accounts off)."""
+
+    def access_changed(self, doc_id: str) -> None:
+        """``doc_id``'s members changed: make the bus's permissions follow, soon."""

@@ -187,6 +187,7 @@ class Identity:
         if disabled:
             await self.accounts.delete_sessions(name)
             await self.access.recheck()
+        await self.access.account_changed(name)  # its XMPP identity follows
         return account
 
     # -- sessions -----------------------------------------------------------------------

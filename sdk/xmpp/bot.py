@@ -70,6 +70,17 @@ class DocumentDeleted(SyncError):
     code = "document-deleted"
 
 
+class AccessDenied(SyncError):
+    """The XMPP server will not let this account read the document: nobody shared it with
+    the bot's account (or its role was taken away)."""
+
+    code = "forbidden"
+
+
+# What a pubsub service answers an account that may not subscribe to a whitelist node.
+DENIED_CONDITIONS = frozenset({"forbidden", "not-authorized", "not-allowed", "closed-node"})
+
+
 class DocumentBot:
     def __init__(
         self,
@@ -96,6 +107,7 @@ class DocumentBot:
         self.client = SyncClient(client_id or f"bot-{secrets.token_hex(6)}")
         self.resend_after = resend_after
         self.deleted = False
+        self.denied = ""  # why the server refused to let us follow the document, if it did
         self._listeners: list[RevisionListener] = []
         self._online_listeners: list[OnlineListener] = []
         self._error_listeners: list[ErrorListener] = []
@@ -160,6 +172,8 @@ class DocumentBot:
         while True:
             if self.deleted:
                 raise DocumentDeleted(f"document '{self.doc_id}' was deleted")
+            if self.denied:
+                raise AccessDenied(self.denied)
             if (
                 self._started
                 and self.client.state is ClientState.READY
@@ -211,10 +225,23 @@ class DocumentBot:
             await self.nodes.subscribe(document_node(self.doc_id), bare=False)
             await self.nodes.subscribe(snapshot_node(self.doc_id), bare=False)
         except BridgeError as exc:
-            # A server still busy after a restart: the timer tries again.
+            # A server still busy after a restart, or an account without a role yet: the
+            # timer tries again (a role can be given while we wait).
             self._joined = False
-            log.warning("could not follow '%s': %s; trying again shortly", self.doc_id, exc)
+            if exc.condition in DENIED_CONDITIONS:
+                if not self.denied:
+                    log.error(
+                        "%s may not follow '%s' (%s): share the document with the bot's "
+                        "account (collab bots create, or the document's sharing)",
+                        self.connection.xmpp.boundjid.bare,
+                        self.doc_id,
+                        exc,
+                    )
+                self.denied = f"{self.connection.xmpp.boundjid.bare} may not read '{self.doc_id}'"
+            else:
+                log.warning("could not follow '%s': %s; trying again shortly", self.doc_id, exc)
             return
+        self.denied = ""
         self._joined = True
         async with self._lock:
             await self._process(self.client.connect())

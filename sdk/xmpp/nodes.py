@@ -20,8 +20,14 @@ delete notification (that is how other instances, and bots, hear of a deletion).
 Item ids: a revision item is named after its last revision (``"42"``). A revision too large
 for one stanza (client stanzas are capped at 256 KiB) is split into parts named ``"42.1"``,
 ``"42.2"``, ...; snapshots are always named ``"<rev>.<part>"``; live items get the server's
-ids. Every node's access model is ``open`` today; the permissions issue will switch to
-``whitelist`` and manage members.
+ids.
+
+Who may read them: with accounts on, every node's access model is ``whitelist`` and the app
+(the nodes' owner) keeps their affiliations equal to the document's roles
+(app/buses/xmpp/affiliations.py): a member's XMPP identity is a ``member`` of the revision,
+snapshot and live nodes (subscribe and read), and an editor's is also a ``publisher`` on the
+inbox; nobody else may subscribe, read or publish. With accounts off (``COLLAB_AUTH=off``)
+every node is ``open`` and anyone may publish to an inbox.
 """
 
 from __future__ import annotations
@@ -297,8 +303,11 @@ class DocumentNodes:
         except IqTimeout as exc:
             raise _bridge_error(f"creating node {node}", exc) from exc
 
-    async def ensure(self, doc_id: str, *, title: str = "") -> None:
-        """Create (or reconfigure) the document's four nodes."""
+    async def ensure(self, doc_id: str, *, title: str = "", restricted: bool = False) -> None:
+        """Create (or reconfigure) the document's four nodes: ``restricted`` ones only their
+        affiliates may read (and only publishers write to the inbox), others anyone may."""
+        access = "whitelist" if restricted else "open"
+        inbox_publishers = "publishers" if restricted else "open"
         # All at once: the server answers each in turn, and nobody waits four round trips.
         await asyncio.gather(
             self._create(
@@ -307,7 +316,7 @@ class DocumentNodes:
                 max_items=str(REVISION_MAX_ITEMS),
                 persist_items="1",
                 publish_model="publishers",
-                access_model="open",
+                access_model=access,
                 notify_delete="1",
                 notify_retract="0",
                 send_last_published_item="never",
@@ -316,8 +325,8 @@ class DocumentNodes:
                 inbox_node(doc_id),
                 max_items="100",
                 persist_items="1",
-                publish_model="open",
-                access_model="open",
+                publish_model=inbox_publishers,
+                access_model=access,
                 notify_retract="0",
                 send_last_published_item="never",
             ),
@@ -326,7 +335,7 @@ class DocumentNodes:
                 max_items="200",
                 persist_items="1",
                 publish_model="publishers",
-                access_model="open",
+                access_model=access,
                 notify_retract="0",
                 send_last_published_item="never",
             ),
@@ -335,7 +344,7 @@ class DocumentNodes:
                 max_items="1",
                 persist_items="0",  # transient: a late subscriber hears nothing old
                 publish_model="publishers",
-                access_model="open",
+                access_model=access,
                 notify_delete="0",  # the revision node's notification says it once
                 notify_retract="0",
                 send_last_published_item="never",
@@ -352,6 +361,56 @@ class DocumentNodes:
                     raise _bridge_error(f"deleting node {node}", exc) from exc
             except IqTimeout as exc:
                 raise _bridge_error(f"deleting node {node}", exc) from exc
+
+    async def affiliations(self, node: str) -> dict[str, str]:
+        """The node's affiliations (bare JID -> affiliation), as its owner sees them."""
+        try:
+            result = await self.pubsub.get_node_affiliations(
+                self.service, node, timeout=self.timeout
+            )
+        except (IqError, IqTimeout) as exc:
+            raise _bridge_error(f"reading the affiliations of {node}", exc) from exc
+        found: dict[str, str] = {}
+        for entry in result["pubsub_owner"]["affiliations"]:
+            jid = str(entry["jid"].bare)
+            if jid:
+                found[jid] = entry["affiliation"]
+        return found
+
+    async def set_affiliations(self, node: str, changes: dict[str, str]) -> None:
+        """Set affiliations (bare JID -> affiliation; "none" removes one)."""
+        if not changes:
+            return
+        try:
+            await self.pubsub.modify_affiliations(
+                self.service, node, affiliations=sorted(changes.items()), timeout=self.timeout
+            )
+        except (IqError, IqTimeout) as exc:
+            raise _bridge_error(f"setting the affiliations of {node}", exc) from exc
+
+    async def subscribers(self, node: str) -> list[str]:
+        """The JIDs (full or bare, as they subscribed) subscribed to the node."""
+        try:
+            result = await self.pubsub.get_node_subscriptions(
+                self.service, node, timeout=self.timeout
+            )
+        except (IqError, IqTimeout) as exc:
+            raise _bridge_error(f"reading the subscriptions of {node}", exc) from exc
+        return [str(entry["jid"]) for entry in result["pubsub_owner"]["subscriptions"]]
+
+    async def remove_subscribers(self, node: str, jids: Sequence[str]) -> None:
+        """End these JIDs' subscriptions to the node (as its owner)."""
+        if not jids:
+            return
+        try:
+            await self.pubsub.modify_subscriptions(
+                self.service,
+                node,
+                subscriptions=[(jid, "none") for jid in jids],
+                timeout=self.timeout,
+            )
+        except (IqError, IqTimeout) as exc:
+            raise _bridge_error(f"ending subscriptions to {node}", exc) from exc
 
     async def subscribe(self, node: str, *, bare: bool) -> None:
         try:

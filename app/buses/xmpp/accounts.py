@@ -19,6 +19,38 @@ from app.config import Settings
 from sdk.xmpp.bot import DocumentBot
 
 
+def bot_password(prosody: ManagedProsody, name: str) -> str:
+    """The password of the bot ``name`` on the managed server, made once and kept private in
+    the data directory, so that the bot keeps its identity and tools on this machine
+    (``document_bot``) can log in as it."""
+    password_file = private_dir(prosody.root / "bots") / f"{name}.password"
+    if password_file.exists():
+        return password_file.read_text().strip()
+    password = secrets.token_urlsafe(18)
+    write_private(password_file, password + "\n")
+    return password
+
+
+class ManagedRegistrar:
+    """``app.core.bots.Registrar`` on the managed Prosody."""
+
+    def __init__(self, prosody: ManagedProsody) -> None:
+        self.prosody = prosody
+
+    @property
+    def domain(self) -> str:
+        return self.prosody.domain
+
+    async def register(self, name: str) -> tuple[str, str]:
+        password = bot_password(self.prosody, name)
+        account = await self.prosody.register(name, password)
+        return account.jid, password
+
+    async def unregister(self, name: str) -> None:
+        await self.prosody.unregister(name)
+        (self.prosody.root / "bots" / f"{name}.password").unlink(missing_ok=True)
+
+
 def managed_connection(settings: Settings) -> XmppAccount:
     """The managed Prosody's address, as the running server wrote it."""
     path = Path(settings.data_dir) / "prosody" / "connection.json"
@@ -35,9 +67,15 @@ async def bot_account(settings: Settings, name: str) -> XmppAccount:
     """An account for a bot called ``name``.
 
     Managed mode registers ``<name>@<domain>`` on the app's own Prosody (with a password kept
-    in the data directory, so the bot keeps its identity). External mode takes the account
-    from ``COLLAB_BOT_JID`` and ``COLLAB_BOT_PASSWORD``: create it on your server first.
+    in the data directory, so the bot keeps its identity): with accounts on, make it with
+    ``collab bots create`` first, which gives it its roles. External mode, or
+    ``COLLAB_BOT_JID`` and ``COLLAB_BOT_PASSWORD`` set, takes the account from those: create
+    it on your server first.
     """
+    given = os.environ.get("COLLAB_BOT_JID"), os.environ.get("COLLAB_BOT_PASSWORD")
+    if settings.xmpp_mode == "managed" and all(given):
+        server = managed_connection(settings)
+        return XmppAccount(str(given[0]), str(given[1]), server.host, server.port, server.pubsub)
     if settings.xmpp_mode == "external":
         jid, password = os.environ.get("COLLAB_BOT_JID"), os.environ.get("COLLAB_BOT_PASSWORD")
         if not jid or not password:
@@ -52,13 +90,7 @@ async def bot_account(settings: Settings, name: str) -> XmppAccount:
         raise ProsodyError("XMPP is off (COLLAB_XMPP_MODE=off): bots need an XMPP server")
     server = managed_connection(settings)
     prosody = ManagedProsody(Path(settings.data_dir), domain=settings.xmpp_domain, port=server.port)
-    secrets_dir = private_dir(prosody.root / "bots")
-    password_file = secrets_dir / f"{name}.password"
-    if password_file.exists():
-        password = password_file.read_text().strip()
-    else:
-        password = secrets.token_urlsafe(18)
-        write_private(password_file, password + "\n")
+    password = bot_password(prosody, name)
     account = await prosody.register(name, password)
     return XmppAccount(account.jid, password, server.host, server.port, server.pubsub)
 

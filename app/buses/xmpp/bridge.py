@@ -28,6 +28,13 @@ service itself, and a revision or live event only for a document this instance h
 anyone on the XMPP server can send the app's account a message that looks like an event.
 Bots' edits are limited per sender (its bare JID) like a WebSocket's: a rate and a size.
 
+With accounts on (``follow_access``), the nodes admit only the document's members
+(app/buses/xmpp/affiliations.py): their affiliations are made to agree when the nodes are
+made, when a role changes here (``access_changed``), and when a sweep finds that the members
+changed some other way (another instance, ``collab users`` on the database). An edit from
+the inbox is taken only from an editor's identity, and is written under that account's name,
+whatever the stanza says: the XMPP server's own check is not the only one.
+
 After an outage (the server restarted, the connection dropped) every document's node gets
 everything committed meanwhile, however much, from the last revision the node holds.
 """
@@ -46,9 +53,10 @@ from slixmpp import JID, Message
 from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream import ElementBase
 
+from app.buses.xmpp.affiliations import AffiliationMirror, normalized
 from app.buses.xmpp.prosody import ManagedProsody, XmppAccount
 from app.config import Settings
-from app.core.bus import BusHost, BusState, PresenceEvent
+from app.core.bus import BusHost, BusMember, BusState, MembersOf, PresenceEvent
 from app.core.errors import AppError, PayloadTooLarge, Refusal, Refused
 from app.core.members import TokenBucket
 from app.metrics import Metrics
@@ -144,6 +152,12 @@ class XmppBridge:
         self._senders: OrderedDict[str, TokenBucket] = OrderedDict()
         self._snapshots_out: set[str] = set()  # documents whose snapshot is being published
         self.dropped = 0  # events refused for their sender or their node
+        # With accounts on: the nodes' affiliations follow the documents' members.
+        self.mirror: AffiliationMirror | None = None
+        self._access_out: set[str] = set()  # documents whose nodes must be made to agree
+        self._access_task: asyncio.Task[None] | None = None
+        self._access_sweep: asyncio.Task[None] | None = None
+        self._members_of: MembersOf | None = None
         if server is not None:
             # Back at once when our own server is: no waiting out the reconnection backoff.
             server.on_restart.append(self.connection.retry_now)
@@ -164,6 +178,8 @@ class XmppBridge:
         if self._host is not None:
             raise RuntimeError("the XMPP bridge is already running")
         self._host = host
+        if self.mirror is not None:
+            self._access_sweep = asyncio.get_running_loop().create_task(self._sweep_access())
         try:
             await self.connection.start(wait=self.settings.xmpp_connect_timeout)
         except TimeoutError:
@@ -181,6 +197,9 @@ class XmppBridge:
                 state.task.cancel()
         if self._live_task is not None:
             self._live_task.cancel()
+        for task in (self._access_task, self._access_sweep):
+            if task is not None:
+                task.cancel()
         for task in list(self._tasks):
             task.cancel()
         await self.connection.stop()
@@ -252,6 +271,7 @@ class XmppBridge:
         for doc_id in list(self._deletions_out):
             self._spawn(self._delete_nodes(doc_id))
         self._kick_live()
+        self._kick_access()
 
     # -- RevisionBus ----------------------------------------------------------------------
 
@@ -320,7 +340,8 @@ class XmppBridge:
         if not self.connection.connected:
             return  # made when the document is first opened
         try:
-            await self.nodes.ensure(doc_id, title=title)
+            await self.nodes.ensure(doc_id, title=title, restricted=self.restricted)
+            self.access_changed(doc_id)
             await self.nodes.subscribe(inbox_node(doc_id), bare=True)
             await self.nodes.publish_snapshot(doc_id, snapshot)
         except sync_errors.BridgeError as exc:
@@ -347,6 +368,9 @@ class XmppBridge:
             self._deletions_out.discard(doc_id)
 
     def _forget(self, doc_id: str) -> None:
+        self._access_out.discard(doc_id)
+        if self.mirror is not None:
+            self.mirror.forget(doc_id)
         self._left_behind.pop(doc_id, None)
         self.unprepared.pop(doc_id, None)
         state = self.tracked.pop(doc_id, None)
@@ -361,7 +385,9 @@ class XmppBridge:
         if state is None or not self.connection.connected:
             return
         try:
-            await self.nodes.ensure(doc_id, title=self.host.title_of(doc_id))
+            title = self.host.title_of(doc_id)
+            await self.nodes.ensure(doc_id, title=title, restricted=self.restricted)
+            self.access_changed(doc_id)
             # Sent together, handled in this order: once revisions are heard, so are people.
             await asyncio.gather(
                 self.nodes.subscribe(inbox_node(doc_id), bare=True),
@@ -559,6 +585,72 @@ class XmppBridge:
                 # News is worth little later: dropped. (No live node means nobody listens.)
                 log.info("%s on %s not relayed: %s", what, doc_id, exc)
 
+    # -- who may read and write the nodes ------------------------------------------------
+
+    @property
+    def restricted(self) -> bool:
+        return self.mirror is not None
+
+    def follow_access(self, members_of: MembersOf) -> None:
+        self._members_of = members_of
+        self.mirror = AffiliationMirror(self.nodes, members_of, self.account.jid)
+
+    def access_changed(self, doc_id: str) -> None:
+        if self.mirror is None:
+            return
+        self._access_out.add(doc_id)
+        self._kick_access()
+
+    def _kick_access(self) -> None:
+        if not self._access_out or not self.connection.connected:
+            return  # the next session does what is left
+        if self._access_task is None or self._access_task.done():
+            self._access_task = asyncio.get_running_loop().create_task(self._mirror_pending())
+
+    async def _mirror_pending(self) -> None:
+        # One document at a time: a role change is a handful of round trips, and a burst
+        # (a reconnect with many documents open) must not crowd out publishing.
+        while self._access_out and self.connection.connected and self.mirror is not None:
+            doc_id = self._access_out.pop()
+            try:
+                await self.mirror.mirror(doc_id)
+            except sync_errors.BridgeError as exc:
+                if exc.condition == "item-not-found":
+                    continue  # no nodes (yet): they are made, and mirrored, when opened
+                log.warning(
+                    "could not make the nodes of %s follow its members: %s; trying again",
+                    doc_id,
+                    exc,
+                )
+                self._access_out.add(doc_id)
+                await asyncio.sleep(PUBLISH_RETRY_SECONDS)
+            except AppError as exc:  # the members could not be read (the database)
+                log.warning("could not read the members of %s: %s; trying again", doc_id, exc)
+                self._access_out.add(doc_id)
+                await asyncio.sleep(PUBLISH_RETRY_SECONDS)
+
+    async def _sweep_access(self) -> None:
+        """Roles can change where this instance does not see it (another instance, an
+        operator's ``collab users`` on the database): compare the open documents' members
+        with what their nodes were made to admit, every ``access_recheck_seconds``."""
+        assert self.mirror is not None
+        while True:
+            await asyncio.sleep(self.settings.access_recheck_seconds)
+            for doc_id in list(self.tracked):
+                try:
+                    if doc_id not in self._access_out and await self.mirror.stale(doc_id):
+                        self.access_changed(doc_id)
+                except Exception:  # a database hiccup must not end the sweep
+                    log.exception("checking the members of %s failed", doc_id)
+
+    async def _member(self, doc_id: str, publisher: str) -> BusMember | None:
+        """The member a publisher's identity stands for on ``doc_id`` (None: nobody)."""
+        if self._members_of is None:
+            return None
+        members = await self._members_of(doc_id)
+        sender = normalized(_bare(publisher))
+        return next((m for jid, m in members.items() if normalized(jid) == sender), None)
+
     # -- incoming -------------------------------------------------------------------------
 
     def _mine(self, payload: ElementBase | None) -> bool:
@@ -653,6 +745,8 @@ class XmppBridge:
             return
         try:
             self._check_limits(publisher, edit.patch)
+            if self.restricted:
+                author = await self._editor(doc_id, publisher)
             await self.host.edit_heard(doc_id, edit, author)
         except (sync_errors.SyncError, AppError) as exc:
             self.metrics.edit_errors.labels(exc.code).inc()
@@ -662,6 +756,20 @@ class XmppBridge:
                 )
             else:
                 log.info("edit %s on %s refused, and nobody to tell: %s", edit.op_id, doc_id, exc)
+
+    async def _editor(self, doc_id: str, publisher: str) -> str:
+        """The account an inbox edit is written under: its publisher's, who must be an
+        editor (``Refused`` otherwise: the XMPP server should have refused it already, but
+        one configured by hand may not)."""
+        member = await self._member(doc_id, publisher)
+        if member is None:
+            raise Refused(
+                f"{_bare(publisher) or 'an unnamed publisher'} has no role on '{doc_id}': "
+                "its owner can share the document with the bot's account"
+            )
+        if not member.may_edit:
+            raise Refused(f"{member.account} may only view '{doc_id}'")
+        return member.account
 
     def _check_limits(self, publisher: str, patch: str) -> None:
         """A bot's edit is held to a WebSocket's limits: size, then rate, per sender."""
@@ -714,7 +822,9 @@ class XmppBridge:
             return
         try:
             self._check_rate(publisher)
-        except Refused as exc:
+            if self.restricted and await self._member(doc_id, publisher) is None:
+                raise Refused(f"{_bare(publisher) or 'nobody'} has no role on '{doc_id}'")
+        except (Refused, AppError) as exc:
             log.info("snapshot request for %s not answered: %s", doc_id, exc)
             return
         self._snapshots_out.add(doc_id)

@@ -292,6 +292,14 @@ Component {_lua(self.pubsub_service)} "pubsub"
             pubsub=self.pubsub_service,
         )
 
+    async def unregister(self, username: str) -> None:
+        """Delete an account (a removed bot's); one that does not exist is not an error."""
+        try:
+            await self._prosodyctl("deluser", f"{username}@{self.domain}")
+        except ProsodyError as exc:
+            if "not exist" not in str(exc):
+                raise
+
     async def start(self) -> XmppAccount:
         if self._supervisor is not None:
             raise ProsodyError("this managed Prosody is already running")

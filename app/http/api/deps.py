@@ -86,7 +86,7 @@ def get_identity(request: Request) -> Identity:
 ACCOUNT_ROUTES: tuple[str, ...] = (
     *("/api/auth/setup", "/api/auth/login", "/api/auth/register", "/api/auth/logout"),
     *("/api/auth/me", "/api/auth/password", "/api/auth/sessions", "/api/auth/tokens"),
-    *("/api/users", "/api/invites"),
+    *("/api/users", "/api/invites", "/api/bots"),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from app.http.api.deps import authorize
-from app.http.api.routes import auth, documents, health, history, sharing, users
+from app.http.api.routes import auth, bots, documents, health, history, sharing, users
 
 # Every call passes the extensions' authenticate hook first (health and metrics too: an
 # extension decides by path what it lets through), then the access policy
@@ -14,6 +14,7 @@ api_router = APIRouter(dependencies=[Depends(authorize)])
 api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(users.invites)
+api_router.include_router(bots.router)
 api_router.include_router(sharing.router)
 api_router.include_router(health.router)
 api_router.include_router(documents.router)

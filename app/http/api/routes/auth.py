@@ -33,6 +33,8 @@ def account_public(account: Account) -> AccountPublic:
         admin=account.admin,
         disabled=account.disabled,
         created_at=account.created_at,
+        xmpp_jid=account.xmpp_jid,
+        bot_owner=account.bot_owner,
     )
 
 

@@ -46,7 +46,8 @@ async def create_user(body: AccountCreate, identity: IdentityDep) -> AccountPubl
 @router.patch("/{name}", response_model=AccountPublic, responses=errors(400, 404, 422))
 async def update_user(name: str, body: AccountUpdate, identity: IdentityDep) -> AccountPublic:
     """Rename for display, disable or enable (disabling ends every session at once and
-    closes the account's open editors), make or unmake administrator, reset the password."""
+    closes the account's open editors), make or unmake administrator, reset the password,
+    set the person's XMPP address (document nodes admit it as their roles allow)."""
     account = await identity.account_named(name)
     if body.password is not None:
         await identity.set_password(name, body.password)
@@ -56,6 +57,9 @@ async def update_user(name: str, body: AccountUpdate, identity: IdentityDep) -> 
         )
     if body.disabled is not None:
         account = await identity.set_disabled(name, body.disabled)
+    if body.xmpp_jid is not None:
+        account = await identity.accounts.update_account(name, xmpp_jid=body.xmpp_jid.lower())
+        await identity.access.account_changed(name)  # the nodes admit the new identity
     return account_public(account)
 
 
