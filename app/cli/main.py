@@ -114,6 +114,7 @@ def follow(
     from app.buses.xmpp.accounts import document_bot
     from app.buses.xmpp.prosody import ProsodyError
     from app.config import get_settings
+    from sdk.xmpp.bot import AccessDenied
     from sync.protocol import Revision
 
     async def run() -> None:
@@ -124,6 +125,12 @@ def follow(
         try:
             await bot.start()
             await bot.wait_synced()
+        except AccessDenied as exc:
+            await bot.stop()
+            fail(
+                f"{exc}: give the bot a role first (collab bots create {name} --doc "
+                f"{doc_id}:viewer)"
+            )
         except (TimeoutError, OSError) as exc:
             await bot.stop()
             fail(f"cannot follow '{doc_id}' over XMPP ({bot.connection.last_error}): {exc}")
