@@ -20,6 +20,7 @@ from tests.browser.helpers import (
     api,
     converge,
     create_document,
+    server_text,
     wait_synced,
 )
 
@@ -57,8 +58,8 @@ def mark_color(page: Page, author: str) -> str:
     return color
 
 
-def legend_color(page: Page, author: str) -> str:
-    item = page.locator(f'#authors li[data-author="{author}"]')
+def legend_color(page: Page, author: str, legend: str = "#authors") -> str:
+    item = page.locator(f'{legend} li[data-author="{author}"]')
     expect(item).to_have_count(1)
     color = item.get_attribute("data-color")
     assert color, f"{author} has no color in the legend"
@@ -146,13 +147,31 @@ def test_history_shows_who_wrote_what_at_a_revision(server: LiveServer, people: 
     bob.keyboard.type(" thanks!")
     converge(server, doc_id, [ann, bob])
 
+    rev, _ = server_text(server, doc_id)
     history = people.page(f"/d/{doc_id}/history", name="Cy")
-    spans = history.locator('#revision-text .author[data-author="Bob"]')
-    expect(spans.first).to_be_visible()
-    assert "".join(spans.all_text_contents()) == " thanks!"
-    assert "".join(
-        history.locator('#revision-text .author[data-author="Ann"]').all_text_contents()
-    ) == "Dear Bob,"
+    expect(history.locator("#rev-heading")).to_have_text(f"Revision {rev}")
+    history.locator("#by-author").check()
+    bobs = history.locator('#rev-text .author[data-author="Bob"]')
+    expect(bobs.first).to_be_visible()
+    anns = history.locator('#rev-text .author[data-author="Ann"]')
+    assert "".join(bobs.all_text_contents()) == " thanks!"
+    assert "".join(anns.all_text_contents()) == "Dear Bob,"
+    expect(history.locator("#rev-text")).to_have_text("Dear Bob, thanks!")
+    for name in ("Ann", "Bob"):
+        r, g, b = rgb(legend_color(history, name, "#rev-authors"))
+        painted = history.locator(f'#rev-text .author[data-author="{name}"]').first.evaluate(
+            "e => getComputedStyle(e).backgroundColor"
+        )
+        assert painted.startswith(f"rgba({r}, {g}, {b}, "), (name, painted)
+
+    # An earlier revision: only what Ann had written by then; the choice is remembered.
+    _, early = server_text(server, doc_id, 1)
+    assert early and "Dear Bob,".startswith(early), early
+    history.goto(f"/d/{doc_id}/history?rev=1")
+    expect(history.locator("#by-author")).to_be_checked()
+    expect(history.locator("#rev-text")).to_have_text(early)
+    expect(history.locator('#rev-text .author[data-author="Bob"]')).to_have_count(0)
+    expect(history.locator('#rev-authors li[data-author="Ann"]')).to_have_count(1)
 
 
 def test_line_numbers_word_count_and_dark_mode(server: LiveServer, people: People) -> None:

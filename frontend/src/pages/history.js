@@ -9,11 +9,14 @@ import {
   diffRevisions,
   docIdFromPath,
   editorUrl,
+  getBlame,
   listRevisions,
   readDocument,
   readText,
   restoreRevision,
 } from "../lib/api.js";
+import { runsToUtf16 } from "../sync/authorship.js";
+import { assignColors, tintClass } from "../lib/colors.js";
 import { Latest } from "../lib/debounce.js";
 import { changeLabel, diffSegments } from "../lib/diffview.js";
 import { byId, el, say } from "../lib/dom.js";
@@ -35,6 +38,7 @@ followTheme();
 /** @typedef {import("../lib/revisions.js").RevisionEntry} RevisionEntry */
 
 const FOLLOW_MS = 5000;
+const BY_AUTHOR_KEY = "collab.historyAuthors";
 
 const titleEl = byId("title");
 const back = /** @type {HTMLAnchorElement} */ (byId("back"));
@@ -47,6 +51,8 @@ const message = byId("message");
 const textView = byId("rev-text");
 const confirmDialog = /** @type {HTMLDialogElement} */ (byId("confirm-restore"));
 const confirmRev = byId("confirm-restore-rev");
+const byAuthor = /** @type {HTMLInputElement} */ (byId("by-author"));
+const authorsList = byId("rev-authors");
 
 const docId = docIdFromPath(location.pathname);
 const state = {
@@ -215,7 +221,11 @@ async function select(rev) {
   textView.setAttribute("aria-busy", "true");
   try {
     const range = diffRange(rev);
-    if (range === null) {
+    if (byAuthor.checked) {
+      const [{ text }, blame] = await Promise.all([readText(docId, rev), getBlame(docId, rev)]);
+      if (!latest.isCurrent(ticket)) return;
+      showAuthors(text, blame.runs, blame.authors);
+    } else if (range === null) {
       const { text } = await readText(docId, 0);
       if (!latest.isCurrent(ticket)) return;
       textView.replaceChildren(text);
@@ -228,11 +238,62 @@ async function select(rev) {
   } catch (error) {
     if (!latest.isCurrent(ticket)) return;
     textView.replaceChildren();
+    authorsList.replaceChildren();
     say(message, describe(error), "error");
   } finally {
     if (latest.isCurrent(ticket)) textView.removeAttribute("aria-busy");
   }
 }
+
+/**
+ * The text with each author's part on a soft background in their color, and the legend.
+ * @param {string} text
+ * @param {[number, number, string | null][]} runs  code points
+ * @param {string[]} authors
+ */
+function showAuthors(text, runs, authors) {
+  if (docId === null) return;
+  const colors = assignColors(docId, authors);
+  textView.replaceChildren(
+    ...runsToUtf16(runs, text).map(([start, length, author]) => {
+      const part = text.slice(start, start + length);
+      if (author === null) return document.createTextNode(part);
+      return el("span", { class: `author ${tintClass(colors.get(author) ?? "")}`, dataset: { author } }, part);
+    }),
+  );
+  authorsList.replaceChildren(
+    ...authors.map((name) =>
+      el(
+        "li",
+        { class: "person", dataset: { author: name, color: colors.get(name) ?? "" } },
+        el("span", {
+          class: "swatch",
+          "aria-hidden": "true",
+          style: { "--person-color": colors.get(name) ?? "#888888" },
+        }),
+        el("span", { class: "person-name" }, name),
+      ),
+    ),
+  );
+  textView.scrollTop = 0;
+}
+
+byAuthor.checked = (() => {
+  try {
+    return localStorage.getItem(BY_AUTHOR_KEY) === "on";
+  } catch {
+    return false;
+  }
+})();
+byAuthor.addEventListener("change", () => {
+  try {
+    localStorage.setItem(BY_AUTHOR_KEY, byAuthor.checked ? "on" : "off");
+  } catch {
+    // not remembered
+  }
+  if (!byAuthor.checked) authorsList.replaceChildren();
+  if (state.selected !== null) void select(state.selected);
+});
 
 /** @param {RevisionEntry} entry */
 function describeEntry(entry) {
