@@ -45,6 +45,9 @@ class RevisionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     inserted: Mapped[int] = mapped_column(Integer, default=0)
     deleted: Mapped[int] = mapped_column(Integer, default=0)
+    # The author's typing intent ("forward" or "backward", sync/intent.py); NULL is "none",
+    # as every revision stored before intents has.
+    intent: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
 
 class SnapshotRow(Base):

@@ -25,7 +25,7 @@ MOVE_HEAD = (
 )
 INSERT_REVISION = (
     f"INSERT INTO revisions ({REVISION_COLUMNS}) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
 )
 INSERT_SNAPSHOT = "INSERT INTO snapshots (doc_id, rev, text) VALUES ($1, $2, $3)"
 

@@ -7,11 +7,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.core.store import Commit, change_size
+from sync.intent import Intent
+from sync.protocol import Revision
 
 # The column order of ``revision_rows``' tuples, for the INSERT statements that take them.
 REVISION_COLUMNS = (
-    "doc_id, rev, base, author, client, seq, patch, checksum, created_at, inserted, deleted"
+    "doc_id, rev, base, author, client, seq, patch, checksum, created_at, inserted, deleted, intent"
 )
+
+
+def intent_column(revision: Revision) -> str | None:
+    """What the ``intent`` column holds for ``revision``: NULL for "none"."""
+    return None if revision.intent is Intent.NONE else revision.intent.value
+
+
+def intent_of(value: str | None) -> Intent:
+    """The intent an ``intent`` column holds (NULL, in rows stored before intents: none)."""
+    return Intent.NONE if value is None else Intent(value)
 
 
 def revision_rows(
@@ -38,6 +50,7 @@ def revision_rows(
                 created_at,
                 inserted,
                 deleted,
+                intent_column(revision),
             )
         )
         if revision.rev % snapshot_every == 0:

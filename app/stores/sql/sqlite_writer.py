@@ -99,7 +99,7 @@ class SqliteWriter:
                 return AppendResult.HEAD_MOVED
             connection.executemany(
                 f"INSERT INTO revisions ({REVISION_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             if snapshots:

@@ -33,6 +33,7 @@ from app.core.store import (
 from app.stores.replay import replay
 from app.stores.sql import postgres_append
 from app.stores.sql.models import DocumentRow, RevisionRow, SnapshotRow
+from app.stores.sql.rows import intent_column, intent_of
 from app.stores.sql.sqlite_writer import SqliteWriter
 from sync.protocol import OpId, Revision
 from sync.text import checksum
@@ -74,7 +75,15 @@ def _casefold(value: str | None) -> str | None:
 
 def _stored(row: RevisionRow) -> StoredRevision:
     return StoredRevision(
-        Revision(row.rev, row.base, row.author, OpId(row.client, row.seq), row.patch, row.checksum),
+        Revision(
+            row.rev,
+            row.base,
+            row.author,
+            OpId(row.client, row.seq),
+            row.patch,
+            row.checksum,
+            intent_of(row.intent),
+        ),
         _aware(row.created_at),
         row.inserted,
         row.deleted,
@@ -331,6 +340,7 @@ class SqlStore:
                     "created_at": stamp,
                     "inserted": inserted,
                     "deleted": deleted,
+                    "intent": intent_column(revision),
                 }
             )
             if revision.rev % self.snapshot_every == 0:
