@@ -8,11 +8,15 @@ into LF by every XML parser), and names were refused at the edge if XML forbids 
 Example item payload (one revision)::
 
     <revision xmlns="urn:xmpp-collab:0" doc="q3-plan" rev="42" base="40" author="Ann"
-              client="k3f9" seq="12" checksum="19:9b2d4c51"
+              client="k3f9" seq="12" checksum="19:9b2d4c51" intent="forward"
               origin="collab@localhost/app-1">@@ -1,5 +1,6 @@
      hello
     +,
     </revision>
+
+``intent`` (``forward`` or ``backward``; absent means ``none``) is the author's typing intent
+(``sync/intent.py``); a bot's ``<edit>`` carries it the same way, and one without it is
+placed as a client from before intents expects.
 
 ``origin`` is the full JID of the app instance that published the item: instances share one
 account, so the publisher Prosody exposes (a bare JID) cannot tell them apart, and each
@@ -33,6 +37,8 @@ from slixmpp.plugins.xep_0060.stanza.pubsub_event import EventItem
 from slixmpp.xmlstream import ElementBase, register_stanza_plugin
 
 from sync.errors import ProtocolViolation
+from sync.intent import Intent
+from sync.intent import parse as parse_intent
 from sync.protocol import Edit, OpId, Revision, validate_client_id
 from sync.text import validate_text
 
@@ -111,6 +117,7 @@ class RevisionStanza(_Payload):
         "client",
         "seq",
         "checksum",
+        "intent",
         "part",
         "parts",
         "origin",
@@ -131,7 +138,7 @@ class EditStanza(_Payload):
 
     name = "edit"
     plugin_attrib = "collab_edit"
-    interfaces: ClassVar[set[str]] = {"doc", "base", "client", "seq", "author", "body"}
+    interfaces: ClassVar[set[str]] = {"doc", "base", "client", "seq", "author", "intent", "body"}
 
 
 class SnapshotStanza(_Payload):
@@ -220,6 +227,8 @@ def revision_stanza(revision: Revision, doc: str | None = None) -> RevisionStanz
     stanza["client"] = revision.op_id.client
     stanza["seq"] = str(revision.op_id.seq)
     stanza["checksum"] = revision.checksum
+    if revision.intent is not Intent.NONE:
+        stanza["intent"] = revision.intent.value
     stanza["body"] = revision.patch
     return stanza
 
@@ -234,6 +243,7 @@ def revision_from_stanza(stanza: RevisionStanza) -> Revision:
         op_id=OpId(validate_client_id(stanza.str_attr("client")), stanza.int_attr("seq")),
         patch=stanza["body"],
         checksum=stanza.str_attr("checksum"),
+        intent=_intent(stanza, Intent.NONE),
     )
 
 
@@ -259,6 +269,8 @@ def edit_stanza(doc: str, edit: Edit, author: str) -> EditStanza:
     stanza["client"] = edit.op_id.client
     stanza["seq"] = str(edit.op_id.seq)
     stanza["author"] = author
+    if edit.intent is not Intent.LEGACY:
+        stanza["intent"] = edit.intent.value
     stanza["body"] = edit.patch
     return stanza
 
@@ -269,7 +281,15 @@ def edit_from_stanza(stanza: EditStanza) -> tuple[Edit, str]:
         raise ProtocolViolation("'author' must be 1 to 64 characters")
     validate_text(author, what="author")
     op_id = OpId(validate_client_id(stanza.str_attr("client")), stanza.int_attr("seq"))
-    return Edit(stanza.int_attr("base"), op_id, stanza["body"]), author
+    edit = Edit(stanza.int_attr("base"), op_id, stanza["body"], _intent(stanza, Intent.LEGACY))
+    return edit, author
+
+
+def _intent(stanza: _Payload, default: Intent) -> Intent:
+    try:
+        return parse_intent(stanza.xml.get("intent"), default=default)
+    except ProtocolViolation as exc:
+        raise ProtocolViolation(f"<{stanza.name}> {exc}") from None
 
 
 def origin_of(stanza: ElementBase) -> str:

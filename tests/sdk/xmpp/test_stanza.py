@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from slixmpp.xmlstream import ET, tostring
 
 from sdk.xmpp import stanza as st
 from sync.errors import InvalidText, ProtocolViolation, SyncError
+from sync.intent import Intent
 from sync.protocol import Edit, OpId, Revision
 
 REVISION = Revision(
@@ -49,6 +52,27 @@ def test_edit_xml_and_round_trip() -> None:
         'author="Stats bot">@@ -1 +1 @@\n-a\n+b\n</edit>'
     )
     assert st.edit_from_stanza(st.EditStanza(xml=reparse(xml))) == (edit, "Stats bot")
+
+
+def test_intent_travels_as_an_attribute_and_its_absence_is_understood() -> None:
+    forward = replace(REVISION, intent=Intent.FORWARD)
+    xml = tostring(st.revision_stanza(forward, "q3-plan").xml)
+    assert 'intent="forward"' in xml
+    assert st.revision_from_stanza(st.RevisionStanza(xml=reparse(xml))) == forward
+    assert "intent" not in tostring(st.revision_stanza(REVISION).xml)  # none: left out
+    backward = Edit(40, OpId("bot-1", 3), "@@ -1 +1 @@\n-a\n+b\n", Intent.BACKWARD)
+    xml = tostring(st.edit_stanza("d", backward, "Stats bot").xml)
+    assert 'intent="backward"' in xml
+    assert st.edit_from_stanza(st.EditStanza(xml=reparse(xml))) == (backward, "Stats bot")
+    # An edit without it is an older bot's: LEGACY, placed as that bot expects.
+    old = Edit(40, OpId("bot-1", 3), "@@ -1 +1 @@\n-a\n+b\n")
+    parsed, _ = st.edit_from_stanza(
+        st.EditStanza(xml=reparse(tostring(st.edit_stanza("d", old, "b").xml)))
+    )
+    assert parsed.intent is Intent.LEGACY
+    bad = xml.replace('intent="backward"', 'intent="sideways"')
+    with pytest.raises(ProtocolViolation, match="<edit> 'intent' must be"):
+        st.edit_from_stanza(st.EditStanza(xml=reparse(bad)))
 
 
 def test_snapshot_text_is_escaped_so_cr_survives_xml() -> None:
