@@ -29,6 +29,7 @@ from app.core.accounts import digest
 from app.core.errors import Refused
 from app.core.identity import CSRF_COOKIE, LINKS_COOKIE, MAX_LINKS_KEPT, Identity, cookies
 from app.http.compression import accepts
+from app.http.errors import error_page
 from app.schemas import DOC_ID_PATTERN
 
 # The placeholder in the pages' HTML that becomes this response's style nonce.
@@ -252,10 +253,10 @@ async def _signed_in(request: Request, doc_id: str | None = None) -> Response | 
     if principal.signed_in:
         # Said here rather than by a socket that keeps failing: a browser never learns why
         # a WebSocket handshake was refused.
-        return PlainTextResponse(
+        return error_page(
+            403,
             "You have no access to this document: ask its owner to share it with you.",
-            status_code=403,
-            headers=SECURITY_HEADERS,
+            title="This document is not shared with you",
         )
     if await identity.setup_needed():
         return RedirectResponse("/setup", status_code=303, headers=SECURITY_HEADERS)
@@ -271,10 +272,10 @@ async def _keep_link(request: Request, doc_id: str, key: str) -> Response:
         return response
     link = await identity.accounts.link_by_hash(digest(key))
     if link is None or link.doc_id != doc_id:
-        return PlainTextResponse(
+        return error_page(
+            404,
             "This link does not work (any more): ask the document's owner for a new one.",
-            status_code=404,
-            headers=SECURITY_HEADERS,
+            title="This link does not work",
         )
     jar = cookies(dict(request.headers.items()))
     kept = [t for t in jar.get(LINKS_COOKIE, "").split(".") if t and t != key]
@@ -296,4 +297,4 @@ def _valid_id(doc_id: str) -> bool:
 
 
 def _not_found() -> Response:
-    return PlainTextResponse("No such page.", status_code=404, headers=SECURITY_HEADERS)
+    return error_page(404, "This address does not name a document.", title="No such page")
