@@ -95,9 +95,15 @@ def test_colors_follow_the_typist_live_and_after_reload(
     bob.keyboard.type(" for Sunday")
     text = converge(server, doc_id, [ann, bob])
     assert text == "Shopping list for Sunday\n\napples and pears", text
+    bob.keyboard.press("Control+End")
+    bob.keyboard.type("\ncoffee beans, milk")
+    ann.keyboard.type(", fresh bread")
+    text = converge(server, doc_id, [ann, bob])
 
     for page in (ann, bob):
         assert_written_by(page, text, "apples and pears", "Ann")
+        assert_written_by(page, text, ", fresh bread", "Ann")
+        assert_written_by(page, text, "coffee beans, milk", "Bob")
         assert_written_by(page, text, " for Sunday", "Bob")
         assert_written_by(page, text, "Shopping list", None)
         assert_tinted(page, "Ann")
