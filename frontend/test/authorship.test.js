@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import { Attribution, runsToUtf16 } from "../src/sync/authorship.js";
 import * as ops from "../src/sync/ops.js";
+import { opFromPatch, parsePatch } from "../src/sync/patches.js";
 import { random, randomOp, randomText } from "../test-support/helpers.js";
 
 /** One author per code point, changed as the operation says: the model. */
@@ -74,4 +76,19 @@ test("runsToUtf16 counts astral characters as two units", () => {
     runsToUtf16([[0, 2, "ann"], [2, 2, null], [4, 1, "bob"]], text),
     [[0, 3, "ann"], [3, 3, null], [6, 1, "bob"]],
   );
+});
+
+test("the vectors shared with Python: the same log gives the same runs", () => {
+  const file = new URL("../../tests/conformance/vectors/authorship.json", import.meta.url);
+  const cases = JSON.parse(readFileSync(file, "utf-8"));
+  assert.ok(cases.length > 0);
+  for (const [index, c] of cases.entries()) {
+    const attribution = new Attribution(c.initial_length);
+    for (const { patch, author } of c.log) {
+      const { op } = opFromPatch(parsePatch(patch), attribution.length);
+      attribution.applyOp(op, author);
+    }
+    assert.deepEqual(attribution.runs(), c.runs, `case ${index}`);
+    assert.deepEqual(attribution.runs(c.range[0], c.range[1]), c.range_runs, `case ${index}`);
+  }
 });
