@@ -47,6 +47,7 @@ function expect(expected, func, context) {
 
 test("every vector file is replayed here", () => {
   const known = [
+    "authorship.json", // replayed by authorship.test.js
     "checksum.json",
     "intent.json",
     "merge.json",

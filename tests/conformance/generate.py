@@ -1431,6 +1431,12 @@ FILES: dict[str, tuple[Callable[[], JSONValue], int]] = {
     "sessions.json": (session_vectors, 3),
 }
 
+# Vector files in the same directory that another script writes and checks (so this one
+# neither writes them nor counts them as stale), with the test that does.
+WRITTEN_ELSEWHERE = {
+    "authorship.json": "tests/sync/test_authorship_vectors.py",
+}
+
 # JSON can carry these only as escapes: lone surrogates are not UTF-8, and U+FFFE/U+FFFF are
 # easy to lose in an editor.
 _ESCAPE = re.compile("[\ud800-\udfff\ufffe\uffff]")
