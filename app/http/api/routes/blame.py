@@ -119,7 +119,8 @@ class BlamePublic(BaseModel):
     length: int = Field(description="The text's length there, in code points")
     start: int
     end: int
-    runs: list[tuple[int, int, str | None]] = Field(
+    # A list, not a tuple: OpenAPI 3.0 readers of the schema have no fixed-length arrays.
+    runs: list[list[int | str | None]] = Field(
         description="[start, length, author] in code points, covering start..end with no gap; "
         "author is null for text from before the first revision",
         examples=[[[0, 6, "ann"], [6, 4, None]]],
@@ -143,13 +144,14 @@ async def read_blame(
     first = min(start, stop)
     runs = attribution.runs(first, stop)
     authors = list(dict.fromkeys(a for _, _, a in runs if a is not None))
+    listed: list[list[int | str | None]] = [[s, n, a] for s, n, a in runs]
     return BlamePublic(
         id=doc_id,
         rev=at,
         length=attribution.length,
         start=first,
         end=stop,
-        runs=runs,
+        runs=listed,
         authors=authors,
     )
 
