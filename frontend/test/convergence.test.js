@@ -12,7 +12,7 @@ import {
 } from "../src/sync/index.js";
 import { ChangeSet, Text } from "@codemirror/state";
 
-import { opToChanges } from "../src/lib/changes.js";
+import { caretAssoc, opToChanges } from "../src/lib/changes.js";
 import { TestSequencer, hasLoneSurrogate, random, randomText } from "../test-support/helpers.js";
 
 /** @typedef {import("../src/sync/protocol.js").ClientMessage} ClientMessage */
@@ -20,7 +20,7 @@ import { TestSequencer, hasLoneSurrogate, random, randomText } from "../test-sup
 
 /**
  * @typedef {{client: SyncClient, online: boolean, outbox: ClientMessage[],
- *   inbox: ServerMessage[], editor: string}} Peer
+ *   inbox: ServerMessage[], editor: string, caret: number}} Peer
  * `editor` is what a page's CodeMirror would hold: local typing goes into it directly, and
  * every change the server makes reaches it only through the engine's observer, applied as
  * CodeMirror applies changes. It must always equal the engine's text.
@@ -41,12 +41,22 @@ const BLOCKS = [0x4e00, 0x0410, 0x05d0, 0x3041];
 /**
  * @param {number} seed
  * @param {{clients?: number, steps?: number, historyLimit?: number, loss?: number,
- *   runs?: boolean[]}} [options]  `runs`: instead of editing anywhere, client i types a run
- *   of its own letters at one spot, forwards if `runs[i]`, else backwards
+ *   runs?: boolean[], carets?: boolean, assoc?: typeof caretAssoc}} [options]  `runs`:
+ *   instead of editing anywhere, client i types a run of its own letters at one spot, forwards
+ *   if `runs[i]`, else backwards; with `carets`, where its editor's caret is, as the page has
+ *   it: moved by its own typing, and through every remote change as `assoc` says
  */
 function simulate(
   seed,
-  { clients = 3, steps = 400, historyLimit = 1000, loss = 0.05, runs = undefined } = {},
+  {
+    clients = 3,
+    steps = 400,
+    historyLimit = 1000,
+    loss = 0.05,
+    runs = undefined,
+    carets = false,
+    assoc = caretAssoc,
+  } = {},
 ) {
   const rng = random(seed);
   const start = runs ? "one [] spot" : "start 😀 text";
@@ -60,11 +70,14 @@ function simulate(
       outbox: [],
       inbox: [],
       editor: start,
+      caret: start.indexOf("[") + 1,
     };
     peer.client.observer = {
-      textChanged(op, before) {
+      textChanged(op, before, run) {
         assert.equal(before, peer.editor, `seed ${seed}: the editor fell behind the engine`);
         peer.editor = applyAsEditor(before, op);
+        const changes = ChangeSet.of(opToChanges(before, op), before.length, "\n");
+        peer.caret = changes.mapPos(peer.caret, assoc(before, peer.caret, run));
       },
     };
     return peer;
@@ -110,14 +123,15 @@ function simulate(
     const letters = typed[index];
     const { text } = peer.client;
     const last = letters.at(-1);
-    const unit =
-      last === undefined
-        ? text.indexOf("[") + 1
-        : text.indexOf(last) + (runs?.[index] ? last.length : 0);
+    const forward = Boolean(runs?.[index]);
+    let unit = text.indexOf("[") + 1;
+    if (carets) unit = peer.caret;
+    else if (last !== undefined) unit = text.indexOf(last) + (forward ? last.length : 0);
     const letter = String.fromCodePoint(BLOCKS[index] + letters.length);
     letters.push(letter);
     peer.client.replaceRange(unit, unit, letter);
     peer.editor = peer.editor.slice(0, unit) + letter + peer.editor.slice(unit);
+    if (forward) peer.caret = unit + letter.length;
   };
   /** Type at a random spot through the UTF-16 API, as the browser page does. @param {Peer} peer */
   const type = (peer) => {
@@ -199,7 +213,7 @@ test("clients converge when a short history forces snapshots and merges", () => 
  * Every copy equals the server's, and each client's run is in one piece, in typing order.
  * @param {number} seed
  * @param {boolean[]} runs
- * @param {{loss?: number, steps?: number}} options
+ * @param {{loss?: number, steps?: number, carets?: boolean, assoc?: typeof caretAssoc}} options
  */
 function checkRuns(seed, runs, options) {
   const { server, peers, typed } = simulate(seed, { clients: runs.length, runs, ...options });
@@ -231,4 +245,21 @@ test("two or three people typing at one spot keep their runs whole, forwards and
     }
   }
   assert.ok(letters > 10_000, `only ${letters} letters typed`);
+});
+
+test("an editor's caret kept beside its own text types whole runs, forwards and backwards", () => {
+  // As the page types: at its caret, which remote changes move. A caret typing backwards
+  // must keep to the right of text inserted exactly at it (caretAssoc), else its next letter
+  // lands before someone else's.
+  for (const runs of [[true, true], [false, false], [false, true, false]]) {
+    for (let seed = 1; seed <= 40; seed++) {
+      checkRuns(seed, runs, { loss: seed % 2 ? 0.1 : 0, steps: 150, carets: true });
+    }
+  }
+  const always = () => /** @type {const} */ (-1); // CodeMirror's default, whatever the run
+  assert.throws(() => {
+    for (let seed = 1; seed <= 40; seed++) {
+      checkRuns(seed, [false, false], { steps: 150, carets: true, assoc: always });
+    }
+  }, /typed .* backwards/);
 });

@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { ChangeSet, Text } from "@codemirror/state";
 
-import { opToChanges, sanitizeInsert } from "../src/lib/changes.js";
+import { caretAssoc, opToChanges, sanitizeInsert } from "../src/lib/changes.js";
 import { changesBetween, ops } from "../src/sync/index.js";
 import { random, randomOp, randomText } from "../test-support/helpers.js";
 
@@ -47,4 +47,14 @@ test("sanitizeInsert keeps text a document may hold, and counts what it drops", 
   });
   assert.deepEqual(sanitizeInsert("x\ud800y\udc00z"), { text: "xyz", removed: 2 });
   assert.deepEqual(sanitizeInsert("\ud83d\ude00"), { text: "😀", removed: 0 });
+});
+
+test("caretAssoc: a caret at the start of its own latest insert keeps after remote text", () => {
+  // "😀[ab]": our latest insert is "ab" (code points 2..4, UTF-16 3..5).
+  const before = "😀[ab]";
+  assert.equal(caretAssoc(before, 3, [2, 4]), 1); // typing backwards, before "a"
+  assert.equal(caretAssoc(before, 5, [2, 4]), -1); // typing forwards, after "b"
+  assert.equal(caretAssoc(before, 2, [2, 4]), -1); // code point 2 is not UTF-16 offset 2
+  assert.equal(caretAssoc(before, 3, [2, 2]), -1); // an empty run (after a backspace)
+  assert.equal(caretAssoc(before, 3, null), -1);
 });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { advance, ops, removeInvalid } from "../sync/index.js";
+import { advance, codepointToUtf16, ops, removeInvalid } from "../sync/index.js";
 
 /** @typedef {import("../sync/ops.js").Op} Op */
 /** @typedef {{from: number, to: number, insert: string}} Change  UTF-16 offsets in the old text */
@@ -44,6 +44,25 @@ export function opToChanges(text, op) {
   }
   close();
   return changes;
+}
+
+/**
+ * Which side of text a remote change inserts exactly at the caret the caret keeps (the `assoc`
+ * of CodeMirror's `mapPos`): after it (1) when the caret is at the start of the person's own
+ * latest insert, where someone typing backwards puts the next letter; before it (-1, the
+ * default) otherwise, which keeps a caret typing forwards against its own text on the left.
+ * Either way the caret stays beside what the person just typed, so their next letter
+ * continues it and carries its typing intent (docs/protocol.md, "Typing at the same spot").
+ * @param {string} before  the text the change applies to
+ * @param {number} caret  a UTF-16 offset in `before`
+ * @param {import("../sync/intent.js").Run} run  the engine's (`textChanged`'s third argument):
+ *   the person's latest insert, in code points of `before`
+ * @returns {1 | -1}
+ */
+export function caretAssoc(before, caret, run) {
+  // A code point is one or two UTF-16 units: only a caret in run[0]..2·run[0] can be there.
+  if (run === null || run[0] === run[1] || caret < run[0] || caret > 2 * run[0]) return -1;
+  return codepointToUtf16(before, run[0]) === caret ? 1 : -1;
 }
 
 /**

@@ -66,8 +66,10 @@ export const RETRYABLE = new Set(["rate-limited", "busy"]);
  * change the server makes to the local text, and remote cursors are mapped through revisions.
  * (A JavaScript-only addition: sync/client.py's callers diff or poll instead.)
  * @typedef {object} ClientObserver
- * @property {(op: ops.Op, before: string) => void} [textChanged]  the local text changed
- *   because of the server (a remote edit, a snapshot, a refused edit); `op` applies to `before`
+ * @property {(op: ops.Op, before: string, run: Run) => void} [textChanged]  the local text
+ *   changed because of the server (a remote edit, a snapshot, a refused edit); `op` applies to
+ *   `before`, and `run` is where this client's own latest insert is in `before` (code points;
+ *   null if none), for keeping a caret beside it (`caretAssoc` in lib/changes.js)
  * @property {(rev: number, op: ops.Op) => void} [revisionFolded]  revision `rev` (the patch
  *   `op` from `rev - 1`) is now in the shadow
  * @property {(rev: number) => void} [shadowReset]  a snapshot replaced the shadow at `rev`:
@@ -133,12 +135,13 @@ export class SyncClient {
    * Replace the local text with `text`, telling the observer what changed.
    * @param {string} text
    * @param {ops.Op | null} op  the change from the old local text, if known (else found by diffing)
+   * @param {Run} run  our latest insert in the old local text
    */
-  #changeText(text, op) {
+  #changeText(text, op, run = null) {
     const before = this.text;
     this.text = text;
     if (this.observer.textChanged === undefined || before === text) return;
-    this.observer.textChanged(op ?? changesBetween(before, text), before);
+    this.observer.textChanged(op ?? changesBetween(before, text), before, run);
   }
 
   // -- local side --------------------------------------------------------------------------
@@ -382,8 +385,9 @@ export class SyncClient {
     if (this.#inflight === null && ops.isNoop(this.#buffer)) {
       // Nothing of ours is unconfirmed: the local text is the shadow.
       this.#buffer = ops.identity(ops.targetLength(remote));
-      this.#run = mapRun(this.#run, remote);
-      if (!ops.isNoop(remote)) this.#changeText(newShadow, remote);
+      const run = this.#run;
+      this.#run = mapRun(run, remote);
+      if (!ops.isNoop(remote)) this.#changeText(newShadow, remote, run);
       return;
     }
     // The server sequenced `remote` before anything of ours. Where both insert at one
@@ -401,10 +405,11 @@ export class SyncClient {
     const first = laterGoesFirst(intent, this.#bufferIntent);
     this.#buffer = ops.transform(buffer, rebased, { otherFirst: !first });
     rebased = ops.transform(rebased, buffer, { otherFirst: first });
-    this.#run = mapRun(this.#run, rebased);
+    const run = this.#run;
+    this.#run = mapRun(run, rebased);
     if (!ops.isNoop(rebased)) {
       // The buffer ends at the local text, so it knows the text's length in code points.
-      this.#changeText(ops.apply(this.text, rebased, ops.targetLength(buffer)), rebased);
+      this.#changeText(ops.apply(this.text, rebased, ops.targetLength(buffer)), rebased, run);
     }
   }
 
