@@ -281,7 +281,11 @@ def check_typists(world: World, typists: list[Typist]) -> None:
     assert not problems, "\n".join([*problems, world.describe()])
 
 
-@settings(max_examples=200)
+# Whole sessions, but cheap ones: twice the profile's budget, as for the convergence tests.
+SESSIONS = settings.default.max_examples * 2
+
+
+@settings(max_examples=SESSIONS)
 @given(
     st.integers(2, 3),
     st.lists(st.booleans(), min_size=3, max_size=3),
@@ -327,7 +331,7 @@ class OldClient(SyncClient):
         self._buffer_intent = Intent.LEGACY
 
 
-@settings(max_examples=100)
+@settings(max_examples=SESSIONS)
 @given(
     st.lists(STEP, min_size=1, max_size=40),
     NETWORK,
