@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     # How often open connections are checked against their access (a share revoked on
     # another instance, a session expired); a change made here is applied at once.
     access_recheck_seconds: float = Field(5.0, gt=0)
+    # One instance sequences each document at a time (app/core/routing.py): the holder of
+    # its lease, renewed every third of this while the document is loaded there. Others
+    # forward edits to it, and take over when a forward gets no answer in
+    # forward_timeout_seconds or the holder goes offline. Off: every instance sequences
+    # what it receives (correct, slower on a document spread over instances).
+    sequencer_routing: bool = True
+    sequencer_lease_seconds: float = Field(15.0, ge=1, le=3600)
+    forward_timeout_seconds: float = Field(5.0, gt=0, le=60)
     # Host headers the server answers to (comma-separated; "*" for any, ".example.org" for a
     # domain and its subdomains). Requests for another host get 400.
     allowed_hosts: str = "127.0.0.1,localhost,::1"

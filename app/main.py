@@ -29,8 +29,10 @@ from app.core.documents import DocumentService
 from app.core.extensions import Extension, Extensions
 from app.core.gate import Gate
 from app.core.identity import CSRF_HEADER, LINK_HEADER, Identity
+from app.core.leases import LeaseStore, MemoryLeases
 from app.core.publishing import BusExtension
 from app.core.registry import RoomRegistry
+from app.core.routing import SequencerRouting
 from app.core.store import DocumentStore
 from app.http import docs, pages, ws
 from app.http.api.main import api_router
@@ -42,6 +44,7 @@ from app.stores.memory import MemoryStore
 from app.stores.memory_accounts import MemoryAccountStore
 from app.stores.sql.accounts import SqlAccountStore
 from app.stores.sql.engine import make_engine
+from app.stores.sql.leases import SqlLeaseStore
 from app.stores.sql.migrate import upgrade
 from app.stores.sql.store import SqlStore
 
@@ -90,8 +93,16 @@ def create_app(
             app.state.documents = DocumentService(store, rooms, settings, hooks, access)
             app.state.bus = chosen
             # The bus stops after the rooms have closed (they relay their people leaving).
+            if settings.sequencer_routing:
+                routing = SequencerRouting(_lease_store(store), chosen, settings)
+                routing.on_forwarded = metrics.forwarded.inc
+                hooks.add(routing)
+                rooms.routing = routing
             await chosen.start(rooms)
             stack.push_async_callback(chosen.stop)
+            if rooms.routing is not None:
+                # After the rooms have closed: their leases are given up, not left to expire.
+                stack.push_async_callback(rooms.routing.stop)
             stack.push_async_callback(rooms.close)
             access.start()
             stack.push_async_callback(access.stop)
@@ -184,6 +195,13 @@ def _account_store(store: DocumentStore) -> AccountStore:
     if isinstance(store, SqlStore):
         return SqlAccountStore(store.engine)
     return MemoryAccountStore()
+
+
+def _lease_store(store: DocumentStore) -> LeaseStore:
+    """Leases where the documents are: instances agree through the database they share."""
+    if isinstance(store, SqlStore):
+        return SqlLeaseStore(store.engine)
+    return MemoryLeases()
 
 
 def _bot_service(access: Access, bus: RevisionBus) -> BotService:

@@ -43,6 +43,11 @@ class Metrics:
             "Connections closed because they did not keep up.",
             registry=self.registry,
         )
+        self.forwarded = Counter(
+            "collab_edits_forwarded",
+            "Edits sent to the instance that sequences their document (app/core/routing.py).",
+            registry=self.registry,
+        )
         self.requests = Histogram(
             "collab_http_request_seconds",
             "HTTP request latency by route template and status.",

@@ -14,8 +14,18 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from app.core.bus import BusHost, BusState, MembersOf, PresenceEvent
-from sync.protocol import Revision, Snapshot
+from app.core.bus import (
+    BusHost,
+    BusState,
+    Forwarded,
+    ForwardFailed,
+    MembersOf,
+    PresenceEvent,
+    RemoteRefusal,
+)
+from app.core.errors import AppError
+from sync.errors import SyncError
+from sync.protocol import Edit, Revision, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +154,17 @@ class MemoryBus:
 
     def access_changed(self, doc_id: str) -> None:
         pass
+
+    @property
+    def identity(self) -> str:
+        return self.name
+
+    async def forward(self, holder: str, doc_id: str, edit: Edit, author: str) -> Forwarded:
+        # Straight to the other instance's host: the hub is one process.
+        for bus in self.hub.buses:
+            if bus.name == holder and bus._host is not None and bus is not self:
+                try:
+                    return await bus._host.forwarded_edit(doc_id, edit, author)
+                except (SyncError, AppError) as exc:
+                    raise RemoteRefusal(exc.code, str(exc)) from exc
+        raise ForwardFailed(f"no instance {holder} on this hub")

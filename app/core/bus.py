@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from app.core.errors import AppError
 from sync.protocol import Edit, Revision, Snapshot
 
 PresenceKind = Literal["join", "update", "leave"]
@@ -55,6 +56,26 @@ class BusMember:
     @property
     def may_edit(self) -> bool:
         return self.role in ("owner", "editor")
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """What the sequencing instance made of a forwarded edit."""
+
+    rev: int
+    placement: str  # "exact", "fuzzy" or "duplicate" (sync.server.Placement)
+
+
+class ForwardFailed(Exception):
+    """The instance an edit was forwarded to did not answer: gone, or the bus is down."""
+
+
+class RemoteRefusal(AppError):
+    """The sequencing instance refused a forwarded edit; ``code`` is its error's code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 # The bus identities with a role on a document (bare JID -> member), read when needed.
@@ -101,6 +122,10 @@ class BusHost(Protocol):
     async def revisions_after(self, doc_id: str, after: int, limit: int) -> list[Revision]:
         """Committed revisions, for publishing what an outage held back."""
 
+    async def forwarded_edit(self, doc_id: str, edit: Edit, author: str) -> Forwarded:
+        """Sequence an edit another instance forwarded (this instance holds the lease);
+        raises the refusal as any submit would."""
+
     async def snapshot(self, doc_id: str) -> Snapshot:
         """The document's current text, for subscribers too far behind (and bots' requests)."""
 
@@ -131,6 +156,14 @@ class RevisionBus(Protocol):
     async def document_renamed(self, doc_id: str, title: str) -> None: ...
 
     async def document_deleted(self, doc_id: str) -> None: ...
+
+    @property
+    def identity(self) -> str:
+        """This instance's name on the bus: what sequencer leases name."""
+
+    async def forward(self, holder: str, doc_id: str, edit: Edit, author: str) -> Forwarded:
+        """Have the instance ``holder`` sequence ``edit``. Raises ``RemoteRefusal`` with its
+        refusal, or ``ForwardFailed`` if it cannot be reached in time."""
 
     def follow_access(self, members_of: MembersOf) -> None:
         """From now on only ``members_of(doc_id)`` may read a document's channel (and only

@@ -39,7 +39,7 @@ from sync.server import Placement
 log = logging.getLogger(__name__)
 
 Transport = Literal["websocket", "http"]
-Origin = Literal["websocket", "bus", "rest"]
+Origin = Literal["websocket", "bus", "rest", "forwarded"]  # forwarded: by another instance
 
 
 @dataclass(slots=True)

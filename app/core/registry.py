@@ -15,10 +15,11 @@ from typing import Any
 
 from app.config import Settings
 from app.core.background import Background
-from app.core.bus import PresenceEvent
+from app.core.bus import Forwarded, PresenceEvent
 from app.core.extensions import Extensions
 from app.core.members import CLOSE_DELETED, CLOSE_GOING_AWAY
 from app.core.rooms import Room
+from app.core.routing import SequencerRouting
 from app.core.store import DocumentStore
 from sync.protocol import Edit, Revision, Snapshot
 from sync.server import Sequencer
@@ -36,6 +37,8 @@ class RoomRegistry:
         self._loading: dict[str, tuple[asyncio.Future[Room], int]] = {}
         self._forgets = 0
         self.background = Background()
+        # Which instance sequences each document, when several may hold it (main.py).
+        self.routing: SequencerRouting | None = None
 
     async def acquire(self, doc_id: str) -> Room:
         """The room of ``doc_id``, loaded if need be; hold it until :meth:`release`.
@@ -123,9 +126,12 @@ class RoomRegistry:
             text_checksum=loaded.info.checksum,
         )
         log.info("loaded document %s at revision %d", doc_id, loaded.info.head_rev)
-        return Room(
+        room = Room(
             doc_id, loaded.info.title, sequencer, self.store, self.settings, self.extensions
         )
+        if self.routing is not None:
+            room.route = self.routing.route
+        return room
 
     async def forget(self, doc_id: str) -> None:
         """A document was deleted: close its connections and drop it."""
@@ -188,6 +194,8 @@ class RoomRegistry:
             room.presence_heard(event)
 
     async def instance_gone(self, origin: str) -> None:
+        if self.routing is not None:
+            self.routing.holder_gone(origin)
         for room in list(self.rooms.values()):
             room.instance_gone(origin)
 
@@ -208,6 +216,11 @@ class RoomRegistry:
     async def edit_heard(self, doc_id: str, edit: Edit, author: str) -> None:
         async with self.holding(doc_id) as room:
             await room.submit(edit, author, origin="bus")
+
+    async def forwarded_edit(self, doc_id: str, edit: Edit, author: str) -> Forwarded:
+        async with self.holding(doc_id) as room:
+            outcome = await room.submit(edit, author, origin="forwarded")
+        return Forwarded(outcome.revision.rev, outcome.placement.value)
 
     async def revisions_after(self, doc_id: str, after: int, limit: int) -> list[Revision]:
         room = self.rooms.get(doc_id)

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config import Settings
@@ -34,6 +35,9 @@ from sync.protocol import Edit, OpId, Revision, Snapshot, Synced
 from sync.server import Outcome, Sequencer
 
 log = logging.getLogger(__name__)
+
+# Sequences an edit elsewhere and returns its outcome, or None: sequence it here.
+Route = Callable[["Room", Edit, str, Origin], Awaitable[Outcome | None]]
 
 # Seconds between two rounds of presence updates in a room (cursor moves are coalesced).
 PRESENCE_INTERVAL = 0.03
@@ -72,6 +76,8 @@ class Room:
         self.users = 0  # members plus REST callers holding the room
         self.unload_task: asyncio.Task[None] | None = None
         self.background = Background()
+        # Where edits go when another instance sequences this document (None: always here).
+        self.route: Route | None = None
 
     # -- sequencing ---------------------------------------------------------------------
 
@@ -85,6 +91,10 @@ class Room:
         if origin != "rest":  # edits the server makes itself (restores, imports) are whole
             check_edit(edit)
         await self.extensions.before_submit(SubmitRequest(self.doc_id, edit, author, origin))
+        if self.route is not None:  # sequenced by another instance? (app/core/routing.py)
+            routed = await self.route(self, edit, author, origin)
+            if routed is not None:
+                return routed
         outcome = await self.commits.submit(edit, author)
         await self.extensions.after_submit(
             Settled(self.doc_id, outcome.placement, time.perf_counter() - started)

@@ -49,20 +49,34 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slixmpp import JID, Message
+from slixmpp import JID, Iq, Message
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.jid import InvalidJID
 from slixmpp.xmlstream import ElementBase
+from slixmpp.xmlstream.handler import CoroutineCallback
+from slixmpp.xmlstream.matcher import StanzaPath
 
+from app.buses.xmpp import forwarding
 from app.buses.xmpp.affiliations import AffiliationMirror, normalized
 from app.buses.xmpp.prosody import ManagedProsody, XmppAccount
 from app.config import Settings
-from app.core.bus import BusHost, BusMember, BusState, MembersOf, PresenceEvent
+from app.core.bus import (
+    BusHost,
+    BusMember,
+    BusState,
+    Forwarded,
+    ForwardFailed,
+    MembersOf,
+    PresenceEvent,
+    RemoteRefusal,
+)
 from app.core.errors import AppError, PayloadTooLarge, Refusal, Refused
 from app.core.members import TokenBucket
 from app.metrics import Metrics
 from sdk.xmpp import stanza as st
 from sdk.xmpp.connection import XmppConnection
 from sdk.xmpp.nodes import (
+    ITEM_BUDGET,
     DocumentNodes,
     RevisionAssembler,
     document_node,
@@ -72,7 +86,7 @@ from sdk.xmpp.nodes import (
     payload_of,
 )
 from sync import errors as sync_errors
-from sync.protocol import Revision, Snapshot
+from sync.protocol import Edit, Revision, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +179,14 @@ class XmppBridge:
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
         xmpp.add_event_handler("pubsub_delete", self._on_delete)
         xmpp.add_event_handler("presence_unavailable", self._on_unavailable)
+        xmpp.register_handler(
+            CoroutineCallback(
+                "collab forwarded edit",
+                StanzaPath("iq@type=set/collab_forward"),
+                self._on_forward,  # type: ignore[arg-type]
+            )
+        )
+        self._identity = f"{account.jid}/{resource}"
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -584,6 +606,60 @@ class XmppBridge:
             except sync_errors.BridgeError as exc:
                 # News is worth little later: dropped. (No live node means nobody listens.)
                 log.info("%s on %s not relayed: %s", what, doc_id, exc)
+
+    # -- edits forwarded to the instance that sequences a document ----------------------
+
+    @property
+    def identity(self) -> str:
+        bound = self.connection.xmpp.boundjid
+        return str(bound.full) if bound.resource else self._identity
+
+    async def forward(self, holder: str, doc_id: str, edit: Edit, author: str) -> Forwarded:
+        if not self.connection.connected:
+            raise ForwardFailed("the XMPP connection is down")
+        if len(edit.patch) > ITEM_BUDGET:
+            # Past what one stanza may carry: sequenced here, which is always safe.
+            raise ForwardFailed(f"the edit is too large to forward ({len(edit.patch)} bytes)")
+        iq = self.connection.xmpp.make_iq_set(ito=holder)
+        iq.append(forwarding.forward_payload(doc_id, edit, author))
+        timeout = self.settings.forward_timeout_seconds
+        try:
+            answer = await iq.send(timeout=timeout)  # type: ignore[no-untyped-call]
+        except IqTimeout as exc:
+            raise ForwardFailed(f"no answer from {holder} in {timeout:g} s") from exc
+        except IqError as exc:
+            raise ForwardFailed(f"{holder}: {exc.iq['error']['condition']}") from exc
+        try:
+            first, second = forwarding.outcome_of(answer["collab_forwarded"])
+        except sync_errors.SyncError as exc:
+            raise ForwardFailed(f"{holder} answered something else: {exc}") from exc
+        if isinstance(first, str):
+            raise RemoteRefusal(first, second)
+        return Forwarded(first, second)
+
+    async def _on_forward(self, iq: Iq) -> None:
+        """Another instance (a resource of our own account, and nobody else) asks us to
+        sequence an edit: answer with its revision, or its refusal."""
+        me = self.connection.xmpp.boundjid
+        if iq["from"].bare != me.bare or iq["from"].full == me.full:
+            self._drop(f"a forwarded edit from {iq['from']}, not another instance")
+            error = iq.reply(clear=True)  # type: ignore[no-untyped-call]
+            error["type"] = "error"
+            error["error"]["condition"] = "forbidden"
+            error.send()
+            return
+        try:
+            doc_id, edit, author = forwarding.edit_of(iq["collab_forward"])
+            result = await self.host.forwarded_edit(doc_id, edit, author)
+            answer = forwarding.applied(result.rev, result.placement)
+        except (sync_errors.SyncError, AppError) as exc:
+            answer = forwarding.refused(exc.code, str(exc))
+        except Exception:
+            log.exception("a forwarded edit from %s failed", iq["from"])
+            answer = forwarding.refused("internal-error", "the sequencing instance failed")
+        reply = iq.reply(clear=True)  # type: ignore[no-untyped-call]
+        reply.append(answer)
+        reply.send()
 
     # -- who may read and write the nodes ------------------------------------------------
 

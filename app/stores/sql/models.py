@@ -130,3 +130,14 @@ class LinkRow(Base):
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeaseRow(Base):
+    """Which instance sequences a document (app/core/leases.py). No foreign key: a lease of a
+    deleted document expires and is reused or ignored."""
+
+    __tablename__ = "sequencer_leases"
+
+    doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,7 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 from slixmpp import Message
 
 from app.buses.xmpp.prosody import XmppAccount
@@ -127,9 +128,24 @@ def test_three_instances_one_document(
     try:
         asyncio.run(create_document(servers[0], DOC, ""))
         asyncio.run(edit_everywhere(servers, xmpp_server.account("watcher")))
+        # One instance sequenced (the lease holder); the two others forwarded their editors'
+        # edits to it over XMPP rather than racing it for the database's head.
+        forwarded = [metric(server, "collab_edits_forwarded_total") for server in servers]
+        sequenced = [metric(server, 'collab_edits_total{placement="exact"}') for server in servers]
+        assert sorted(f > 0 for f in forwarded) == [False, True, True], forwarded
+        assert [s > 0 for s in sequenced] == [f == 0 for f in forwarded], (forwarded, sequenced)
     finally:
         for server in servers:
             server.stop()
+
+
+def metric(server: LiveServer, name: str) -> float:
+    """One sample from the server's /metrics (0 if it has none yet)."""
+    text = httpx.get(f"{server.http_url}/metrics", trust_env=False, timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 async def revisions_on_the_node(account: XmppAccount, doc_id: str) -> collections.Counter[int]:

@@ -1,0 +1,149 @@
+"""One sequencer per document: two instances sharing a database and a bus hub, with editors
+on both. The instance that loaded the document first holds its lease and sequences every
+edit; the other forwards. When the holder goes away, the other takes over, and nothing
+acknowledged is lost.
+
+The same over real XMPP (IQs between the service account's resources) is tested with three
+instances in tests/app/buses/xmpp/test_three_instances.py."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.buses.memory import MemoryBus, MemoryHub
+from app.config import Settings
+from app.core.leases import MemoryLeases
+from app.core.routing import SequencerRouting
+from app.main import create_app
+from sdk.websocket import WSClient
+from sync.client import SyncClient
+from tests.app.conftest import serve
+from tests.app.live import eventually
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(90)]
+
+
+def routing_of(app: FastAPI) -> SequencerRouting:
+    routing = app.state.rooms.routing
+    assert isinstance(routing, SequencerRouting)
+    return routing
+
+
+@contextlib.asynccontextmanager
+async def instance(
+    settings: Settings, hub: MemoryHub, name: str
+) -> AsyncIterator[tuple[str, FastAPI]]:
+    app = create_app(settings, bus=MemoryBus(hub, name=name))
+    async with serve(app) as url:
+        yield url, app
+
+
+async def type_words(client: WSClient, word: str, count: int) -> None:
+    for number in range(count):
+        client.replace(len(client.client.text), 0, f"{word}{number} ")
+        await asyncio.sleep(0.005)
+    await client.wait_synced(30)
+
+
+async def test_the_lease_holder_sequences_and_the_other_instance_forwards(tmp_path: Path) -> None:
+    hub = MemoryHub()
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", idle_unload_seconds=0, auth="off"
+    )  # type: ignore[call-arg]
+    async with (
+        instance(settings, hub, "a") as (a, app_a),
+        instance(settings, hub, "b") as (b, app_b),
+    ):
+        async with httpx.AsyncClient() as http:
+            created = await http.post(f"{a}/api/documents", json={"title": "T", "id": "one"})
+            assert created.status_code == 201
+        ann = WSClient(a, "one", SyncClient("ann"), name="Ann")
+        async with ann:
+            await ann.wait_synced()
+            assert await routing_of(app_a).holder_of("one") == "a"
+            bob = WSClient(b, "one", SyncClient("bob"), name="Bob")
+            async with bob:
+                await bob.wait_synced()
+                assert await routing_of(app_b).holder_of("one") == "a"
+                await asyncio.gather(type_words(ann, "a", 40), type_words(bob, "b", 40))
+                await eventually(lambda: ann.client.text == bob.client.text)
+                assert ann.client.rev == bob.client.rev
+                words = ann.client.text.split()
+                assert sorted(words) == sorted(
+                    [f"a{i}" for i in range(40)] + [f"b{i}" for i in range(40)]
+                )
+                # Every edit of Bob's went through Ann's instance; none of Ann's went anywhere.
+                assert routing_of(app_b).forwarded >= 1
+                assert routing_of(app_a).forwarded == 0
+                async with httpx.AsyncClient() as http:
+                    history = (await http.get(f"{a}/api/documents/one/revisions?limit=500")).json()
+                revs = [r["rev"] for r in history["items"]]
+                assert sorted(revs) == list(range(1, ann.client.rev + 1))  # once each, no gap
+
+        # A leaves (its instance stops below); B's next edits find no holder to answer and B
+        # takes the document over.
+    async with instance(settings, hub, "b2") as (b2, app_b2):
+        bob = WSClient(b2, "one", SyncClient("bob2"), name="Bob")
+        async with bob:
+            await bob.wait_synced()
+            await type_words(bob, "c", 5)
+            assert "c4" in bob.client.text
+            assert await routing_of(app_b2).holder_of("one") == "b2"
+
+
+async def test_a_holder_that_went_away_is_taken_over_before_its_lease_expires(
+    tmp_path: Path,
+) -> None:
+    hub = MemoryHub()
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        idle_unload_seconds=0,
+        auth="off",
+        sequencer_lease_seconds=600,  # far longer than the test: only "gone" can free it
+    )  # type: ignore[call-arg]
+    async with instance(settings, hub, "b") as (b, app_b):
+        async with httpx.AsyncClient() as http:
+            await http.post(f"{b}/api/documents", json={"title": "T", "id": "two"})
+        async with instance(settings, hub, "a") as (a, app_a):
+            ann = WSClient(a, "two", SyncClient("ann"), name="Ann")
+            async with ann:
+                await ann.wait_synced()
+                assert await routing_of(app_a).holder_of("two") == "a"
+                bob = WSClient(b, "two", SyncClient("bob"), name="Bob")
+                await bob.start()
+                await bob.wait_synced()
+                assert await routing_of(app_b).holder_of("two") == "a"
+                await type_words(bob, "x", 3)
+            # A is stopped without releasing in time for B to see it: B heard it go.
+            await routing_of(app_a).leases.claim(  # as if A had crashed holding the lease
+                "two", "a", datetime.now(UTC), timedelta(seconds=600)
+            )
+        try:
+            await type_words(bob, "y", 5)
+            assert "y4" in bob.client.text and "x2" in bob.client.text
+            assert await routing_of(app_b).holder_of("two") == "b"
+        finally:
+            await bob.stop()
+
+
+async def test_memory_leases_follow_the_rules() -> None:
+    leases = MemoryLeases()
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    ttl = timedelta(seconds=10)
+    assert (await leases.claim("d", "a", now, ttl)).holder == "a"
+    assert (await leases.claim("d", "b", now + timedelta(seconds=5), ttl)).holder == "a"
+    assert (await leases.claim("d", "b", now, ttl, take_from="a")).holder == "b"
+    assert (await leases.claim("d", "a", now + timedelta(seconds=11), ttl)).holder == "a"  # expired
+    await leases.release("d", "b")  # not b's: nothing happens
+    assert (await leases.claim("d", "b", now + timedelta(seconds=12), ttl)).holder == "a"
+    await leases.release("d", "a")
+    assert (await leases.claim("d", "b", now + timedelta(seconds=12), ttl)).holder == "b"
