@@ -12,7 +12,9 @@ The JavaScript twin is ``frontend/src/sync/authorship.js``; both report runs as
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import TypeAlias
 
 from sync import ops, patches
@@ -65,25 +67,71 @@ class Attribution:
             raise ValueError(
                 f"the operation spans {ops.base_length(op)} code points, the text {self.length}"
             )
-        lengths, authors = self._lengths, self._authors
-        self._lengths, self._authors, self.length = [], [], 0
-        index = 0  # the old segment being read
-        used = 0  # how much of it is already consumed
+        edits: list[tuple[int, int, int]] = []  # (start, end, inserted) in the base text
+        position = 0
         for component in op:
-            if isinstance(component, ops.Insert):
-                self._push(len(component.text), author)
+            if isinstance(component, ops.Retain):
+                position += component.count
+            elif isinstance(component, ops.Delete):
+                edits.append((position, position + len(component.text), 0))
+                position += len(component.text)
+            else:
+                edits.append((position, position, len(component.text)))
+        # From the last, so each edit's positions are still those of the base text.
+        for start, end, inserted in reversed(edits):
+            self.replace(start, end, inserted, author)
+
+    def replace(self, start: int, end: int, inserted: int, author: Author) -> None:
+        """Replace ``[start, end)`` with ``inserted`` code points by ``author``.
+
+        Splices the segment lists (a prefix sum, two bisections and slices, all done in C),
+        so a small edit in a text of many runs costs little Python work.
+        """
+        if not 0 <= start <= end <= self.length:
+            raise ValueError(f"[{start}, {end}) is outside a text of {self.length}")
+        lengths, authors = self._lengths, self._authors
+        ends = list(accumulate(lengths))
+        first = bisect_right(ends, start)  # segments before it end at or before start
+        last = bisect_right(ends, end)  # the segment holding `end`, if any
+        middle: list[tuple[int, Author]] = []
+        if first < len(lengths):
+            head = start - (ends[first] - lengths[first])
+            if head > 0:
+                middle.append((head, authors[first]))
+        if inserted > 0:
+            middle.append((inserted, author))
+        if last < len(lengths):
+            middle.append((ends[last] - end, authors[last]))
+            last += 1
+        # Merge neighbours by one author, where the middle meets what is kept.
+        left_lengths, left_authors = lengths[:first], authors[:first]
+        merged_lengths: list[int] = []
+        merged_authors: list[Author] = []
+        for length, who in middle:
+            if length <= 0:
                 continue
-            count = component.count if isinstance(component, ops.Retain) else len(component.text)
-            keep = isinstance(component, ops.Retain)
-            while count > 0:
-                take = min(count, lengths[index] - used)
-                if keep:
-                    self._push(take, authors[index])
-                used += take
-                count -= take
-                if used == lengths[index]:
-                    index += 1
-                    used = 0
+            if merged_authors and merged_authors[-1] == who:
+                merged_lengths[-1] += length
+            elif not merged_authors and left_authors and left_authors[-1] == who:
+                left_lengths[-1] += length
+            else:
+                merged_lengths.append(length)
+                merged_authors.append(who)
+        right_lengths, right_authors = lengths[last:], authors[last:]
+        if right_authors:
+            tail_author = merged_authors[-1] if merged_authors else None
+            tail_known = bool(merged_authors)
+            if not tail_known and left_authors:
+                tail_author, tail_known = left_authors[-1], True
+            if tail_known and tail_author == right_authors[0]:
+                if merged_authors:
+                    merged_lengths[-1] += right_lengths[0]
+                else:
+                    left_lengths[-1] += right_lengths[0]
+                right_lengths, right_authors = right_lengths[1:], right_authors[1:]
+        self._lengths = left_lengths + merged_lengths + right_lengths
+        self._authors = left_authors + merged_authors + right_authors
+        self.length += inserted - (end - start)
 
     def apply_patch(self, patch: str, author: Author) -> None:
         """Carry the attribution through a revision's patch (exact, as stored in the log)."""

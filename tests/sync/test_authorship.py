@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -51,6 +53,9 @@ def test_every_character_carries_its_authors_name(
         model[position : position + deleted] = [author] * len(inserted)
         assert len(attribution) == len(text)
         assert attribution.authors() == model
+        runs = attribution.runs()
+        assert all(length > 0 for _, length, _ in runs)
+        assert all(a[2] != b[2] for a, b in pairwise(runs)), runs
     # The same from the log's patches alone.
     replayed = attribute(len(initial), logged)
     assert replayed.runs() == attribution.runs()

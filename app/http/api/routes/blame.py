@@ -13,11 +13,13 @@ creation time.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
@@ -32,6 +34,7 @@ MAX_DOCUMENTS = 256  # documents whose attribution is kept, least recently asked
 MAX_CHECKPOINTS = 32  # per document; past that the spacing doubles
 FIRST_SPACING = 256  # revisions between checkpoints to begin with
 PAGE = 500  # revisions read from the store at a time
+SLICE_SECONDS = 0.02  # a long replay lets the event loop run at least this often
 
 
 @dataclass(slots=True)
@@ -92,6 +95,7 @@ class BlameCache:
             known.keep(0, attribution)
         else:
             at, attribution = start[0], start[1].copy()
+        since = time.monotonic()
         while at < target:
             page = await store.revisions_after(doc_id, at, min(PAGE, target - at))
             if not page:  # the log moved under us (deleted meanwhile): as the store says
@@ -100,6 +104,9 @@ class BlameCache:
                 attribution.apply_patch(revision.patch, revision.author)
                 at = revision.rev
                 known.keep(at, attribution)
+                if time.monotonic() - since > SLICE_SECONDS:
+                    await anyio.sleep(0)  # other documents' people wait no longer than this
+                    since = time.monotonic()
             self.revisions_read += len(page)
         if known.newest is None or known.newest[0] <= at:
             known.newest = (at, attribution.copy())
