@@ -31,7 +31,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
-from app.core.members import SEND_MANY_EXTENSION
+from app.core.members import SEND_MANY_EXTENSION, SEND_NOW_EXTENSION
 
 # The text frame's first byte: FIN and opcode 1. Server frames are not masked (RFC 6455 5.1).
 _TEXT = 0x81
@@ -57,19 +57,47 @@ class FramingProtocol(WebSocketsSansIOProtocol):
         if not self.conn.extensions:
             extensions: dict[str, Any] = self.scope["extensions"]
             extensions[SEND_MANY_EXTENSION] = self.send_many
+            extensions[SEND_NOW_EXTENSION] = self.send_now
         await super().run_asgi()
+
+    def _open(self) -> bool:
+        return (
+            not self.disconnected
+            and not self.close_sent
+            and self.handshake_complete
+            and self.conn.state is State.OPEN
+        )
 
     async def send_many(self, texts: list[str]) -> None:
         """Send each of ``texts`` as one text message, all in one write."""
         await self.writable.wait()
-        if (
-            self.disconnected
-            or self.close_sent
-            or not self.handshake_complete
-            or self.conn.state is not State.OPEN
-        ):
+        if not self._open():
             raise ClientDisconnected()
         self.transport.write(b"".join([text_frame(text.encode()) for text in texts]))
+
+    def send_now(self, texts: tuple[str, ...]) -> bool:
+        """``send_many`` if the transport takes it without waiting; False (nothing sent) if
+        it is paused or the connection is not open (then ``send_many`` waits, or raises).
+        The frames are built once for every connection given the same tuple."""
+        if not self.writable.is_set() or not self._open():
+            return False
+        self.transport.write(_framed(texts))
+        return True
+
+
+# The frames of the tuple most recently sent with ``send_now``: a broadcast hands the same
+# tuple to every member, so it is framed once (held here, so ``is`` cannot be fooled).
+_last_framed: tuple[tuple[str, ...], bytes] | None = None
+
+
+def _framed(texts: tuple[str, ...]) -> bytes:
+    global _last_framed
+    last = _last_framed
+    if last is not None and last[0] is texts:
+        return last[1]
+    framed = b"".join([text_frame(text.encode()) for text in texts])
+    _last_framed = (texts, framed)
+    return framed
 
 
 def uvicorn_options() -> dict[str, Any]:

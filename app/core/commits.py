@@ -28,6 +28,7 @@ from app.core.errors import Busy, Refusal, Refused
 from app.core.extensions import Committed
 from app.core.fairness import FairQueue
 from app.core.store import AppendResult, Commit
+from app.core.wire import encode
 from sync import errors as sync_errors
 from sync.patches import FuzzyPlacement, Hunk, place_fuzzily
 from sync.protocol import Edit
@@ -229,8 +230,10 @@ class GroupCommit:
                 raise
             if result is AppendResult.APPENDED:
                 self.room.sequencer.keep()
-                for commit in commits:
-                    self.room.broadcast(commit.revision.to_wire())
+                if commits:  # each member gets the batch in one write where it can
+                    self.room.broadcast_many(
+                        tuple(encode(commit.revision.to_wire()) for commit in commits)
+                    )
                 if commits:
                     # Under the lock, so every extension hears commits in revision order.
                     revisions = [c.revision for c in commits]

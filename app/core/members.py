@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -51,9 +52,10 @@ class Channel(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
-# The ASGI scope extension under which a server offers ``BatchChannel.send_many`` for a
-# WebSocket (``app/serving.py``): an async callable taking a list of texts.
+# The ASGI scope extensions under which a server offers ``BatchChannel.send_many`` and
+# ``send_now`` for a WebSocket (``app/serving.py``): callables taking a list of texts.
 SEND_MANY_EXTENSION = "collab.send_many"
+SEND_NOW_EXTENSION = "collab.send_now"
 
 
 @runtime_checkable
@@ -64,6 +66,12 @@ class BatchChannel(Channel, Protocol):
 
     async def send_many(self, data: list[str]) -> None:
         """Send each of ``data`` as its own message, in order."""
+
+    def send_now(self, data: tuple[str, ...]) -> bool:
+        """Send ``data`` as ``send_many`` would, but only if that needs no waiting: True if
+        it was written, False if not (nothing was; the caller queues it instead). Called with
+        the same tuple for every member a broadcast reaches, so that a channel may frame it
+        once for all of them."""
 
 
 @dataclass(slots=True)
@@ -128,6 +136,13 @@ class Member:
     # large, when nothing else waits.
     byte_limit: int = DEFAULT_QUEUE_BYTES
     queued_bytes: int = 0
+    # True while the sender holds messages taken off the queue and not yet written.
+    _sending: bool = False
+    _send_now: Callable[[tuple[str, ...]], bool] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.channel, BatchChannel):
+            self._send_now = self.channel.send_now
 
     @property
     def closing(self) -> bool:
@@ -156,12 +171,28 @@ class Member:
         self.queue.put_nowait(data)
         return True
 
+    def push_many(self, messages: tuple[str, ...]) -> bool:
+        """Queue encoded messages, in order; False if the member is too far behind to keep.
+
+        A member with nothing queued or being sent, whose channel can write at once, is sent
+        them right here: no queue, no wake-up of its sender (the common case, and the hot
+        path of fan-out). Otherwise they wait behind what is queued, as ``push`` does.
+        """
+        if self.closing:
+            return True
+        send_now = self._send_now
+        idle = send_now is not None and not self._sending and not self.queue.qsize()
+        if idle and send_now is not None and send_now(messages):
+            return True
+        return all(self.push(message) for message in messages)
+
     async def _drain(self) -> None:
         send_many = self.channel.send_many if isinstance(self.channel, BatchChannel) else None
         while True:
             message = await self.queue.get()
             if message is None:
                 return
+            self._sending = True
             self.queued_bytes -= len(message)
             batch, last = [message], False
             if send_many is not None:
@@ -186,6 +217,7 @@ class Member:
                 log.debug("send to %s failed", self.person.session, exc_info=True)
                 self.closed.set()
                 return
+            self._sending = False
             if last:
                 return
 

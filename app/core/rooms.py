@@ -220,19 +220,28 @@ class Room:
 
     def broadcast(self, message: dict[str, Any] | str, *, exclude: str | None = None) -> None:
         """Queue ``message`` to every member (but ``exclude``), encoded once for all."""
-        if not self.members:
-            return
-        data = message if isinstance(message, str) else encode(message)
+        if self.members:
+            data = message if isinstance(message, str) else encode(message)
+            self.broadcast_many((data,), exclude=exclude)
+
+    def broadcast_many(self, messages: tuple[str, ...], *, exclude: str | None = None) -> None:
+        """Send encoded ``messages``, in order, to every member (but ``exclude``): to each
+        in one write where its channel allows (``Member.push_many``)."""
         for session, member in list(self.members.items()):
             if session == exclude or self.members.get(session) is not member:
                 continue  # excluded, or dropped while this loop ran
-            self._push_or_drop(member, data)
+            if not member.push_many(messages):
+                self._drop_too_slow(member)
 
     def _push_or_drop(self, member: Member, data: dict[str, Any] | str) -> bool:
         """Queue ``data`` to ``member``, or close it as too slow if its queue is full (by
         messages or by size): it resyncs when it reconnects."""
         if member.push(data):
             return True
+        self._drop_too_slow(member)
+        return False
+
+    def _drop_too_slow(self, member: Member) -> None:
         session = member.person.session
         log.warning("closing %s in %s: too slow", session, self.doc_id)
         if self.members.get(session) is member:
@@ -241,7 +250,6 @@ class Room:
             member.closed.set()
             self.background.spawn(member.stop(CLOSE_TOO_SLOW, "too slow: reconnect and resync"))
         self.background.spawn(self.extensions.member_dropped(self.doc_id, "too-slow"))
-        return False
 
     def _drop(self, member: Member, code: int, reason: str) -> None:
         """Take ``member`` out now and close it in the background (it may be stuck)."""

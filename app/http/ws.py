@@ -34,6 +34,7 @@ from app.core.members import (
     CLOSE_PROTOCOL_VIOLATION,
     CLOSE_UNAUTHENTICATED,
     SEND_MANY_EXTENSION,
+    SEND_NOW_EXTENSION,
     Member,
     Person,
     TokenBucket,
@@ -93,6 +94,9 @@ class WebSocketChannel:
         self._send_many: Callable[[list[str]], Awaitable[None]] | None = extensions.get(
             SEND_MANY_EXTENSION
         )
+        self._send_now: Callable[[tuple[str, ...]], bool] | None = extensions.get(
+            SEND_NOW_EXTENSION
+        )
 
     async def send_text(self, data: str) -> None:
         if self._send_many is not None:
@@ -106,6 +110,9 @@ class WebSocketChannel:
             return
         for text in data:
             await self.websocket.send_text(text)
+
+    def send_now(self, data: tuple[str, ...]) -> bool:
+        return self._send_now is not None and self._send_now(data)
 
     async def close(self, code: int, reason: str) -> None:
         if self.websocket.client_state is not WebSocketState.DISCONNECTED:

@@ -1,5 +1,5 @@
-"""A member's sender: messages in order, several per write where the channel takes them, and
-the same bounds as one at a time."""
+"""A member's sender: messages in order, several per write where the channel takes them, sent
+at once when nothing waits, and the same bounds as one at a time."""
 
 from __future__ import annotations
 
@@ -17,10 +17,17 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 class BatchingChannel:
     """Records each write; ``gate`` holds every write until it is set."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, now: bool = False) -> None:
         self.writes: list[list[str]] = []
         self.gate = asyncio.Event()
         self.closed: tuple[int, str] | None = None
+        self.now = now  # whether send_now writes (a transport that is not paused)
+
+    def send_now(self, data: tuple[str, ...]) -> bool:
+        if self.now and self.gate.is_set():
+            self.writes.append(list(data))
+            return True
+        return False
 
     async def send_text(self, data: str) -> None:
         await self.send_many([data])
@@ -81,4 +88,35 @@ async def test_a_failed_write_closes_the_member() -> None:
     member = member_on(Broken())
     member.push("x")
     await asyncio.wait_for(member.closed.wait(), 5)
+    await member.stop()
+
+
+async def test_an_idle_member_is_sent_a_broadcast_at_once_and_a_busy_one_queues_it_in_order() -> (
+    None
+):
+    channel = BatchingChannel(now=True)
+    channel.gate.set()
+    member = member_on(channel)
+    assert member.push_many(("a", "b"))
+    assert channel.writes == [["a", "b"]]  # written by push_many itself: nothing queued
+    assert member.queue.qsize() == 0 and member.queued_bytes == 0
+
+    channel.gate.clear()  # the transport is paused: queued, and sent in order once it is not
+    assert member.push_many(("c",))
+    await asyncio.sleep(0)  # the sender takes "c" and waits
+    assert member.push_many(("d", "e"))  # not written ahead of "c", though the gate opens
+    channel.gate.set()
+    assert member.push_many(("f",))  # the sender still holds "c": queued behind it
+    await eventually(lambda: sum(map(len, channel.writes)) == 6, what="six messages")
+    assert [t for w in channel.writes for t in w] == ["a", "b", "c", "d", "e", "f"]
+    await member.stop()
+
+
+async def test_push_many_keeps_the_queue_bounds() -> None:
+    channel = BatchingChannel(now=True)  # paused: everything queues
+    member = member_on(channel, queue_limit=3)
+    assert member.push_many(("1",))
+    await asyncio.sleep(0)  # taken by the sender, which waits
+    assert member.push_many(("2", "3", "4"))
+    assert not member.push_many(("5",))  # a fourth queued message is one too many
     await member.stop()
