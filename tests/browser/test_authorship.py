@@ -233,3 +233,20 @@ def test_a_deleted_document_closes_the_editor(server: LiveServer, people: People
     expect(banner).to_contain_text("This document was deleted.")
     expect(ann.locator(EDITOR)).to_have_attribute("contenteditable", "false")
     assert ann.evaluate("window.collab.text()") == "Soon gone."
+
+
+def test_a_missing_document_and_a_missing_page_say_so(server: LiveServer, people: People) -> None:
+    page = people.page("/d/doc-never-made", name="Ann")
+    banner = page.locator("#closed-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("This document does not exist.")
+    expect(banner.get_by_role("link", name="All documents")).to_have_attribute("href", "/")
+    # A browser following a link to something that is not there gets a page, not JSON.
+    response = page.goto("/api/documents/doc-never-made/export")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("document 'doc-never-made' not found")
+    page.goto("/no/such/page")
+    expect(page.locator("body")).to_contain_text("There is nothing at /no/such/page.")
+    page.get_by_role("link", name="All documents").click()
+    expect(page).to_have_url(f"{server.http_url}/")
