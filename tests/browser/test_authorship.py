@@ -221,6 +221,9 @@ def test_line_numbers_word_count_and_dark_mode(server: LiveServer, people: Peopl
     # Other pages follow the choice.
     ann.goto("/")
     expect(ann.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(ann.locator("#theme-select")).to_have_value("dark")
+    ann.locator("#theme-select").select_option("system")
+    expect(ann.locator("html")).to_have_attribute("data-theme", "light")  # the system's now
 
 
 def test_a_deleted_document_closes_the_editor(server: LiveServer, people: People) -> None:

@@ -59,3 +59,16 @@ export function followTheme() {
     apply();
   };
 }
+
+/**
+ * A <select> of the three choices, showing the saved one and applying what is picked.
+ * @param {HTMLSelectElement} select
+ * @param {(choice: ThemeChoice) => void} choose  what `followTheme` returned
+ */
+export function bindThemeSelect(select, choose) {
+  select.value = loadChoice(localStorage);
+  select.addEventListener("change", () => {
+    const value = select.value;
+    choose(value === "light" || value === "dark" ? value : "system");
+  });
+}

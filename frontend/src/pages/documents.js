@@ -28,9 +28,9 @@ import {
   updatedLabel,
 } from "../lib/doclist.js";
 import { byId, el, say } from "../lib/dom.js";
-import { followTheme } from "../lib/theme.js";
+import { bindThemeSelect, followTheme } from "../lib/theme.js";
 
-followTheme();
+bindThemeSelect(/** @type {HTMLSelectElement} */ (byId("theme-select")), followTheme());
 
 /** @typedef {import("../lib/doclist.js").DocumentSummary} DocumentSummary */
 

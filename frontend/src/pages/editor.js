@@ -58,7 +58,7 @@ import { cleanName, loadIdentity, newClientId, saveName } from "../lib/identity.
 import { RevisionLog, toLocalPosition } from "../lib/presence.js";
 import { removeRemoteCursor, remoteCursorsField, safeColor, setRemoteCursor } from "../lib/remote-cursors.js";
 import { statusText } from "../lib/status.js";
-import { followTheme, loadChoice } from "../lib/theme.js";
+import { bindThemeSelect, followTheme } from "../lib/theme.js";
 
 const PRESENCE_THROTTLE_MS = 80;
 const COUNT_DELAY_MS = 150;
@@ -607,12 +607,7 @@ function start(id) {
     });
   });
 
-  const themeSelect = /** @type {HTMLSelectElement} */ (byId("theme-select"));
-  themeSelect.value = loadChoice(localStorage);
-  themeSelect.addEventListener("change", () => {
-    const value = themeSelect.value;
-    chooseTheme(value === "light" || value === "dark" ? value : "system");
-  });
+  bindThemeSelect(/** @type {HTMLSelectElement} */ (byId("theme-select")), chooseTheme);
 
   /** @type {ReturnType<typeof setTimeout> | null} */
   let countTimer = null;
