@@ -52,6 +52,7 @@ import {
 import { opToChanges, sanitizeInsert } from "../lib/changes.js";
 import { Connection } from "../lib/connection.js";
 import { countText, countsText } from "../lib/counts.js";
+import { debounce } from "../lib/debounce.js";
 import { byId, el, say } from "../lib/dom.js";
 import { plural } from "../lib/format.js";
 import { cleanName, loadIdentity, newClientId, saveName } from "../lib/identity.js";
@@ -609,15 +610,8 @@ function start(id) {
 
   bindThemeSelect(/** @type {HTMLSelectElement} */ (byId("theme-select")), chooseTheme);
 
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  let countTimer = null;
-  function scheduleCounts() {
-    if (countTimer !== null) return;
-    countTimer = setTimeout(() => {
-      countTimer = null;
-      renderCounts();
-    }, COUNT_DELAY_MS);
-  }
+  // Counted once typing pauses: a long text is not read again on every keystroke.
+  const scheduleCounts = debounce(() => renderCounts(), COUNT_DELAY_MS);
   function renderCounts() {
     byId("counts").textContent = countsText(countText(view.state.doc.toString()));
   }
