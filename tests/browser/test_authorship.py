@@ -21,6 +21,7 @@ from tests.browser.helpers import (
     converge,
     create_document,
     server_text,
+    type_together,
     wait_synced,
 )
 
@@ -253,3 +254,35 @@ def test_a_missing_document_and_a_missing_page_say_so(server: LiveServer, people
     expect(page.locator("body")).to_contain_text("There is nothing at /no/such/page.")
     page.get_by_role("link", name="All documents").click()
     expect(page).to_have_url(f"{server.http_url}/")
+
+
+def test_typing_at_once_every_page_agrees_with_the_server(
+    server: LiveServer, people: People
+) -> None:
+    """Ann and Bob type at once, on different lines; each page's attribution, built live from
+    the revisions it folds, is the server's, character for character."""
+    doc_id = create_document(server, "Minutes\n\nActions\n", title="Meeting")
+    ann = people.editor(doc_id, "Ann")
+    bob = people.editor(doc_id, "Bob")
+    for page in (ann, bob):
+        wait_authorship_known(page)
+    ann.locator(EDITOR).click()
+    ann.keyboard.press("Control+Home")
+    ann.keyboard.press("ArrowDown")
+    bob.locator(EDITOR).click()
+    bob.keyboard.press("Control+End")
+    type_together([(ann, "we agreed on the plan"), (bob, "- Bob books the room")], chunk=3)
+    text = converge(server, doc_id, [ann, bob])
+    assert "we agreed on the plan" in text and "- Bob books the room" in text, text
+
+    with api(server) as http:
+        blame = http.get(f"/api/documents/{doc_id}/blame").json()
+    expected: list[str | None] = []
+    for _, length, author in blame["runs"]:
+        expected.extend([author] * length)
+    assert expected[text.index("we agreed") : text.index("we agreed") + 21] == ["Ann"] * 21
+    for page in (ann, bob):
+        page.wait_for_function(
+            "() => !window.collab.authorship().runs.some(([, , a]) => a === '\\u0000me')"
+        )
+        assert authors_by_char(page) == expected, page.url
