@@ -31,6 +31,7 @@ from app.core.gate import Gate
 from app.core.identity import CSRF_HEADER, LINK_HEADER, Identity
 from app.core.leases import LeaseStore, MemoryLeases
 from app.core.publishing import BusExtension
+from app.core.reachability import ReachabilityNotice
 from app.core.registry import RoomRegistry
 from app.core.routing import SequencerRouting
 from app.core.store import DocumentStore
@@ -98,6 +99,7 @@ def create_app(
                 routing.on_forwarded = metrics.forwarded.inc
                 hooks.add(routing)
                 rooms.routing = routing
+            hooks.add(ReachabilityNotice(rooms))
             await chosen.start(rooms)
             stack.push_async_callback(chosen.stop)
             if rooms.routing is not None:

@@ -122,6 +122,10 @@ class BusHost(Protocol):
     async def revisions_after(self, doc_id: str, after: int, limit: int) -> list[Revision]:
         """Committed revisions, for publishing what an outage held back."""
 
+    def reachability_changed(self, reachable: bool, detail: str) -> None:
+        """The bus lost (or found again) the other instances and bots: people here are
+        told, since what they write meanwhile reaches only this instance's people."""
+
     async def forwarded_edit(self, doc_id: str, edit: Edit, author: str) -> Forwarded:
         """Sequence an edit another instance forwarded (this instance holds the lease);
         raises the refusal as any submit would."""

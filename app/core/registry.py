@@ -39,6 +39,9 @@ class RoomRegistry:
         self.background = Background()
         # Which instance sequences each document, when several may hold it (main.py).
         self.routing: SequencerRouting | None = None
+        # Whether the bus reaches the other instances (and bots): people are told when not.
+        self.reachable = True
+        self.unreachable_detail = ""
 
     async def acquire(self, doc_id: str) -> Room:
         """The room of ``doc_id``, loaded if need be; hold it until :meth:`release`.
@@ -216,6 +219,26 @@ class RoomRegistry:
     async def edit_heard(self, doc_id: str, edit: Edit, author: str) -> None:
         async with self.holding(doc_id) as room:
             await room.submit(edit, author, origin="bus")
+
+    def reachability_changed(self, reachable: bool, detail: str) -> None:
+        self.reachable, self.unreachable_detail = reachable, detail
+        if reachable:
+            log.info("the bus reaches the other instances again")
+        else:
+            log.warning("the bus cannot reach the other instances: %s", detail)
+        for room in list(self.rooms.values()):
+            room.broadcast(self.reachability_message())
+
+    def reachability_message(self) -> dict[str, Any]:
+        """The ``status`` message the page shows as a banner while it says ``down``."""
+        if self.reachable:
+            return {"type": "status", "bus": "ok"}
+        return {
+            "type": "status",
+            "bus": "down",
+            "message": "This server cannot reach the other servers right now. Your edits are "
+            "saved; people connected elsewhere, and bots, get them once it is back.",
+        }
 
     async def forwarded_edit(self, doc_id: str, edit: Edit, author: str) -> Forwarded:
         async with self.holding(doc_id) as room:

@@ -84,6 +84,7 @@ class XmppConnection:
         self.last_error = ""
         self.state_since = time.time()
         self.sessions = 0  # how many sessions have started: 2 or more means reconnects
+        self.on_state: list[Callable[[XmppState], object]] = []  # told of every change
         self.xmpp = _Client(jid, password, lambda: next(self._delays))
         if allow_plaintext:
             # A TLS-less loopback server: slixmpp refuses plain SASL without encryption
@@ -138,6 +139,11 @@ class XmppConnection:
         if state is not self.state:
             self.state = state
             self.state_since = time.time()
+            for listener in list(self.on_state):
+                try:
+                    listener(state)
+                except Exception:
+                    log.exception("an XMPP state listener failed")
 
     async def start(self, *, wait: float | None = 10.0) -> None:
         """Connect; with ``wait``, return once the session is up (or raise TimeoutError)."""

@@ -74,7 +74,7 @@ from app.core.errors import AppError, PayloadTooLarge, Refusal, Refused
 from app.core.members import TokenBucket
 from app.metrics import Metrics
 from sdk.xmpp import stanza as st
-from sdk.xmpp.connection import XmppConnection
+from sdk.xmpp.connection import XmppConnection, XmppState
 from sdk.xmpp.nodes import (
     ITEM_BUDGET,
     DocumentNodes,
@@ -100,6 +100,8 @@ PUBLISH_RETRY_SECONDS = 1.0
 # whatever the node still lacks is published by us.
 ORPHAN_GRACE_SECONDS = 5.0
 PREPARE_RETRY_SECONDS = 5.0  # a document whose nodes could not be prepared, tried again
+# A connection down this long is said to the people here (a reconnect within it is not).
+UNREACHABLE_AFTER_SECONDS = 2.0
 # Senders whose inbox rate is remembered; the least recently heard are forgotten first.
 MAX_SENDERS = 10_000
 
@@ -187,6 +189,9 @@ class XmppBridge:
             )
         )
         self._identity = f"{account.jid}/{resource}"
+        self._said_unreachable = False
+        self._unreachable_timer: asyncio.TimerHandle | None = None
+        self.connection.on_state.append(self._on_state)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -606,6 +611,37 @@ class XmppBridge:
             except sync_errors.BridgeError as exc:
                 # News is worth little later: dropped. (No live node means nobody listens.)
                 log.info("%s on %s not relayed: %s", what, doc_id, exc)
+
+    # -- telling people when this instance is cut off --------------------------------------
+
+    def _on_state(self, state: XmppState) -> None:
+        if self._host is None:
+            return
+        if state is XmppState.CONNECTED:
+            if self._unreachable_timer is not None:
+                self._unreachable_timer.cancel()
+                self._unreachable_timer = None
+            if self._said_unreachable:
+                self._said_unreachable = False
+                self._host.reachability_changed(True, "")
+        elif self._unreachable_timer is None and not self._said_unreachable:
+            loop = asyncio.get_running_loop()
+            self._unreachable_timer = loop.call_later(
+                UNREACHABLE_AFTER_SECONDS, self._say_unreachable
+            )
+
+    def _say_unreachable(self) -> None:
+        self._unreachable_timer = None
+        if (
+            self.connection.connected
+            or self._host is None
+            or self.connection.state is XmppState.STOPPED
+        ):
+            return
+        self._said_unreachable = True
+        self._host.reachability_changed(
+            False, self.connection.last_error or "the XMPP server does not answer"
+        )
 
     # -- edits forwarded to the instance that sequences a document ----------------------
 

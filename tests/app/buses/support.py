@@ -19,7 +19,7 @@ from typing import Any
 from app.buses.memory import MemoryBus, MemoryHub
 from app.buses.xmpp.bridge import XmppBridge
 from app.config import Settings
-from app.core.bus import PresenceEvent, RevisionBus
+from app.core.bus import Forwarded, PresenceEvent, RevisionBus
 from app.metrics import Metrics
 from sync.protocol import Edit, Revision, Snapshot
 from sync.server import Sequencer
@@ -63,6 +63,7 @@ class FakeHost:
     titles: dict[str, str] = field(default_factory=dict)
     heard: list[Heard] = field(default_factory=list)
     here: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # people, per document
+    reachability: list[bool] = field(default_factory=list)  # what the bus said, in order
 
     def commit(self, doc_id: str, count: int) -> list[Revision]:
         """``count`` new revisions of ``doc_id``, made by the engine as a room makes them."""
@@ -130,6 +131,13 @@ class FakeHost:
 
     async def edit_heard(self, doc_id: str, edit: Edit, author: str) -> None:
         self.heard.append(Heard("edit", doc_id, (edit, author)))
+
+    def reachability_changed(self, reachable: bool, detail: str) -> None:
+        self.reachability.append(reachable)
+
+    async def forwarded_edit(self, doc_id: str, edit: Edit, author: str) -> Forwarded:
+        self.heard.append(Heard("forwarded", doc_id, (edit, author)))
+        return Forwarded(len(self.committed.get(doc_id, [])) + 1, "exact")
 
     async def revisions_after(self, doc_id: str, after: int, limit: int) -> list[Revision]:
         return [r for r in self.committed.get(doc_id, []) if r.rev > after][:limit]
