@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
 .PHONY: install lock system-deps frontend run test test-py test-js test-long fuzz lint bench \
-  bench-xmpp bench-peers bench-cluster clean
+  bench-xmpp bench-peers bench-cluster bench-component clean
 
 install: $(STAMP)
 
@@ -98,6 +98,9 @@ bench-peers: system-deps install
 bench-cluster: system-deps install
 	@bash .ci/system-deps.sh --browser
 	$(PY) -m bench.cluster $(ARGS)
+
+bench-component: system-deps install
+	$(PY) -m bench.xmpp_component $(ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist .pytest_cache .mypy_cache .hypothesis
