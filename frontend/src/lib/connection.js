@@ -82,6 +82,8 @@ export function backoffDelay(
  * @property {(person: Person) => void} [presence]  someone's presence (join or update)
  * @property {(title: string) => void} [renamed]
  * @property {(error: any) => void} [serverError]  an `error` message
+ * @property {(status: {bus: string, message?: string}) => void} [busStatus]  a `status`
+ *   message: whether this server reaches the other servers (and bots), to show as a banner
  * @property {(message: string) => void} [problem]  something the user should know
  * @property {() => void} [progress]  a message was handled (the engine's state may have moved)
  */
@@ -396,6 +398,9 @@ export class Connection {
       case "snapshot":
       case "synced":
         this.#feed(data);
+        break;
+      case "status":
+        if (typeof data.bus === "string") this.events.busStatus?.(data);
         break;
       default:
         break;

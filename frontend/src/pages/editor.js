@@ -49,7 +49,7 @@ import {
   setAttribution,
   setPeople,
 } from "../lib/authorship-marks.js";
-import { opToChanges, sanitizeInsert } from "../lib/changes.js";
+import { caretAssoc, opToChanges, sanitizeInsert } from "../lib/changes.js";
 import { Connection } from "../lib/connection.js";
 import { countText, countsText } from "../lib/counts.js";
 import { debounce } from "../lib/debounce.js";
@@ -149,9 +149,23 @@ function start(id) {
 
   const client = new SyncClient(newClientId(), {
     observer: {
-      textChanged(op, before) {
+      textChanged(op, before, run) {
+        // An insert at the caret by someone else lands on the side the caret's own typing
+        // goes on: after it for a person typing forwards (CodeMirror's default keeps the
+        // caret before it), before it for one typing backwards (caretAssoc).
+        const changes = ChangeSet.of(opToChanges(before, op), before.length);
+        const selection = view.state.selection;
+        const mapped = EditorSelection.create(
+          selection.ranges.map((range) =>
+            range.empty
+              ? EditorSelection.cursor(changes.mapPos(range.head, caretAssoc(before, range.head, run)))
+              : range.map(changes),
+          ),
+          selection.mainIndex,
+        );
         view.dispatch({
-          changes: opToChanges(before, op),
+          changes,
+          selection: mapped,
           annotations: [
             Transaction.remote.of(true),
             Transaction.addToHistory.of(false),
@@ -204,7 +218,16 @@ function start(id) {
         if (connection.state === "closed") closeEditor();
         renderStatus();
       },
+      busStatus: (status) => {
+        const down = status.bus === "down";
+        byId("bus-text").textContent = down
+          ? status.message || "This server cannot reach the other servers right now."
+          : "";
+        byId("bus-banner").hidden = !down;
+      },
       joined: (data) => {
+        // A new session: the server says again if its bus is down.
+        byId("bus-banner").hidden = true;
         role = typeof data.role === "string" ? data.role : "owner";
         document.body.dataset.role = role;
         byId("read-only").hidden = role !== "viewer";
