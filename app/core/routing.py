@@ -179,8 +179,10 @@ class SequencerRouting(Extension):
         if self.on_forwarded is not None:
             self.on_forwarded()
         # The holder committed it: fold it in from the store, which sends it to our
-        # members, its author first among them.
-        await room.refresh()
+        # members, its author first among them (unless a refresh for another forwarded edit,
+        # or the holder's publication, brought it in already: one read serves many).
+        if room.sequencer.rev < result.rev:
+            await room.refresh()
         revisions = await room.revisions_after(result.rev - 1, 1)
         if not revisions or revisions[0].rev != result.rev:
             raise AppError(f"revision {result.rev} of '{room.doc_id}' is not in the store")

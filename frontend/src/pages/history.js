@@ -1,6 +1,8 @@
 /**
  * The history page (`/d/{id}/history`): a document's revisions, newest first, each showing
- * its text with that revision's changes marked; any older one can be restored.
+ * its text with that revision's changes marked; any older one can be restored. A slider moves
+ * through the revisions, and Play steps through them at a chosen speed (with the authors'
+ * colors when "Color by author" is on).
  * @module
  */
 
@@ -53,6 +55,10 @@ const confirmDialog = /** @type {HTMLDialogElement} */ (byId("confirm-restore"))
 const confirmRev = byId("confirm-restore-rev");
 const byAuthor = /** @type {HTMLInputElement} */ (byId("by-author"));
 const authorsList = byId("rev-authors");
+const playButton = /** @type {HTMLButtonElement} */ (byId("play"));
+const timeline = /** @type {HTMLInputElement} */ (byId("timeline"));
+const timelineRev = byId("timeline-rev");
+const speed = /** @type {HTMLSelectElement} */ (byId("speed"));
 
 const docId = docIdFromPath(location.pathname);
 const state = {
@@ -66,6 +72,7 @@ const state = {
   entries: new Map(),
 };
 const latest = new Latest();
+const player = { playing: false, run: 0 };
 
 /** @param {unknown} error */
 function describe(error) {
@@ -189,6 +196,7 @@ async function followHead() {
     // Offsets count from the newest: the older pages still to load moved down by as much.
     state.nextOffset += added;
     state.head = page.total;
+    timeline.max = String(state.head);
     if (fresh.length < added) say(message, "Many revisions were made meanwhile: reload the page to see them all.");
     markSelected();
     if (state.selected !== null) {
@@ -210,6 +218,7 @@ async function select(rev) {
   if (docId === null) return;
   state.selected = rev;
   markSelected();
+  showOnTimeline(rev);
   heading.textContent = `Revision ${rev}`;
   restore.disabled = !canRestore(rev, state.head);
   const query = rev === state.head ? "" : `?rev=${rev}`;
@@ -235,6 +244,7 @@ async function select(rev) {
       showChanges(diffSegments(diff.diffs));
     }
     say(message, "");
+    textView.dataset.rev = String(rev); // what is shown (the tests follow the player by it)
   } catch (error) {
     if (!latest.isCurrent(ticket)) return;
     textView.replaceChildren();
@@ -244,6 +254,50 @@ async function select(rev) {
     if (latest.isCurrent(ticket)) textView.removeAttribute("aria-busy");
   }
 }
+
+// -- the player ----------------------------------------------------------------------------------
+
+/** @param {number} rev */
+function showOnTimeline(rev) {
+  timeline.max = String(state.head);
+  timeline.value = String(rev);
+  timelineRev.textContent = `r${rev}`;
+}
+
+function stopPlaying() {
+  player.playing = false;
+  player.run += 1;
+  playButton.textContent = "Play";
+  playButton.setAttribute("aria-pressed", "false");
+}
+
+/** Step from the selected revision (from 0 when it is the newest) to the newest. */
+async function play() {
+  if (docId === null) return;
+  const run = ++player.run;
+  player.playing = true;
+  playButton.textContent = "Pause";
+  playButton.setAttribute("aria-pressed", "true");
+  let rev = state.selected === null || state.selected >= state.head ? 0 : state.selected;
+  while (player.playing && player.run === run) {
+    await select(rev);
+    if (player.run !== run || rev >= state.head) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000 / Number(speed.value)));
+    rev += 1;
+  }
+  if (player.run === run) stopPlaying();
+}
+
+playButton.addEventListener("click", () => {
+  if (player.playing) stopPlaying();
+  else void play();
+});
+
+timeline.addEventListener("input", () => {
+  if (player.playing) stopPlaying(); // the person took the slider: they lead now
+  timelineRev.textContent = `r${timeline.value}`;
+  void select(Number(timeline.value));
+});
 
 /**
  * The text with each author's part on a soft background in their color, and the legend.
