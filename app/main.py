@@ -35,6 +35,7 @@ from app.core.reachability import ReachabilityNotice
 from app.core.registry import RoomRegistry
 from app.core.routing import SequencerRouting
 from app.core.store import DocumentStore
+from app.core.versions import MemoryVersions, Versions, VersionStore
 from app.http import docs, pages, ws
 from app.http.api.main import api_router
 from app.http.compression import Compression
@@ -48,6 +49,7 @@ from app.stores.sql.engine import make_engine
 from app.stores.sql.leases import SqlLeaseStore
 from app.stores.sql.migrate import upgrade
 from app.stores.sql.store import SqlStore
+from app.stores.sql.versions import SqlVersionStore
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ def create_app(
                 chosen.follow_access(access.bus_members)
                 access.listeners.append(chosen.access_changed)
             app.state.bots = _bot_service(access, chosen)
+            app.state.versions = Versions(_version_store(store), store)
+            hooks.add(app.state.versions)
             gate.identity = Identity(settings, access.accounts, access)
             app.state.access = access
             app.state.identity = gate.identity
@@ -197,6 +201,12 @@ def _account_store(store: DocumentStore) -> AccountStore:
     if isinstance(store, SqlStore):
         return SqlAccountStore(store.engine)
     return MemoryAccountStore()
+
+
+def _version_store(store: DocumentStore) -> VersionStore:
+    if isinstance(store, SqlStore):
+        return SqlVersionStore(store.engine)
+    return MemoryVersions()
 
 
 def _lease_store(store: DocumentStore) -> LeaseStore:

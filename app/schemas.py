@@ -142,6 +142,30 @@ class RestoreRequest(BaseModel):
     author: str = Field("restore", min_length=1, max_length=64, json_schema_extra=XML_TEXT)
 
 
+VERSION_NAME = r"^[^/\u0000-\u001f\u007f\ufffe\uffff]{1,80}$"
+
+
+class VersionCreate(BaseModel):
+    name: str = Field(
+        pattern=VERSION_NAME,
+        description="A label (1 to 80 characters, no '/'); naming another revision with a "
+        "label already used moves it",
+        examples=["Sent to legal"],
+    )
+    rev: JsonInt = Field(ge=0, le=MAX_INT, examples=[42])
+
+
+class VersionPublic(BaseModel):
+    name: str
+    rev: int
+    created_by: str
+    created_at: datetime
+
+
+class VersionsPublic(BaseModel):
+    items: list[VersionPublic]
+
+
 # -- accounts, sessions, tokens, sharing --------------------------------------------------------
 
 ACCOUNT_NAME = r"^[a-z0-9][a-z0-9._-]{0,31}$"

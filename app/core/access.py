@@ -126,6 +126,9 @@ POLICY: dict[tuple[str, str], Need] = {
     ("GET", "/api/documents/{doc_id}/diff"): Need.VIEW,
     ("GET", "/api/documents/{doc_id}/blame"): Need.VIEW,
     ("POST", "/api/documents/{doc_id}/restore"): Need.EDIT,
+    ("GET", "/api/documents/{doc_id}/versions"): Need.VIEW,
+    ("POST", "/api/documents/{doc_id}/versions"): Need.EDIT,
+    ("DELETE", "/api/documents/{doc_id}/versions/{name}"): Need.EDIT,
     # sharing
     ("GET", "/api/documents/{doc_id}/sharing"): Need.VIEW,
     ("PUT", "/api/documents/{doc_id}/sharing/{name}"): Need.OWN,

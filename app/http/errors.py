@@ -48,6 +48,7 @@ from app.core.errors import (
     Refused,
     RevisionNotFound,
 )
+from app.core.versions import VersionNotFound
 from sync import errors as sync_errors
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ APP_STATUS: dict[type[AppError], int] = {
     AccountExists: 409,
     AccountNotFound: 404,
     TokenNotFound: 404,
+    VersionNotFound: 404,
 }
 
 REFUSAL_STATUS = {

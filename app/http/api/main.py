@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from app.http.api.deps import authorize
-from app.http.api.routes import auth, bots, documents, health, history, sharing, users
+from app.http.api.routes import auth, bots, documents, health, history, sharing, users, versions
 
 # Every call passes the extensions' authenticate hook first (health and metrics too: an
 # extension decides by path what it lets through), then the access policy
@@ -20,3 +20,4 @@ api_router.include_router(health.router)
 api_router.include_router(documents.router)
 api_router.include_router(documents.imports)
 api_router.include_router(history.router)
+api_router.include_router(versions.router)

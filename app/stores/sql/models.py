@@ -141,3 +141,17 @@ class LeaseRow(Base):
     doc_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VersionRow(Base):
+    """A named version: a label on one revision of a document (app/core/versions.py)."""
+
+    __tablename__ = "versions"
+
+    doc_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    rev: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

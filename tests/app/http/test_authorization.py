@@ -33,8 +33,9 @@ def view(status: int = 200) -> tuple[Any, ...]:
     return (U, ok(status), ok(status), ok(status), ok(status), ok(status), ok(status), F)
 
 
-def edit(status: int) -> tuple[Any, ...]:
-    return (U, F, ok(status), F, ok(status), ok(status), ok(status), F)
+def edit(status: int | tuple[int, str]) -> tuple[Any, ...]:
+    cell = ok(status) if isinstance(status, int) else status
+    return (U, F, cell, F, cell, cell, cell, F)
 
 
 def own(status: int) -> tuple[Any, ...]:
@@ -120,6 +121,9 @@ ROUTES: list[tuple[str, str, dict[str, Any], tuple[Any, ...]]] = [
     ("GET", "/api/documents/{doc_id}/diff", {"params": {"from": 0, "to": 1}}, view()),
     ("GET", "/api/documents/{doc_id}/blame", {}, view()),
     ("POST", "/api/documents/{doc_id}/restore", {"json": {"rev": 0}}, edit(201)),
+    ("GET", "/api/documents/{doc_id}/versions", {}, view()),
+    ("POST", "/api/documents/{doc_id}/versions", {"json": {"name": "v1", "rev": 1}}, edit(201)),
+    ("DELETE", "/api/documents/{doc_id}/versions/{name}", {}, edit((404, "version-not-found"))),
     ("GET", "/api/documents/{doc_id}/sharing", {}, view()),
     ("PUT", "/api/documents/{doc_id}/sharing/{name}", {"json": {"role": "editor"}}, own(204)),
     ("DELETE", "/api/documents/{doc_id}/sharing/{name}", {}, own(204)),
