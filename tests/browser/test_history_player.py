@@ -54,3 +54,47 @@ def test_play_steps_through_every_revision_and_the_slider_jumps(
     expect(history.locator("#rev-text")).to_have_attribute("data-rev", "1")
     assert shown(history) == (1, server_text(server, doc_id, 1)[1])
     assert history.locator(EDITOR).count() == 0  # the history page has no editor
+
+
+def test_name_a_version_compare_with_it_restore_it_and_remove_the_name(
+    server: LiveServer, people: People
+) -> None:
+    doc_id = create_document(server, "Plan A.", title="Named")
+    ann = people.editor(doc_id, "Ann")
+    caret_to_end(ann)
+    ann.keyboard.insert_text(" Agreed.")
+    converge(server, doc_id, [ann])
+    caret_to_end(ann)
+    ann.keyboard.insert_text(" Then changed.")
+    converge(server, doc_id, [ann])
+    head, _ = server_text(server, doc_id)
+
+    history = people.page(f"/d/{doc_id}/history", "Cleo")
+    expect(history.locator("#rev-text")).to_have_attribute("data-rev", str(head))
+    expect(history.locator("#versions")).to_have_text("")  # none yet (the list is empty)
+
+    history.locator(f'button.revision[data-rev="{head - 1}"]').click()
+    expect(history.locator("#rev-text")).to_have_attribute("data-rev", str(head - 1))
+    history.locator("#version-name").fill("Agreed version")
+    history.locator("#name-version button").click()
+    version = history.locator("#versions button.version")
+    expect(version).to_have_text(f"Agreed version · r{head - 1}")
+
+    # The newest against the named version: what changed since it.
+    history.locator(f'button.revision[data-rev="{head}"]').click()
+    history.select_option("#compare", str(head - 1))
+    expect(history.locator("#rev-text ins")).to_have_text(" Then changed.")
+
+    # Back to the named version, and restore it.
+    version.click()
+    expect(history.locator("#rev-text")).to_have_attribute("data-rev", str(head - 1))
+    history.locator("#restore").click()
+    history.locator("#confirm-restore-ok").click()
+    history.wait_for_url(f"**/d/{doc_id}")  # the editor, with the restored text
+    assert server_text(server, doc_id) == (head + 1, "Plan A. Agreed.")
+
+    history.goto(f"/d/{doc_id}/history")
+    expect(history.locator("#versions button.version")).to_have_count(1)
+    history.locator("#versions .remove-version").click()
+    expect(history.locator("#versions button.version")).to_have_count(0)
+    expect(history.locator("#message")).to_contain_text("was removed")

@@ -240,6 +240,45 @@ export function restoreRevision(id, rev, author, fetcher = undefined) {
 }
 
 /**
+ * @typedef {object} VersionPublic
+ * @property {string} name
+ * @property {number} rev
+ * @property {string} created_by
+ * @property {string} created_at
+ */
+
+/**
+ * The document's named versions, newest revision first.
+ * @param {string} id
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<{items: VersionPublic[]}>}
+ */
+export function listVersions(id, fetcher = undefined) {
+  return request(`/api/documents/${enc(id)}/versions`, {}, fetcher);
+}
+
+/**
+ * Name revision `rev` (a label used before moves to it).
+ * @param {string} id
+ * @param {string} name
+ * @param {number} rev
+ * @param {typeof fetch} [fetcher]  for tests
+ * @returns {Promise<VersionPublic>}
+ */
+export function nameVersion(id, name, rev, fetcher = undefined) {
+  return request(`/api/documents/${enc(id)}/versions`, { method: "POST", json: { name, rev } }, fetcher);
+}
+
+/**
+ * @param {string} id
+ * @param {string} name
+ * @param {typeof fetch} [fetcher]  for tests
+ */
+export function deleteVersion(id, name, fetcher = undefined) {
+  return request(`/api/documents/${enc(id)}/versions/${enc(name)}`, { method: "DELETE" }, fetcher);
+}
+
+/**
  * @param {string} id
  * @param {"" | "txt" | "md" | "html"} [format]  by default the server picks .md or .txt
  */

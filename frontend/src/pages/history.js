@@ -8,11 +8,14 @@
 
 import {
   ApiError,
+  deleteVersion,
   diffRevisions,
   docIdFromPath,
   editorUrl,
   getBlame,
   listRevisions,
+  listVersions,
+  nameVersion,
   readDocument,
   readText,
   restoreRevision,
@@ -59,6 +62,10 @@ const playButton = /** @type {HTMLButtonElement} */ (byId("play"));
 const timeline = /** @type {HTMLInputElement} */ (byId("timeline"));
 const timelineRev = byId("timeline-rev");
 const speed = /** @type {HTMLSelectElement} */ (byId("speed"));
+const versionsList = byId("versions");
+const nameForm = /** @type {HTMLFormElement} */ (byId("name-version"));
+const versionName = /** @type {HTMLInputElement} */ (byId("version-name"));
+const compare = /** @type {HTMLSelectElement} */ (byId("compare"));
 
 const docId = docIdFromPath(location.pathname);
 const state = {
@@ -229,13 +236,14 @@ async function select(rev) {
   const ticket = latest.take();
   textView.setAttribute("aria-busy", "true");
   try {
-    const range = diffRange(rev);
+    const since = compare.value === "" ? null : Number(compare.value);
+    const range = since === null ? diffRange(rev) : since === rev ? null : { from: since, to: rev };
     if (byAuthor.checked) {
       const [{ text }, blame] = await Promise.all([readText(docId, rev), getBlame(docId, rev)]);
       if (!latest.isCurrent(ticket)) return;
       showAuthors(text, blame.runs, blame.authors);
     } else if (range === null) {
-      const { text } = await readText(docId, 0);
+      const { text } = await readText(docId, rev);
       if (!latest.isCurrent(ticket)) return;
       textView.replaceChildren(text);
     } else {
@@ -254,6 +262,66 @@ async function select(rev) {
     if (latest.isCurrent(ticket)) textView.removeAttribute("aria-busy");
   }
 }
+
+// -- named versions ------------------------------------------------------------------------------
+
+/** @type {import("../lib/api.js").VersionPublic[]} */
+let versions = [];
+
+async function loadVersions() {
+  if (docId === null) return;
+  versions = (await listVersions(docId)).items;
+  versionsList.replaceChildren(
+    ...versions.map((version) => {
+      const open = el(
+        "button",
+        { type: "button", class: "version", "data-rev": String(version.rev) },
+        `${version.name} · r${version.rev}`,
+      );
+      open.title = `Named by ${version.created_by}`;
+      open.addEventListener("click", () => void select(version.rev));
+      const remove = el("button", { type: "button", class: "secondary remove-version" }, "×");
+      remove.setAttribute("aria-label", `Remove the name ${version.name}`);
+      remove.addEventListener("click", async () => {
+        if (docId === null) return;
+        try {
+          await deleteVersion(docId, version.name);
+          await loadVersions();
+          say(message, `The name “${version.name}” was removed; its revision stays.`);
+        } catch (error) {
+          say(message, describe(error), "error");
+        }
+      });
+      return el("li", {}, open, remove);
+    }),
+  );
+  const chosen = compare.value;
+  compare.replaceChildren(
+    el("option", { value: "" }, "the revision before"),
+    ...versions.map((version) =>
+      el("option", { value: String(version.rev) }, `${version.name} (r${version.rev})`),
+    ),
+  );
+  if ([...compare.options].some((option) => option.value === chosen)) compare.value = chosen;
+}
+
+nameForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = versionName.value.trim();
+  if (docId === null || state.selected === null || name === "") return;
+  try {
+    await nameVersion(docId, name, state.selected);
+    versionName.value = "";
+    await loadVersions();
+    say(message, `Revision ${state.selected} is now named “${name}”.`);
+  } catch (error) {
+    say(message, describe(error), "error");
+  }
+});
+
+compare.addEventListener("change", () => {
+  if (state.selected !== null) void select(state.selected);
+});
 
 // -- the player ----------------------------------------------------------------------------------
 
@@ -438,6 +506,11 @@ async function start() {
     return;
   }
   await loadMore();
+  try {
+    await loadVersions();
+  } catch (error) {
+    say(message, describe(error), "error");
+  }
   const wanted = revFromQuery(location.search);
   const missing = wanted !== null && wanted > state.head;
   // Someone may have clicked a revision while the list loaded: theirs wins.
