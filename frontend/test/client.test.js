@@ -434,3 +434,45 @@ test("a client refuses client messages, bad ids and forbidden text", () => {
   assert.throws(() => ann.setText("\ufffe"), InvalidText);
   assert.equal(ann.text, "");
 });
+
+test("a saved client comes back with its unsent edits, and each is applied once", () => {
+  const server = new TestSequencer({ text: "hello" });
+  const ann = connected("ann", server);
+  ann.replace(5, 0, " world");
+  const [edit] = ann.flush();
+  submit(server, edit); // applied, but the page closed before the answer came
+  ann.replace(11, 0, "!"); // typed after it: still in the buffer
+  const bob = connected("bob", server);
+  bob.replace(0, 0, ">");
+  pump(bob, server, bob.flush());
+
+  const saved = JSON.parse(JSON.stringify(ann.saveState())); // through IndexedDB, as JSON
+  const again = SyncClient.restore(saved);
+  assert.equal(again.clientId, "ann");
+  assert.equal(again.text, "hello world!");
+  assert.equal(again.state, ClientState.OFFLINE);
+  assert.equal(again.unconfirmedCount, 2);
+
+  const [request] = again.connect();
+  /** @type {ClientMessage[]} */
+  const outgoing = [];
+  for (const message of server.catchUp(/** @type {any} */ (request))) {
+    outgoing.push(...again.receive(message));
+  }
+  pump(again, server, outgoing);
+  assert.equal(server.text, ">hello world!"); // " world" once, though it was sent twice
+  assert.equal(again.text, server.text);
+  assert.ok(!again.hasUnconfirmed);
+});
+
+test("a saved state that does not hold together is refused", () => {
+  const server = new TestSequencer({ text: "abc" });
+  const ann = connected("ann", server);
+  ann.replace(3, 0, "d");
+  ann.flush();
+  const good = JSON.parse(JSON.stringify(ann.saveState()));
+  assert.throws(() => SyncClient.restore({ ...good, version: 2 }), ProtocolViolation);
+  assert.throws(() => SyncClient.restore({ ...good, seq: good.seq + 1 }), ProtocolViolation);
+  assert.throws(() => SyncClient.restore({ ...good, shadow: "a much longer text" }));
+  assert.equal(SyncClient.restore(good).text, "abcd");
+});

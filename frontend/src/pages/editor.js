@@ -59,6 +59,7 @@ import { cleanName, loadIdentity, newClientId, saveName } from "../lib/identity.
 import { RevisionLog, toLocalPosition } from "../lib/presence.js";
 import { removeRemoteCursor, remoteCursorsField, safeColor, setRemoteCursor } from "../lib/remote-cursors.js";
 import { statusText } from "../lib/status.js";
+import { clearUnsent, loadUnsent, saveUnsent } from "../lib/unsent.js";
 import { bindThemeSelect, followTheme } from "../lib/theme.js";
 
 const PRESENCE_THROTTLE_MS = 80;
@@ -74,11 +75,18 @@ const message = byId("message");
 if (docId === null) {
   say(message, "This address does not name a document.", "error");
 } else {
-  start(docId);
+  // Edits a closed page left unsent come back first (lib/unsent.js).
+  loadUnsent(docId).then(
+    (saved) => start(docId, saved),
+    () => start(docId, null),
+  );
 }
 
-/** @param {string} id */
-function start(id) {
+/**
+ * @param {string} id
+ * @param {import("../sync/client.js").SavedClient | null} saved  what a closed page left unsent
+ */
+function start(id, saved) {
   const identity = loadIdentity(localStorage);
   const log = new RevisionLog();
   /** Presence we could not place yet (the sender is ahead of us), by session. */
@@ -147,7 +155,7 @@ function start(id) {
     }),
   });
 
-  const client = new SyncClient(newClientId(), {
+  const client = restoredOr(saved, {
     observer: {
       textChanged(op, before, run) {
         // An insert at the caret by someone else lands on the side the caret's own typing
@@ -181,6 +189,28 @@ function start(id) {
       },
     },
   });
+
+  if (client.hasUnconfirmed) {
+    // Typed on an earlier visit and never sent: shown now, sent once connected.
+    view.dispatch({
+      changes: { from: 0, insert: client.text },
+      annotations: [Transaction.remote.of(true), Transaction.addToHistory.of(false)],
+    });
+    localEdits = client.unconfirmedCount;
+    say(message, "Edits made on an earlier visit that never reached the server are back: they are sent once connected.");
+  }
+
+  /** Keep the unconfirmed edits where a closed page finds them; forget them once confirmed. */
+  let keptUnsent = client.hasUnconfirmed;
+  function keepUnsent() {
+    if (client.hasUnconfirmed) {
+      keptUnsent = true;
+      void saveUnsent(id, client.saveState());
+    } else if (keptUnsent) {
+      keptUnsent = false;
+      void clearUnsent(id);
+    }
+  }
 
   // The engine tells the page what a revision changes, not who made it: note the author of the
   // revision being received, and learn from our own acknowledgements the name the server
@@ -254,6 +284,7 @@ function start(id) {
       problem: (text) => say(message, text, "error"),
       progress: () => {
         if (!client.hasUnconfirmed) localEdits = 0;
+        keepUnsent();
         for (const person of [...deferred.values()]) placeCursor(person);
         if (client.rejected.length > rejectedSeen) {
           const refused = client.rejected[client.rejected.length - 1];
@@ -294,6 +325,7 @@ function start(id) {
     }
     localEdits += 1;
     connection.flush();
+    keepUnsent();
     renderStatus();
   }
 
@@ -656,6 +688,22 @@ function start(id) {
   renderAuthors();
   if (navigator.onLine === false) connection.pause(); // start() then waits for "online"
   connection.start();
+}
+
+/**
+ * The engine as a closed page left it (its unsent edits), or a new one.
+ * @param {import("../sync/client.js").SavedClient | null} saved
+ * @param {{observer: import("../sync/client.js").ClientObserver}} options
+ */
+function restoredOr(saved, { observer }) {
+  if (saved !== null) {
+    try {
+      return SyncClient.restore(saved, observer);
+    } catch (error) {
+      console.warn("unsent edits from an earlier visit could not be restored", error);
+    }
+  }
+  return new SyncClient(newClientId(), { observer });
 }
 
 /**

@@ -62,6 +62,13 @@ export const RETRYABLE = new Set(["rate-limited", "busy"]);
  */
 
 /**
+ * A client's state as JSON, to survive a closed page.
+ * @typedef {{version: 1, clientId: string, rev: number, shadow: string, seq: number,
+ *   inflight: {seq: number, op: ops.Op, intent: IntentValue} | null,
+ *   buffer: ops.Op, bufferIntent: IntentValue}} SavedClient
+ */
+
+/**
  * What a page needs to hear about besides the messages to send: the editor must apply every
  * change the server makes to the local text, and remote cursors are mapped through revisions.
  * (A JavaScript-only addition: sync/client.py's callers diff or poll instead.)
@@ -120,6 +127,60 @@ export class SyncClient {
     this.#buffer = ops.identity(codepointLength(text));
     /** @type {ClientObserver} */
     this.observer = observer;
+  }
+
+  /**
+   * What it takes to carry this client's unconfirmed edits across a closed page: plain JSON
+   * (the page keeps it in IndexedDB, lib/unsent.js). A client made from it with
+   * {@link SyncClient.restore} sends the in-flight edit again under the same operation id, so
+   * the server applies it once whether or not it arrived before the page closed.
+   * @returns {SavedClient}
+   */
+  saveState() {
+    const inflight = this.#inflight;
+    return {
+      version: 1,
+      clientId: this.clientId,
+      rev: this.rev,
+      shadow: this.shadow,
+      seq: this.#seq,
+      inflight:
+        inflight === null ? null : { seq: inflight.seq, op: inflight.op, intent: inflight.intent },
+      buffer: this.#buffer,
+      bufferIntent: this.#bufferIntent,
+    };
+  }
+
+  /**
+   * A client as {@link SyncClient#saveState} left it, offline; `connect()` then catches up
+   * and sends its edits as after any reconnect. Throws on a state that does not hold together.
+   * @param {SavedClient} state
+   * @param {ClientObserver} [observer]
+   */
+  static restore(state, observer = {}) {
+    if (state === null || typeof state !== "object" || state.version !== 1) {
+      throw new ProtocolViolation("not a saved client state");
+    }
+    const client = new SyncClient(state.clientId, {
+      text: state.shadow,
+      rev: state.rev,
+      seq: state.seq,
+      observer,
+    });
+    let text = state.shadow;
+    if (state.inflight !== null) {
+      if (state.inflight.seq !== state.seq) {
+        throw new ProtocolViolation("the saved in-flight edit is not the last one numbered");
+      }
+      text = ops.apply(text, state.inflight.op);
+      client.#inflight = { ...state.inflight, sent: false };
+    }
+    const local = ops.apply(text, state.buffer);
+    validateText(local);
+    client.#buffer = state.buffer;
+    client.#bufferIntent = state.bufferIntent;
+    client.text = local;
+    return client;
   }
 
   /**
