@@ -39,6 +39,7 @@ from sdk.xmpp.nodes import (
     DocumentNodes,
     RevisionAssembler,
     document_node,
+    live_node,
     parse_node,
     payload_of,
     snapshot_node,
@@ -95,6 +96,7 @@ class DocumentBot:
         client_id: str | None = None,
         allow_plaintext: bool = True,
         resend_after: float = 5.0,
+        app: str | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.name = name
@@ -108,6 +110,9 @@ class DocumentBot:
         self.resend_after = resend_after
         self.deleted = False
         self.denied = ""  # why the server refused to let us follow the document, if it did
+        # The app's account, told (by directed presence) that this bot follows the document,
+        # so the people in the page see it; learned from the app's items when not given.
+        self.app = str(JID(app).bare) if app else ""
         self._listeners: list[RevisionListener] = []
         self._online_listeners: list[OnlineListener] = []
         self._error_listeners: list[ErrorListener] = []
@@ -198,6 +203,8 @@ class DocumentBot:
         await self.connection.start(wait=timeout)
 
     async def stop(self) -> None:
+        if self.app and self.connection.connected:
+            self.connection.xmpp.send_presence(pto=self.app, ptype="unavailable")
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -243,6 +250,13 @@ class DocumentBot:
             return
         self.denied = ""
         self._joined = True
+        # Roll calls come on the live node (an instance that just opened the document asks
+        # who is here, and we say so again); without it we are only listed a little later.
+        try:
+            await self.nodes.subscribe(live_node(self.doc_id), bare=False)
+        except BridgeError as exc:
+            log.info("not following roll calls on '%s': %s", self.doc_id, exc)
+        self._say_following()
         async with self._lock:
             await self._process(self.client.connect())
 
@@ -281,6 +295,14 @@ class DocumentBot:
             log.warning("ignoring a pubsub event from %s, not %s", message["from"], self._service)
             return
         payload = payload_of(items["item"])
+        origin = st.origin_of(payload) if payload is not None else ""
+        if origin and not self.app:
+            self.app = str(JID(origin).bare)  # the app's own items name it
+            self._say_following()
+        if parsed[1] == "live":
+            if isinstance(payload, st.RollCallStanza):
+                self._say_following()
+            return
         if parsed[1] == "revisions":
             try:
                 revisions = self._assembler.feed(payload)
@@ -298,6 +320,14 @@ class DocumentBot:
             rev = payload.xml.get("rev") or ""
             if rev.isascii() and rev.isdigit() and int(rev) > self.client.rev:
                 asyncio.get_running_loop().create_task(self._catch_up_to(int(rev)))
+
+    def _say_following(self) -> None:
+        """Directed presence to the app's account: the people in the page see this bot."""
+        if not self.app or not self._joined or not self.connection.connected:
+            return
+        presence = self.connection.xmpp.make_presence(pto=self.app)
+        presence.append(st.follow_stanza(self.doc_id, self.name))
+        presence.send()
 
     def _on_delete(self, message: Message) -> None:
         parsed = parse_node(message["pubsub_event"]["delete"]["node"])

@@ -31,7 +31,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
-from slixmpp import Message
+from slixmpp import Message, Presence
 from slixmpp.plugins.xep_0060.stanza.pubsub import Item
 from slixmpp.plugins.xep_0060.stanza.pubsub_event import EventItem
 from slixmpp.xmlstream import ElementBase, register_stanza_plugin
@@ -193,6 +193,15 @@ class RollCallStanza(_Payload):
     interfaces: ClassVar[set[str]] = {"doc", "origin"}
 
 
+class FollowStanza(_Payload):
+    """In a bot's presence directed to the app's account: it follows ``doc`` under the name
+    ``name`` (the app lists it among the people on the document while it is available)."""
+
+    name = "follow"
+    plugin_attrib = "collab_follow"
+    interfaces: ClassVar[set[str]] = {"doc", "name"}
+
+
 class EditErrorStanza(_Payload):
     """Sent in a message to a bot whose edit was refused; its text is the reason."""
 
@@ -212,6 +221,26 @@ for _parent in (Item, EventItem):
     register_stanza_plugin(_parent, RollCallStanza)
 register_stanza_plugin(RevisionBatchStanza, RevisionStanza, iterable=True)
 register_stanza_plugin(Message, EditErrorStanza)
+register_stanza_plugin(Presence, FollowStanza)
+
+
+def follow_stanza(doc: str, name: str) -> FollowStanza:
+    stanza = FollowStanza()
+    stanza["doc"] = doc
+    stanza["name"] = name[:MAX_NAME]
+    return stanza
+
+
+def follow_from_stanza(stanza: FollowStanza) -> tuple[str, str]:
+    """``(doc, name)``, checked."""
+    doc = stanza.str_attr("doc")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", doc):
+        raise ProtocolViolation("'doc' is not a document id")
+    name = stanza.xml.get("name") or "bot"
+    if not 1 <= len(name) <= MAX_NAME:
+        raise ProtocolViolation(f"'name' must be 1 to {MAX_NAME} characters")
+    validate_text(name, what="name")
+    return doc, name
 
 
 # -- conversion -------------------------------------------------------------------------

@@ -110,4 +110,16 @@ async def document_bot(settings: Settings, name: str, doc_id: str, resource: str
         port=account.port,
         pubsub=account.pubsub,
         name=name,
+        app=app_jid(settings),
     )
+
+
+def app_jid(settings: Settings) -> str | None:
+    """The app's own XMPP account, which a bot tells that it follows a document (None: the
+    bot learns it from the app's items)."""
+    if settings.xmpp_mode == "external":
+        return settings.xmpp_jid or None
+    path = Path(settings.data_dir) / "prosody" / "connection.json"
+    if path.exists():
+        return str(json.loads(path.read_text())["jid"])
+    return None

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
@@ -181,6 +182,7 @@ class XmppBridge:
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
         xmpp.add_event_handler("pubsub_delete", self._on_delete)
         xmpp.add_event_handler("presence_unavailable", self._on_unavailable)
+        xmpp.add_event_handler("presence_available", self._on_available)
         xmpp.register_handler(
             CoroutineCallback(
                 "collab forwarded edit",
@@ -190,6 +192,8 @@ class XmppBridge:
         )
         self._identity = f"{account.jid}/{resource}"
         self._said_unreachable = False
+        # Bots following documents (their directed presence), by (full JID, document).
+        self._bots: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._unreachable_timer: asyncio.TimerHandle | None = None
         self.connection.on_state.append(self._on_state)
 
@@ -433,6 +437,7 @@ class XmppBridge:
         else:
             self.unprepared.pop(doc_id, None)
             state.ready.set()
+            self._bots_following(doc_id)
             # Presence is transient: the people other instances already have here were
             # announced before we listened. Ask them to say it again.
             self._roll_calls_out.add(doc_id)
@@ -815,12 +820,59 @@ class XmppBridge:
     def _on_unavailable(self, presence: Any) -> None:
         """Instances share the service account, each with its own resource, and the XMPP
         server tells each resource when another goes offline: a clean stop, a crash (its
-        connection dropped) or a lost network. Its people are gone with it."""
+        connection dropped) or a lost network. Its people are gone with it. A bot that
+        followed a document and goes offline leaves it."""
         sender = presence["from"]
         me = self.connection.xmpp.boundjid
-        if sender.bare != me.bare or sender.full == me.full or not sender.resource:
+        if sender.bare != me.bare:
+            self._bot_gone(str(sender.full))
+            return
+        if sender.full == me.full or not sender.resource:
             return
         self._spawn(self.host.instance_gone(str(sender.full)))
+
+    # -- bots among the people present ---------------------------------------------------
+
+    def _on_available(self, presence: Any) -> None:
+        """A bot says (directed presence, ``<follow/>``) that it follows a document: the
+        people there see it, while it is available."""
+        if presence.xml.find(f"{{{st.NS}}}follow") is None:
+            return
+        sender = presence["from"]
+        if sender.bare == self.connection.xmpp.boundjid.bare or not sender.resource:
+            return
+        try:
+            doc_id, name = st.follow_from_stanza(presence["collab_follow"])
+        except sync_errors.SyncError as exc:
+            self._drop(f"a bad follow from {sender}: {exc}")
+            return
+        self._spawn(self._bot_follows(str(sender.full), doc_id, name))
+
+    async def _bot_follows(self, jid: str, doc_id: str, name: str) -> None:
+        if self.restricted and await self._member(doc_id, jid) is None:
+            self._drop(f"a follow of {doc_id!r} from {_bare(jid)}, which has no role on it")
+            return
+        key = (jid, doc_id)
+        joined = key not in self._bots
+        person = bot_person(jid, name)
+        self._bots[key] = person
+        self._bots.move_to_end(key)
+        if len(self._bots) > MAX_SENDERS:
+            (_, forgotten_doc), forgotten = self._bots.popitem(last=False)
+            await self.host.presence_heard(forgotten_doc, PresenceEvent("leave", forgotten))
+        event = PresenceEvent("join" if joined else "update", person, jid)
+        await self.host.presence_heard(doc_id, event)
+
+    def _bot_gone(self, jid: str) -> None:
+        for key in [k for k in self._bots if k[0] == jid]:
+            person = self._bots.pop(key)
+            self._spawn(self.host.presence_heard(key[1], PresenceEvent("leave", person)))
+
+    def _bots_following(self, doc_id: str) -> None:
+        """A document just opened here: the bots we know follow it join its people."""
+        for (jid, followed), person in list(self._bots.items()):
+            if followed == doc_id:
+                self._spawn(self.host.presence_heard(doc_id, PresenceEvent("join", person, jid)))
 
     def _on_live(self, doc_id: str, payload: ElementBase | None) -> None:
         try:
@@ -958,3 +1010,17 @@ def _bare(publisher: str) -> str:
         return str(JID(publisher).bare) if publisher else ""
     except InvalidJID:
         return ""
+
+
+def bot_person(jid: str, name: str) -> dict[str, Any]:
+    """A bot as the page lists people: a session and a colour of its own, from its JID."""
+    digest = hashlib.sha256(jid.encode()).hexdigest()
+    return {
+        "session": f"bot-{digest[:24]}",
+        "name": name,
+        "color": f"#{digest[24:30]}",
+        "cursor": None,
+        "anchor": None,
+        "rev": 0,
+        "bot": True,
+    }

@@ -57,6 +57,7 @@ export function backoffDelay(
  * @property {number | null} [cursor]
  * @property {number | null} [anchor]
  * @property {number} [rev]
+ * @property {boolean} [bot]  a bot following the document over XMPP
  */
 
 /**

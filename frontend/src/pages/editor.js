@@ -481,6 +481,9 @@ function start(id, saved) {
       }),
       el("span", { class: "person-name" }, person.name),
       isMe ? el("span", { class: "subtle" }, " (you)") : null,
+      person.bot === true
+        ? el("span", { class: "bot-badge", title: "A bot following the document over XMPP" }, "bot")
+        : null,
     );
   }
 

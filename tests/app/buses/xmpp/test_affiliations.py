@@ -104,3 +104,25 @@ async def test_inbox_edits_are_taken_only_from_editors_and_under_their_account()
         await bridge._editor("e", "bot@example.org/x")  # a role on one document only
     with pytest.raises(Refused, match="an unnamed publisher"):
         await bridge._editor("d", "")  # a server that does not say who published
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    async def presence_heard(self, doc_id: str, event: object) -> None:
+        kind, person = getattr(event, "event"), getattr(event, "person")  # noqa: B009
+        self.events.append((doc_id, kind, person["name"]))
+
+
+async def test_only_a_member_bot_is_listed_among_the_people() -> None:
+    bridge = bridge_with({"bot@example.org": BusMember("robo", "viewer")})
+    heard = Heard()
+    bridge._host = heard  # type: ignore[assignment]
+    await bridge._bot_follows("mallory@example.org/x", "d", "Mallory")  # no role: dropped
+    await bridge._bot_follows("bot@example.org/x", "e", "Robo")  # a role elsewhere only
+    assert heard.events == []
+    assert bridge.dropped == 2
+    await bridge._bot_follows("bot@example.org/x", "d", "Robo")
+    await bridge._bot_follows("bot@example.org/x", "d", "Robo")  # said again: an update
+    assert heard.events == [("d", "join", "Robo"), ("d", "update", "Robo")]
