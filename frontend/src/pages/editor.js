@@ -58,6 +58,7 @@ import { plural } from "../lib/format.js";
 import { cleanName, loadIdentity, newClientId, saveName } from "../lib/identity.js";
 import { RevisionLog, toLocalPosition } from "../lib/presence.js";
 import { removeRemoteCursor, remoteCursorsField, safeColor, setRemoteCursor } from "../lib/remote-cursors.js";
+import { parseMarkdown, renderMarkdown } from "../lib/markdown.js";
 import { statusText } from "../lib/status.js";
 import { clearUnsent, loadUnsent, saveUnsent } from "../lib/unsent.js";
 import { bindThemeSelect, followTheme } from "../lib/theme.js";
@@ -66,6 +67,7 @@ const PRESENCE_THROTTLE_MS = 80;
 const COUNT_DELAY_MS = 150;
 const AUTHORSHIP_KEY = "collab.authorship";
 const LINE_NUMBERS_KEY = "collab.lineNumbers";
+const PREVIEW_KEY = "collab.markdownPreview";
 
 const chooseTheme = followTheme();
 
@@ -108,6 +110,8 @@ function start(id, saved) {
   let journal = /** @type {{changes: import("@codemirror/state").ChangeSet, author: string | null}[] | null} */ (null);
   /** This person's role on the document, as the server said when they joined. */
   let role = "owner";
+  /** Shows the preview for a Markdown title (set below, once the preview is wired). */
+  let markdownTitle = (/** @type {string} */ _title) => {};
   byId("share-link").setAttribute("href", `${editorUrl(id)}/share`);
   const view = new EditorView({
     parent: byId("editor"),
@@ -145,7 +149,10 @@ function start(id, saved) {
             }
             if (tr.docChanged && !tr.annotation(Transaction.remote)) localChange(tr);
           }
-          if (update.docChanged) scheduleCounts();
+          if (update.docChanged) {
+            scheduleCounts();
+            schedulePreview();
+          }
           if (update.docChanged || update.transactions.some((tr) => tr.effects.length > 0)) {
             renderAuthors();
           }
@@ -189,16 +196,6 @@ function start(id, saved) {
       },
     },
   });
-
-  if (client.hasUnconfirmed) {
-    // Typed on an earlier visit and never sent: shown now, sent once connected.
-    view.dispatch({
-      changes: { from: 0, insert: client.text },
-      annotations: [Transaction.remote.of(true), Transaction.addToHistory.of(false)],
-    });
-    localEdits = client.unconfirmedCount;
-    say(message, "Edits made on an earlier visit that never reached the server are back: they are sent once connected.");
-  }
 
   /** Keep the unconfirmed edits where a closed page finds them; forget them once confirmed. */
   let keptUnsent = client.hasUnconfirmed;
@@ -489,6 +486,7 @@ function start(id, saved) {
 
   /** @param {string} title */
   function showTitle(title) {
+    markdownTitle(title);
     byId("title").textContent = title;
     document.title = `${title} · XMPP Collab`;
   }
@@ -668,6 +666,43 @@ function start(id, saved) {
 
   bindThemeSelect(/** @type {HTMLSelectElement} */ (byId("theme-select")), chooseTheme);
 
+  // Markdown preview: on by default for a document whose title ends in .md, else as chosen.
+  const previewToggle = /** @type {HTMLInputElement} */ (byId("preview-toggle"));
+  const preview = byId("preview");
+  let previewChosen = localStorage.getItem(PREVIEW_KEY);
+  const schedulePreview = debounce(() => renderPreview(), COUNT_DELAY_MS);
+  function renderPreview() {
+    if (preview.hidden) return;
+    preview.replaceChildren(renderMarkdown(parseMarkdown(view.state.doc.toString())));
+  }
+  function showPreview(/** @type {boolean} */ shown) {
+    previewToggle.checked = shown;
+    preview.hidden = !shown;
+    renderPreview();
+  }
+  previewToggle.addEventListener("change", () => {
+    previewChosen = previewToggle.checked ? "1" : "0";
+    localStorage.setItem(PREVIEW_KEY, previewChosen);
+    showPreview(previewToggle.checked);
+  });
+  markdownTitle = (/** @type {string} */ title) => {
+    if (previewChosen === null) showPreview(/\.(md|markdown)$/i.test(title.trim()));
+  };
+  if (previewChosen !== null) showPreview(previewChosen === "1");
+
+  // Printing: the whole text (CodeMirror draws only what is on screen), or the preview.
+  const printArea = byId("print-area");
+  window.addEventListener("beforeprint", () => {
+    if (!preview.hidden) {
+      renderPreview();
+      printArea.replaceChildren(...[...preview.childNodes].map((node) => node.cloneNode(true)));
+    } else {
+      printArea.replaceChildren(el("pre", {}, view.state.doc.toString()));
+    }
+  });
+  window.addEventListener("afterprint", () => printArea.replaceChildren());
+  byId("print").addEventListener("click", () => window.print());
+
   // Counted once typing pauses: a long text is not read again on every keystroke.
   const scheduleCounts = debounce(() => renderCounts(), COUNT_DELAY_MS);
   function renderCounts() {
@@ -683,6 +718,16 @@ function start(id, saved) {
     byId("closed-text").textContent = connection.closedReason || "This document is closed.";
     banner.hidden = false;
     document.body.dataset.closed = "true";
+  }
+
+  if (client.hasUnconfirmed) {
+    // Typed on an earlier visit and never sent: shown now, sent once connected.
+    view.dispatch({
+      changes: { from: 0, insert: client.text },
+      annotations: [Transaction.remote.of(true), Transaction.addToHistory.of(false)],
+    });
+    localEdits = client.unconfirmedCount;
+    say(message, "Edits made on an earlier visit that never reached the server are back: they are sent once connected.");
   }
 
   renderPeople();
