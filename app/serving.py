@@ -79,7 +79,7 @@ class FramingProtocol(WebSocketsSansIOProtocol):
         """``send_many`` if the transport takes it without waiting; False (nothing sent) if
         it is paused or the connection is not open (then ``send_many`` waits, or raises).
         The frames are built once for every connection given the same tuple."""
-        if not self.writable.is_set() or not self._open():
+        if not self.writable.is_set() or not self._open() or self.transport.is_closing():
             return False
         self.transport.write(_framed(texts))
         return True

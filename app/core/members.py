@@ -181,9 +181,12 @@ class Member:
         if self.closing:
             return True
         send_now = self._send_now
-        idle = send_now is not None and not self._sending and not self.queue.qsize()
-        if idle and send_now is not None and send_now(messages):
-            return True
+        if send_now is not None and not self._sending and not self.queue.qsize():
+            try:
+                if send_now(messages):
+                    return True
+            except Exception:  # never the broadcaster's problem: the sender meets it again
+                log.debug("direct send to %s failed", self.person.session, exc_info=True)
         return all(self.push(message) for message in messages)
 
     async def _drain(self) -> None:

@@ -120,3 +120,17 @@ async def test_push_many_keeps_the_queue_bounds() -> None:
     assert member.push_many(("2", "3", "4"))
     assert not member.push_many(("5",))  # a fourth queued message is one too many
     await member.stop()
+
+
+async def test_a_direct_send_that_fails_queues_the_messages_instead() -> None:
+    class Failing(BatchingChannel):
+        def send_now(self, data: tuple[str, ...]) -> bool:
+            raise RuntimeError("the transport is gone")
+
+    channel = Failing()
+    channel.gate.set()
+    member = member_on(channel)
+    assert member.push_many(("a", "b"))  # the broadcaster never sees the error
+    await eventually(lambda: sum(map(len, channel.writes)) == 2, what="two messages")
+    assert [t for w in channel.writes for t in w] == ["a", "b"]
+    await member.stop()
