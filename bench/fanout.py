@@ -67,7 +67,7 @@ MESSAGE = (
 async def measure(ws: Any, members: int, broadcasts: int, batch: int) -> float:
     """Microseconds of this process's CPU per delivered message."""
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(  # type: ignore[call-arg]
+        settings = Settings(
             _env_file=None,
             data_dir=Path(folder),
             database_url="memory://",
