@@ -56,14 +56,14 @@ async def create_bot(body: BotCreate, request: Request, caller: AuthorizedDep) -
     )
 
 
-@router.get("", response_model=BotsPublic, responses=errors())
+@router.get("", response_model=BotsPublic, responses=errors(422))
 async def list_bots(request: Request, caller: AuthorizedDep) -> BotsPublic:
     """Your bots with their roles (every bot, for an administrator)."""
     bots = await _service(request).of(caller.principal)
     return BotsPublic(items=[_public(bot, documents) for bot, documents in bots])
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 404))
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 404, 422))
 async def delete_bot(request: Request, caller: AuthorizedDep, name: str = Name) -> Response:
     """Remove a bot you own: its roles go, its nodes stop admitting it at once, and its
     account on the managed XMPP server is deleted."""

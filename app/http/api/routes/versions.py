@@ -28,7 +28,7 @@ def _public(version: Version) -> VersionPublic:
     )
 
 
-@router.get("/versions", response_model=VersionsPublic, responses=errors(404))
+@router.get("/versions", response_model=VersionsPublic, responses=errors(404, 422))
 async def list_versions(doc_id: DocId, request: Request) -> VersionsPublic:
     """The document's named versions, newest revision first."""
     return VersionsPublic(items=[_public(v) for v in await _versions(request).of(doc_id)])
@@ -38,7 +38,7 @@ async def list_versions(doc_id: DocId, request: Request) -> VersionsPublic:
     "/versions",
     status_code=status.HTTP_201_CREATED,
     response_model=VersionPublic,
-    responses=errors(404, 422),
+    responses=errors(400, 404, 422),
 )
 async def name_version(
     doc_id: DocId, body: VersionCreate, request: Request, caller: AuthorizedDep
@@ -49,7 +49,9 @@ async def name_version(
     return _public(await _versions(request).name(doc_id, body.name, body.rev, by))
 
 
-@router.delete("/versions/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404))
+@router.delete(
+    "/versions/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404, 422)
+)
 async def delete_version(
     doc_id: DocId, request: Request, caller: AuthorizedDep, name: str = Name
 ) -> Response:
