@@ -66,6 +66,14 @@ class MemoryBus:
         if self._pump is not None:
             raise RuntimeError(f"bus {self.name} is already running")
         self._host = host
+        # As the XMPP server tells the other resources when one comes online.
+        back = self.name
+
+        async def deliver(other: BusHost) -> None:
+            await other.instance_back(back)
+
+        for bus in self.hub.buses:
+            bus.inbox.put_nowait(deliver)
         self.hub.buses.append(self)
         self._pump = asyncio.get_running_loop().create_task(self._run(host))
         # Started again after a stop: like an XMPP reconnect, what was missed meanwhile

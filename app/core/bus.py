@@ -67,7 +67,12 @@ class Forwarded:
 
 
 class ForwardFailed(Exception):
-    """The instance an edit was forwarded to did not answer: gone, or the bus is down."""
+    """The instance an edit was forwarded to did not answer: gone (``holder_gone``), or this
+    instance's own bus is down (then the holder may be well, and keeps its lease)."""
+
+    def __init__(self, message: str, *, holder_gone: bool = True) -> None:
+        super().__init__(message)
+        self.holder_gone = holder_gone
 
 
 class RemoteRefusal(AppError):
@@ -102,6 +107,9 @@ class BusHost(Protocol):
         """Listening again (after subscribing or reconnecting): read what was missed."""
 
     async def presence_heard(self, doc_id: str, event: PresenceEvent) -> None: ...
+
+    async def instance_back(self, origin: str) -> None:
+        """Another instance (``origin``, as it publishes) is online again."""
 
     async def instance_gone(self, origin: str) -> None:
         """The instance ``origin`` (a ``PresenceEvent.origin``) is gone: it stopped, crashed

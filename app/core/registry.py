@@ -196,6 +196,10 @@ class RoomRegistry:
         if room is not None:
             room.presence_heard(event)
 
+    async def instance_back(self, origin: str) -> None:
+        if self.routing is not None:
+            self.routing.holder_back(origin)
+
     async def instance_gone(self, origin: str) -> None:
         if self.routing is not None:
             self.routing.holder_gone(origin)

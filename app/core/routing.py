@@ -167,14 +167,17 @@ class SequencerRouting(Extension):
         try:
             result = await self.bus.forward(holder, room.doc_id, edit, author)
         except ForwardFailed as exc:
-            log.warning(
-                "could not forward an edit of %s to %s (%s): taking the document over",
-                room.doc_id,
-                holder,
-                exc,
-            )
-            self.holder_gone(holder)
-            return None  # here, now; the next edit finds the lease ours or someone's
+            if exc.holder_gone:
+                log.warning(
+                    "could not forward an edit of %s to %s (%s): taking the document over",
+                    room.doc_id,
+                    holder,
+                    exc,
+                )
+                self.holder_gone(holder)
+            # Sequenced here, now (the head check keeps it safe); the next edit finds the
+            # lease ours, or someone's.
+            return None
         self.forwarded += 1
         if self.on_forwarded is not None:
             self.on_forwarded()

@@ -657,10 +657,12 @@ class XmppBridge:
 
     async def forward(self, holder: str, doc_id: str, edit: Edit, author: str) -> Forwarded:
         if not self.connection.connected:
-            raise ForwardFailed("the XMPP connection is down")
+            raise ForwardFailed("the XMPP connection is down", holder_gone=False)
         if len(edit.patch) > ITEM_BUDGET:
             # Past what one stanza may carry: sequenced here, which is always safe.
-            raise ForwardFailed(f"the edit is too large to forward ({len(edit.patch)} bytes)")
+            raise ForwardFailed(
+                f"the edit is too large to forward ({len(edit.patch)} bytes)", holder_gone=False
+            )
         iq = self.connection.xmpp.make_iq_set(ito=holder)
         iq.append(forwarding.forward_payload(doc_id, edit, author))
         timeout = self.settings.forward_timeout_seconds
@@ -834,11 +836,16 @@ class XmppBridge:
     # -- bots among the people present ---------------------------------------------------
 
     def _on_available(self, presence: Any) -> None:
-        """A bot says (directed presence, ``<follow/>``) that it follows a document: the
-        people there see it, while it is available."""
+        """Another instance came online (a resource of our account); or a bot says (directed
+        presence, ``<follow/>``) that it follows a document: the people there see it, while
+        it is available."""
+        sender = presence["from"]
+        me = self.connection.xmpp.boundjid
+        if sender.bare == me.bare and sender.resource and sender.full != me.full:
+            self._spawn(self.host.instance_back(str(sender.full)))
+            return
         if presence.xml.find(f"{{{st.NS}}}follow") is None:
             return
-        sender = presence["from"]
         if sender.bare == self.connection.xmpp.boundjid.bare or not sender.resource:
             return
         try:

@@ -64,6 +64,7 @@ class FakeHost:
     heard: list[Heard] = field(default_factory=list)
     here: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # people, per document
     reachability: list[bool] = field(default_factory=list)  # what the bus said, in order
+    back: list[str] = field(default_factory=list)  # instances heard coming online
 
     def commit(self, doc_id: str, count: int) -> list[Revision]:
         """``count`` new revisions of ``doc_id``, made by the engine as a room makes them."""
@@ -116,6 +117,9 @@ class FakeHost:
 
     async def instance_gone(self, origin: str) -> None:
         self.heard.append(Heard("gone", "", origin))
+
+    async def instance_back(self, origin: str) -> None:
+        self.back.append(origin)
 
     def people_here(self, doc_id: str) -> list[dict[str, Any]]:
         return [dict(person) for person in self.here.get(doc_id, [])]

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from app.buses.memory import MemoryBus, MemoryHub
 from app.config import Settings
+from app.core.bus import ForwardFailed
 from app.core.leases import MemoryLeases
 from app.core.routing import SequencerRouting
 from app.main import create_app
@@ -147,3 +148,36 @@ async def test_memory_leases_follow_the_rules() -> None:
     assert (await leases.claim("d", "b", now + timedelta(seconds=12), ttl)).holder == "a"
     await leases.release("d", "a")
     assert (await leases.claim("d", "b", now + timedelta(seconds=12), ttl)).holder == "b"
+
+
+class _CutOffBus:
+    """A bus that cannot reach anyone: its own connection is down, or the holder is gone."""
+
+    def __init__(self, name: str, *, holder_gone: bool) -> None:
+        self.identity = name
+        self.holder_gone = holder_gone
+
+    async def forward(self, holder: str, doc_id: str, edit: object, author: str) -> object:
+        raise ForwardFailed("no answer", holder_gone=self.holder_gone)
+
+
+class _Room:
+    doc_id = "d"
+
+
+@pytest.mark.parametrize("holder_gone", [False, True])
+async def test_a_failed_forward_takes_over_only_from_a_holder_that_is_gone(
+    tmp_path: Path, holder_gone: bool
+) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    leases = MemoryLeases()
+    await leases.claim("d", "a", datetime.now(UTC), timedelta(seconds=600))
+    routing = SequencerRouting(leases, _CutOffBus("b", holder_gone=holder_gone), settings)  # type: ignore[arg-type]
+    assert await routing.holder_of("d") == "a"
+    # Whatever the reason, this edit is sequenced here (None): the head check keeps it safe.
+    assert await routing.route(_Room(), object(), "ann", "websocket") is None  # type: ignore[arg-type]
+    routing.known["d"].until = 0.0  # read the lease again now
+    # Only a holder that is gone loses its lease; when our own bus is down, it keeps it.
+    assert await routing.holder_of("d") == ("b" if holder_gone else "a")
+    routing.holder_back("a")
+    assert "a" not in routing.gone
