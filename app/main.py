@@ -98,7 +98,7 @@ def create_app(
             app.state.documents = DocumentService(store, rooms, settings, hooks, access)
             app.state.bus = chosen
             # The bus stops after the rooms have closed (they relay their people leaving).
-            if settings.sequencer_routing:
+            if settings.sequencer_routing and _reaches_others(chosen):
                 routing = SequencerRouting(_lease_store(store), chosen, settings)
                 routing.on_forwarded = metrics.forwarded.inc
                 hooks.add(routing)
@@ -207,6 +207,12 @@ def _version_store(store: DocumentStore) -> VersionStore:
     if isinstance(store, SqlStore):
         return SqlVersionStore(store.engine)
     return MemoryVersions()
+
+
+def _reaches_others(bus: RevisionBus) -> bool:
+    """Whether other instances can hear this one: only then is there anyone to forward edits
+    to, and a lease worth writing (XMPP off: each instance is on its own)."""
+    return isinstance(bus, XmppBridge) or (isinstance(bus, MemoryBus) and bus.shared)
 
 
 def _lease_store(store: DocumentStore) -> LeaseStore:
