@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -25,14 +24,10 @@ from pathlib import Path
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.peers.procstat import cpu_seconds
 from tests.app.live import LiveServer, create_document, server_text
 
 WARM_UP_SECONDS = 2.0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Writer:

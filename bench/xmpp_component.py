@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import statistics
 import tempfile
@@ -28,6 +27,7 @@ from slixmpp import ComponentXMPP
 from slixmpp.plugins.xep_0060.stanza import Item  # noqa: F401  (registers the stanzas)
 
 from app.buses.xmpp.prosody import ManagedProsody, free_port
+from bench.peers.procstat import cpu_seconds
 from sdk.xmpp import stanza as st
 from sdk.xmpp.connection import XmppConnection
 from sync.protocol import OpId, Revision
@@ -58,11 +58,6 @@ class ProsodyWithComponent(ManagedProsody):
         config = config.replace("admins = { ", f'admins = {{ "{COMPONENT}", ', 1)
         config += f'\nComponent "{COMPONENT}"\n    component_secret = "{self.secret}"\n'
         self.config_path.write_text(config)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def payload(doc: str, rev: int) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -22,11 +22,7 @@ from app.core.accounts import (
     sorted_grants,
 )
 from app.stores.sql.models import AccountRow, GrantRow, InviteRow, LinkRow, SessionRow, TokenRow
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from app.stores.sql.utc import aware
 
 
 def _account(row: AccountRow) -> Account:
@@ -36,7 +32,7 @@ def _account(row: AccountRow) -> Account:
         row.password_hash,
         row.admin,
         row.disabled,
-        _aware(row.created_at),
+        aware(row.created_at),
         row.xmpp_jid or "",
         row.bot_owner or "",
     )
@@ -44,17 +40,17 @@ def _account(row: AccountRow) -> Account:
 
 def _session(row: SessionRow) -> BrowserSession:
     return BrowserSession(
-        row.id_hash, row.account, row.csrf, _aware(row.created_at), _aware(row.expires_at)
+        row.id_hash, row.account, row.csrf, aware(row.created_at), aware(row.expires_at)
     )
 
 
 def _token(row: TokenRow) -> ApiToken:
-    expires = _aware(row.expires_at) if row.expires_at is not None else None
-    return ApiToken(row.id, row.account, row.name, row.token_hash, _aware(row.created_at), expires)
+    expires = aware(row.expires_at) if row.expires_at is not None else None
+    return ApiToken(row.id, row.account, row.name, row.token_hash, aware(row.created_at), expires)
 
 
 def _link(row: LinkRow) -> ShareLink:
-    return ShareLink(row.doc_id, Role(row.role), row.token_hash, _aware(row.created_at))
+    return ShareLink(row.doc_id, Role(row.role), row.token_hash, aware(row.created_at))
 
 
 class SqlAccountStore:
@@ -247,7 +243,7 @@ class SqlAccountStore:
             row = await session.get(InviteRow, code_hash)
             if row is None:
                 return False
-            valid = _aware(row.expires_at) > now
+            valid = aware(row.expires_at) > now
             result = await session.execute(
                 delete(InviteRow).where(InviteRow.code_hash == code_hash)
             )

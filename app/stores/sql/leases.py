@@ -3,7 +3,7 @@ document has no lease row yet; whatever the row says afterwards is the answer.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,10 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.leases import Lease
 from app.stores.sql.models import LeaseRow
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from app.stores.sql.utc import aware
 
 
 class SqlLeaseStore:
@@ -49,7 +46,7 @@ class SqlLeaseStore:
                     select(LeaseRow.holder, LeaseRow.expires_at).where(LeaseRow.doc_id == doc_id)
                 )
             ).one()
-        return Lease(doc_id, row.holder, _aware(row.expires_at))
+        return Lease(doc_id, row.holder, aware(row.expires_at))
 
     async def release(self, doc_id: str, holder: str) -> None:
         async with self.engine.begin() as connection:

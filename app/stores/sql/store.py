@@ -12,7 +12,6 @@ fewer than ``snapshot_every``: the cost does not grow with the length of the his
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, event, func, insert, or_, select, update
@@ -35,6 +34,7 @@ from app.stores.sql import postgres_append
 from app.stores.sql.models import DocumentRow, RevisionRow, SnapshotRow
 from app.stores.sql.rows import intent_column, intent_of
 from app.stores.sql.sqlite_writer import SqliteWriter
+from app.stores.sql.utc import aware
 from sync.protocol import OpId, Revision
 from sync.text import checksum
 
@@ -43,17 +43,12 @@ def _info(row: DocumentRow) -> DocumentInfo:
     return DocumentInfo(
         row.id,
         row.title,
-        _aware(row.created_at),
-        _aware(row.updated_at),
+        aware(row.created_at),
+        aware(row.updated_at),
         row.head_rev,
         row.length,
         row.checksum,
     )
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # SQLite's lower() and LIKE fold the case of ASCII letters only ("É" never matches "é"), so on
@@ -84,7 +79,7 @@ def _stored(row: RevisionRow) -> StoredRevision:
             row.checksum,
             intent_of(row.intent),
         ),
-        _aware(row.created_at),
+        aware(row.created_at),
         row.inserted,
         row.deleted,
     )

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.versions import Version
 from app.stores.sql.models import VersionRow
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from app.stores.sql.utc import aware
 
 
 class SqlVersionStore:
@@ -51,7 +46,7 @@ class SqlVersionStore:
                 .order_by(VersionRow.rev.desc(), VersionRow.name)
             )
             return [
-                Version(r.doc_id, r.name, r.rev, r.created_by, _aware(r.created_at)) for r in rows
+                Version(r.doc_id, r.name, r.rev, r.created_by, aware(r.created_at)) for r in rows
             ]
 
     async def count(self, doc_id: str) -> int:
