@@ -12,19 +12,11 @@ from typing import Any
 from sdk.websocket import WSClient
 from sdk.xmpp.bot import DocumentBot
 from sync.client import SyncClient
-from tests.app.live import LiveServer, create_document, external_xmpp
+from tests.app.live import LiveServer, create_document, eventually, external_xmpp
 from tests.xmpp_support import XmppServerForTests, needs_prosody
 
 pytestmark = needs_prosody
 TIMEOUT = 30.0
-
-
-async def eventually(check: Any, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(0.05)
 
 
 def bots(client: WSClient) -> list[dict[str, Any]]:
@@ -57,17 +49,17 @@ def test_a_following_bot_is_listed_among_the_people_and_leaves_with_it(
             )
             async with bot:
                 await bot.wait_synced(TIMEOUT)
-                await eventually(lambda: bots(ann), "the page seeing the bot")
+                await eventually(lambda: bots(ann), TIMEOUT, "the page seeing the bot")
                 listed = bots(ann)[0]
                 assert (listed["name"], listed["bot"]) == ("Stats", True)
 
                 # Someone who comes later finds it among the people present.
                 async with WSClient(server.ws_url, doc, SyncClient("bob"), name="Bob") as bob:
                     await bob.wait_synced(TIMEOUT)
-                    await eventually(lambda: bots(bob), "a later visitor seeing the bot")
+                    await eventually(lambda: bots(bob), TIMEOUT, "a later visitor seeing the bot")
                     assert bots(bob)[0]["session"] == listed["session"]
             # Stopped: gone from the people.
-            await eventually(lambda: not bots(ann), "the bot leaving")
+            await eventually(lambda: not bots(ann), TIMEOUT, "the bot leaving")
 
     try:
         asyncio.run(scenario())

@@ -20,22 +20,13 @@ from sdk.xmpp.connection import XmppConnection
 from sdk.xmpp.nodes import DocumentNodes, document_node, inbox_node
 from sync.errors import BridgeError
 from sync.protocol import Edit, OpId, Revision
+from tests.app.buses.xmpp.test_supervision import eventually_true
 from tests.app.live import LiveServer, external_xmpp
 from tests.xmpp_support import XmppServerForTests, needs_prosody
 
 pytestmark = needs_prosody
 TIMEOUT = 30.0
 DENIED = {"forbidden", "not-authorized", "not-allowed", "closed-node"}
-
-
-async def eventually(check: Any, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if await check():
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(0.1)
 
 
 async def denied(action: Any) -> bool:
@@ -94,7 +85,7 @@ def test_nodes_admit_only_members_and_follow_their_roles(
             )
             try:
                 # No role: the nodes exist (the app made them), and refuse this account.
-                await eventually(
+                await eventually_true(
                     lambda: denied(lambda: nodes.subscribe(document_node(doc), bare=False)),
                     "the revision node refusing a stranger",
                 )
@@ -109,7 +100,7 @@ def test_nodes_admit_only_members_and_follow_their_roles(
                     json={"name": "robo", "jid": outsider.jid, "documents": {doc: "viewer"}},
                 )
                 assert bot.status_code == 201, bot.text
-                await eventually(
+                await eventually_true(
                     lambda: allowed(lambda: nodes.latest_snapshot(doc)),
                     "the snapshot node admitting the viewer's bot",
                     timeout=10,
@@ -152,7 +143,7 @@ def test_nodes_admit_only_members_and_follow_their_roles(
                             return False
                         return True
 
-                    await eventually(edit_lands, "the editor's bot editing", timeout=15)
+                    await eventually_true(edit_lands, "the editor's bot editing", timeout=15)
                     text = (await http.get(f"/api/documents/{doc}/text")).json()
                     assert text["text"] == "robot secret\n"
                     history = (await http.get(f"/api/documents/{doc}/revisions")).json()
@@ -162,7 +153,7 @@ def test_nodes_admit_only_members_and_follow_their_roles(
                     # Revoked: the nodes refuse it, and it hears nothing more.
                     revoked = await http.delete(f"/api/documents/{doc}/sharing/robo")
                     assert revoked.status_code == 204
-                    await eventually(
+                    await eventually_true(
                         lambda: denied(lambda: nodes._items(document_node(doc))),
                         "the revision node refusing the revoked bot",
                         timeout=10,
