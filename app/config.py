@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     xmpp_host: str = "127.0.0.1"
     xmpp_port: int = Field(5222, ge=0, le=65535)
     xmpp_pubsub: str = ""  # external: the pubsub service, e.g. pubsub.example.org
+    # The multi-user chat service of documents' chat rooms (default: conference.<domain>).
+    xmpp_muc: str = ""
     xmpp_domain: str = "localhost"  # managed: the virtual host Prosody serves
     # managed: the client port Prosody listens on (0 picks a free one)
     xmpp_managed_port: int = Field(15222, ge=0, le=65535)

@@ -25,6 +25,7 @@ from app.core.access import Access
 from app.core.accounts import AccountStore
 from app.core.bots import BotService
 from app.core.bus import RevisionBus
+from app.core.chat import ChatRelay, ChatService
 from app.core.documents import DocumentService
 from app.core.extensions import Extension, Extensions
 from app.core.gate import Gate
@@ -83,6 +84,9 @@ def create_app(
             rooms = RoomRegistry(store, settings, hooks)
             chosen = bus or await _xmpp_bus(settings, stack, metrics)
             hooks.add(BusExtension(chosen))
+            # Chat beside each document: over the bus's chat rooms when it has them (XMPP).
+            app.state.chat = ChatService(rooms, chosen if isinstance(chosen, ChatRelay) else None)
+            hooks.add(app.state.chat)
             access = Access(settings, store, _account_store(store))
             if access.enabled:  # else channels stay open, as everything else is
                 chosen.follow_access(access.bus_members)

@@ -23,6 +23,7 @@ from app.core.bus import (
     PresenceEvent,
     RemoteRefusal,
 )
+from app.core.chat import ChatHost, ChatMessage
 from app.core.errors import AppError
 from sync.errors import SyncError
 from sync.protocol import Edit, Revision, Snapshot
@@ -36,6 +37,13 @@ _names = itertools.count(1)
 def _caught_up(doc_id: str) -> Delivery:
     async def deliver(host: BusHost) -> None:
         await host.caught_up(doc_id)
+
+    return deliver
+
+
+def _chat_heard(chat: ChatHost, doc_id: str, message: ChatMessage) -> Delivery:
+    async def deliver(_host: BusHost) -> None:
+        await chat.chat_heard(doc_id, [message], history=False)
 
     return deliver
 
@@ -60,6 +68,7 @@ class MemoryBus:
         self.subscribed: set[str] = set()
         self.inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         self._host: BusHost | None = None
+        self._chat: ChatHost | None = None
         self._pump: asyncio.Task[None] | None = None
 
     async def start(self, host: BusHost) -> None:
@@ -156,6 +165,16 @@ class MemoryBus:
             await host.deleted_heard(doc_id)
 
         self.hub.deliver(self, doc_id, deliver)
+
+    def attach_chat(self, host: ChatHost) -> None:
+        self._chat = host
+
+    def send_chat(self, doc_id: str, message: ChatMessage) -> None:
+        # Alone, nobody else to tell: the chat service has told this instance's pages.
+        for bus in self.hub.buses:
+            chat = bus._chat
+            if bus is not self and doc_id in bus.subscribed and chat is not None:
+                bus.inbox.put_nowait(_chat_heard(chat, doc_id, message))
 
     def follow_access(self, members_of: MembersOf) -> None:
         pass  # nobody outside this process can listen: nothing to restrict

@@ -25,6 +25,7 @@ from starlette.websockets import WebSocketState
 
 from app.config import Settings
 from app.core.access import OPEN, Access, Principal
+from app.core.chat import ChatRefused, ChatService
 from app.core.errors import AppError, DocumentNotFound, Refusal
 from app.core.errors import Refused as ExtensionRefused
 from app.core.extensions import ConnectionRequest, Extensions
@@ -236,6 +237,7 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
         welcome = _welcome(room, person, settings)
         welcome["role"] = role.value  # a viewer's page is read-only
         await room.join(member, since, full=full, welcome=welcome)
+        member.push(state.chat.history_message(doc_id))  # the chat's recent lines
         await _serve(websocket, registry, room, member, settings.max_message_bytes)
     except WebSocketDisconnect:
         pass
@@ -316,6 +318,8 @@ async def _dispatch(
         await _on_resync(room, member, data)
     elif kind == "edit":
         await _on_edit(registry, room, member, data)
+    elif kind == "chat":
+        _on_chat(room, member, data)
     else:
         member.push(error_message("bad-message", f"unknown message type {kind!r}"))
 
@@ -336,6 +340,16 @@ def _on_presence(room: Room, member: Member, data: dict[str, Any]) -> None:
     person.cursor, person.anchor, person.rev = cursor, anchor, rev or 0
     person.name, person.color = name, color
     room.update_presence(member)
+
+
+def _on_chat(room: Room, member: Member, data: dict[str, Any]) -> None:
+    channel = member.channel
+    assert isinstance(channel, WebSocketChannel)
+    chat: ChatService = channel.websocket.app.state.chat
+    try:
+        chat.say(room.doc_id, member, data)
+    except ChatRefused as exc:
+        member.push(error_message(exc.code, str(exc), about="chat", **exc.extra))
 
 
 async def _on_resync(room: Room, member: Member, data: dict[str, Any]) -> None:

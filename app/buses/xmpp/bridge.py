@@ -59,6 +59,7 @@ from slixmpp.xmlstream.matcher import StanzaPath
 
 from app.buses.xmpp import forwarding
 from app.buses.xmpp.affiliations import AffiliationMirror, normalized
+from app.buses.xmpp.chat import MucChat
 from app.buses.xmpp.prosody import ManagedProsody, XmppAccount
 from app.config import Settings
 from app.core.bus import (
@@ -71,6 +72,7 @@ from app.core.bus import (
     PresenceEvent,
     RemoteRefusal,
 )
+from app.core.chat import ChatHost, ChatMessage
 from app.core.errors import AppError, PayloadTooLarge, Refusal, Refused
 from app.core.members import TokenBucket
 from app.metrics import Metrics
@@ -196,6 +198,15 @@ class XmppBridge:
         self._bots: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._unreachable_timer: asyncio.TimerHandle | None = None
         self.connection.on_state.append(self._on_state)
+        # Each open document's chat room (XEP-0045): app/buses/xmpp/chat.py.
+        domain = account.jid.split("@", 1)[-1].split("/", 1)[0]
+        self.chat = MucChat(
+            xmpp,
+            settings.xmpp_muc or f"conference.{domain}",
+            resource,
+            self._spawn,
+            lambda: self.connection.connected,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -313,6 +324,7 @@ class XmppBridge:
 
     async def unsubscribe(self, doc_id: str) -> None:
         state = self.tracked.pop(doc_id, None)
+        self.chat.close(doc_id)
         self.unprepared.pop(doc_id, None)
         if state is not None and state.task is not None and not state.task.done():
             # Finish publishing what was committed, then let go of the node.
@@ -387,6 +399,7 @@ class XmppBridge:
         self._deletions_out.add(doc_id)  # until done: after a reconnect, if need be
         if self.connection.connected:
             await self._delete_nodes(doc_id)
+            await self.chat.destroy(doc_id)
 
     async def _delete_nodes(self, doc_id: str) -> None:
         try:
@@ -408,6 +421,7 @@ class XmppBridge:
         if state is not None and state.task is not None:
             state.task.cancel()
         self._assemblers.pop(doc_id, None)
+        self.chat.close(doc_id)
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -437,6 +451,7 @@ class XmppBridge:
         else:
             self.unprepared.pop(doc_id, None)
             state.ready.set()
+            self._spawn(self.chat.open(doc_id, self.host.title_of(doc_id)))
             self._bots_following(doc_id)
             # Presence is transient: the people other instances already have here were
             # announced before we listened. Ask them to say it again.
@@ -620,6 +635,8 @@ class XmppBridge:
     # -- telling people when this instance is cut off --------------------------------------
 
     def _on_state(self, state: XmppState) -> None:
+        if state is not XmppState.CONNECTED:
+            self.chat.disconnected()  # its rooms are joined again with each document
         if self._host is None:
             return
         if state is XmppState.CONNECTED:
@@ -704,6 +721,14 @@ class XmppBridge:
         reply.append(answer)
         reply.send()
 
+    # -- chat (ChatRelay), in the documents' rooms -------------------------------------------
+
+    def attach_chat(self, host: ChatHost) -> None:
+        self.chat.attach_chat(host)
+
+    def send_chat(self, doc_id: str, message: ChatMessage) -> None:
+        self.chat.send_chat(doc_id, message)
+
     # -- who may read and write the nodes ------------------------------------------------
 
     @property
@@ -713,10 +738,12 @@ class XmppBridge:
     def follow_access(self, members_of: MembersOf) -> None:
         self._members_of = members_of
         self.mirror = AffiliationMirror(self.nodes, members_of, self.account.jid)
+        self.chat.members_of = members_of
 
     def access_changed(self, doc_id: str) -> None:
         if self.mirror is None:
             return
+        self.chat.access_changed(doc_id)
         self._access_out.add(doc_id)
         self._kick_access()
 

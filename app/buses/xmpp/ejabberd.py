@@ -13,7 +13,9 @@ ejabberd (Debian's 23.01) gets wrong for it:
   service account evict each other), and a ``fast`` c2s shaper for everyone: the default
   ``normal`` shaper (1,000 B/s) throttles a bot sending a large edit for seconds;
 * client stanzas up to 256 KiB, as on Prosody: the app splits larger revisions into parts;
-* an HTTP API on loopback only (``mod_http_api``), with which accounts are registered.
+* an HTTP API on loopback only (``mod_http_api``), with which accounts are registered;
+* documents' chat rooms on ``conference.<domain>`` (``mod_muc``), made only by the service
+  account (``access_create``), each replaying its last 100 lines (``history_size``, default 20).
 
 :class:`ManagedEjabberd` runs ``erl`` with that configuration as the current user, with no
 Erlang distribution (one node, nothing listening beyond its two loopback ports), in a
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_SECONDS = 60.0
 STANZA_LIMIT_BYTES = 262_144
 MAX_ITEMS_PER_NODE = 10_000
+CHAT_HISTORY_LINES = 100
 
 
 class EjabberdError(RuntimeError):
@@ -105,6 +108,8 @@ access_rules:
     allow: all
   pubsub_createnode:
     allow: service
+  muc_create:
+    allow: service
 api_permissions:
   "accounts from loopback":
     from: mod_http_api
@@ -138,6 +143,14 @@ modules:
     max_items_node: {MAX_ITEMS_PER_NODE}
     default_node_config:
       itemreply: publisher
+  mod_muc:
+    host: "conference.{domain}"
+    access_create: muc_create
+    access_persistent: muc_create
+    history_size: {CHAT_HISTORY_LINES}
+    default_room_options:
+      persistent: true
+      public: false
 """
 
 

@@ -9,7 +9,9 @@ Prosody 0.12:
 * ``storage = "internal"`` rewrites a node's whole item file per publish (24 to 300 publishes/s);
   SQL storage (``lua-dbi-sqlite3``) sustains several hundred, so it is used when available;
 * Prosody refuses to run as root unless told to; as root we set ``run_as_root``;
-* there is no TLS on loopback, so plaintext authentication is allowed there and only there.
+* there is no TLS on loopback, so plaintext authentication is allowed there and only there;
+* documents' chat rooms are on ``conference.<domain>`` (mod_muc), where only admins, so the
+  service account, may make rooms (``restrict_room_creation``).
 
 It is also supervised: if Prosody exits while the app runs (a crash, a kill, the OOM killer),
 it is started again, after a delay that grows while restarts keep failing, and whoever
@@ -51,6 +53,8 @@ INSTALL_HINT = (
 _SQLITE_DRIVER_GLOB = "liblua5.*-dbi-sqlite3.so*"
 # A Prosody that ran this long before exiting was healthy: the next restart is quick again.
 HEALTHY_RUN_SECONDS = 60.0
+# Lines a document's chat room keeps (and replays to whoever joins).
+CHAT_HISTORY_LINES = 100
 
 ServerState = Literal["stopped", "running", "restarting"]
 
@@ -172,6 +176,10 @@ class ManagedProsody:
     def pubsub_service(self) -> str:
         return f"pubsub.{self.domain}"
 
+    @property
+    def muc_service(self) -> str:
+        return f"conference.{self.domain}"
+
     def _password(self) -> str:
         # Kept on disk so restarts (and bots' examples) reuse the same account.
         path = self.root / "service-password"
@@ -243,6 +251,13 @@ VirtualHost {_lua(self.domain)}
 Component {_lua(self.pubsub_service)} "pubsub"
     pubsub_max_items = {self.max_items}
     expose_publisher = true
+
+-- Documents' chat rooms: only admins (the service account) make rooms; each keeps 100 lines.
+Component {_lua(self.muc_service)} "muc"
+    restrict_room_creation = true
+    max_history_messages = {CHAT_HISTORY_LINES}
+    muc_room_default_history_length = {CHAT_HISTORY_LINES}
+    muc_room_default_public = false
 """
         write_private(self.config_path, config)
 
