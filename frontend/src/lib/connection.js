@@ -87,6 +87,8 @@ export function backoffDelay(
  *   message: whether this server reaches the other servers (and bots), to show as a banner
  * @property {(message: string) => void} [problem]  something the user should know
  * @property {() => void} [progress]  a message was handled (the engine's state may have moved)
+ * @property {(data: any) => void} [chat]  a `chat` or `chat-history` message, or an `error`
+ *   about a chat line (`about: "chat"`)
  */
 
 export class Connection {
@@ -189,6 +191,15 @@ export class Connection {
       this.client.state === ClientState.READY &&
       !this.client.hasUnconfirmed
     );
+  }
+
+  /**
+   * Say `text` in the document's chat; false if not connected (nothing was sent).
+   * @param {string} text
+   */
+  sendChat(text) {
+    if (this.session === null) return false;
+    return this.#post({ type: "chat", text });
   }
 
   /** Send whatever the engine has to send now (after a local edit). */
@@ -386,7 +397,15 @@ export class Connection {
           this.events.renamed?.(data.title);
         }
         break;
+      case "chat":
+      case "chat-history":
+        this.events.chat?.(data);
+        break;
       case "error":
+        if (data.about === "chat") {
+          this.events.chat?.(data);
+          break;
+        }
         this.events.serverError?.(data);
         if ("client" in data && "seq" in data) {
           if (RETRYABLE.has(data.code)) {

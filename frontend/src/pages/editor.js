@@ -50,6 +50,7 @@ import {
   setPeople,
 } from "../lib/authorship-marks.js";
 import { caretAssoc, opToChanges, sanitizeInsert } from "../lib/changes.js";
+import { ChatPanel } from "../lib/chat.js";
 import { Connection } from "../lib/connection.js";
 import { countText, countsText } from "../lib/counts.js";
 import { debounce } from "../lib/debounce.js";
@@ -231,6 +232,16 @@ function start(id, saved) {
   const url = new URL(`/ws/${encodeURIComponent(id)}`, location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   let rejectedSeen = 0;
+  // The chat beside the document (lib/chat.js): lines travel over this page's connection.
+  const chat = new ChatPanel(
+    {
+      log: byId("chat-log"),
+      form: /** @type {HTMLFormElement} */ (byId("chat-form")),
+      input: /** @type {HTMLTextAreaElement} */ (byId("chat-input")),
+      note: byId("chat-note"),
+    },
+    (text) => connection.sendChat(text),
+  );
   const connection = new Connection(
     { url: url.href, client, name: identity.name, color: identity.color },
     {
@@ -278,6 +289,7 @@ function start(id, saved) {
         renderPeople();
       },
       presence: (person) => placeCursor(person),
+      chat: (data) => chat.receive(data),
       problem: (text) => say(message, text, "error"),
       progress: () => {
         if (!client.hasUnconfirmed) localEdits = 0;

@@ -13,10 +13,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from slixmpp import ClientXMPP, Message, Presence
 from websockets.asyncio.client import ClientConnection
 
-from app.buses.xmpp.prosody import XmppAccount
 from tests.app.buses.xmpp.test_supervision import eventually_true
 from tests.app.live import (
     LiveServer,
@@ -26,66 +24,11 @@ from tests.app.live import (
     open_socket,
     receive_until,
 )
+from tests.xmpp_occupant import Occupant
 from tests.xmpp_support import XmppServerForTests, needs_prosody
 
 pytestmark = needs_prosody
 TIMEOUT = 30.0
-
-
-class Occupant:
-    """An XMPP client in a chat room: slixmpp and its MUC plugin, nothing of ours."""
-
-    def __init__(self, account: XmppAccount, muc: str) -> None:
-        self.account = account
-        self.muc = muc
-        self.xmpp = ClientXMPP(f"{account.jid}/gajim", account.password)
-        self.xmpp.enable_starttls = False
-        self.xmpp.enable_direct_tls = False
-        self.xmpp.enable_plaintext = True
-        self.xmpp.plugin["feature_mechanisms"].unencrypted_plain = True
-        self.xmpp.register_plugin("xep_0030")
-        self.xmpp.register_plugin("xep_0045")
-        self.heard: list[tuple[str, str, bool]] = []  # nick, body, from the room's history
-        self.xmpp.add_event_handler("groupchat_message", self._on_message)
-
-    def _on_message(self, message: Message) -> None:
-        delayed = message.get_plugin("delay", check=True) is not None
-        self.heard.append((message["from"].resource, message["body"], delayed))
-
-    async def connect(self) -> None:
-        started = asyncio.get_running_loop().create_future()
-        self.xmpp.add_event_handler("session_start", lambda _: started.set_result(True))
-        self.xmpp.connect(self.account.host, self.account.port)
-        await asyncio.wait_for(started, TIMEOUT)
-        self.xmpp.send_presence()
-
-    async def join(self, room: str, nick: str) -> str:
-        """Join ``room``; "" once in, or the condition the room refused us with."""
-        refusal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        def on_error(presence: Presence) -> None:
-            # Prosody does not echo the join's <x/> in its error: the plugin's own
-            # presence-error event never comes, so listen for any presence error.
-            if presence["from"].bare == room and not refusal.done():
-                refusal.set_result(str(presence["error"]["condition"]))
-
-        muc = self.xmpp.plugin["xep_0045"]
-        joining = asyncio.ensure_future(muc.join_muc_wait(room, nick, maxstanzas=50, timeout=10))
-        with self.xmpp.event_handler("presence_error", on_error):
-            done, _ = await asyncio.wait({joining, refusal}, return_when=asyncio.FIRST_COMPLETED)
-        if refusal in done:
-            joining.cancel()
-            return refusal.result()
-        refusal.cancel()
-        joining.result()
-        return ""
-
-    def say(self, room: str, text: str) -> None:
-        self.xmpp.send_message(mto=room, mbody=text, mtype="groupchat")
-
-    async def close(self) -> None:
-        self.xmpp.disconnect()
-        await asyncio.sleep(0.1)
 
 
 async def page(server: LiveServer, doc: str, token: str) -> ClientConnection:
@@ -131,7 +74,7 @@ def test_chat_room_admits_members_and_carries_lines_both_ways(
             token = (await http.post("/api/auth/tokens", json={"name": "t"})).json()["token"]
 
             ws = await page(server, doc, token)
-            occupant = Occupant(outsider, muc)
+            occupant = Occupant(outsider)
             await occupant.connect()
             try:
                 # The page's line goes into the room once the app is in it.
