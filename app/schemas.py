@@ -65,7 +65,8 @@ class EditorPublic(BaseModel):
     """Someone with the document open, as they named themselves when joining."""
 
     name: str
-    color: str
+    color: str = Field(description="Their color on this document, which nobody else present has")
+    author: str = Field(description="The name their revisions carry (blame's author)")
 
 
 class DocumentPublic(BaseModel):

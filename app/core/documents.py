@@ -32,6 +32,7 @@ class TextAt:
 class Editor:
     name: str
     color: str
+    author: str  # the name their revisions carry
 
 
 class DocumentService:
@@ -146,4 +147,7 @@ class DocumentService:
         room = self.rooms.rooms.get(doc_id)
         if room is None:
             return []
-        return [Editor(str(p["name"]), str(p["color"])) for p in room.people()]
+        return [
+            Editor(str(p["name"]), str(p["color"]), str(p.get("author") or p["name"]))
+            for p in room.people()
+        ]

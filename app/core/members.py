@@ -83,9 +83,12 @@ class Person:
     cursor: int | None = None
     anchor: int | None = None
     rev: int = 0
+    # The name this person's revisions carry, where it is not ``name`` (an account shown by
+    # its display name): pages match people to the authors of the text by it.
+    author: str = ""
 
     def public(self) -> dict[str, Any]:
-        return {
+        public = {
             "session": self.session,
             "name": self.name,
             "color": self.color,
@@ -93,6 +96,9 @@ class Person:
             "anchor": self.anchor,
             "rev": self.rev,
         }
+        if self.author and self.author != self.name:
+            public["author"] = self.author
+        return public
 
 
 class TokenBucket:
@@ -139,6 +145,8 @@ class Member:
     # True while the sender holds messages taken off the queue and not yet written.
     _sending: bool = False
     _send_now: Callable[[tuple[str, ...]], bool] | None = field(default=None, init=False)
+    # Asked at ``join`` to be told who wrote the text with each snapshot (``authorship``).
+    authorship: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.channel, BatchChannel):

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.config import Settings
+from app.core import colors
 from app.core.background import Background
 from app.core.bus import PresenceEvent, PresenceKind
 from app.core.commits import GroupCommit
@@ -176,7 +177,9 @@ class Room:
         last_seq = await self.store.last_seq(self.doc_id, client)
         return Snapshot(self.sequencer.rev, self.sequencer.text, self.sequencer.checksum, last_seq)
 
-    async def _push_catch_up_locked(self, member: Member, since: int, *, full: bool) -> None:
+    async def _push_catch_up_locked(self, member: Member, since: int, *, full: bool) -> int | None:
+        """Queue what ``member`` needs from ``since``; the revision of the snapshot it got,
+        if it got one (None: revisions, or nothing)."""
         client = member.person.client
         try:
             result = await self._catch_up_locked(since, client, full=full)
@@ -189,34 +192,43 @@ class Room:
             result = await self._snapshot_locked(client)
         if isinstance(result, Snapshot):
             self._push_or_drop(member, result.to_wire())
-            return
+            return result.rev
         for revision in result:
             if not self._push_or_drop(member, revision.to_wire()):
-                return
+                return None
         self._push_or_drop(member, Synced(self.sequencer.rev).to_wire())
+        return None
 
     # -- members and presence -----------------------------------------------------------
 
     async def join(
         self, member: Member, since: int, *, full: bool, welcome: dict[str, Any]
-    ) -> None:
-        """Queue ``welcome`` (with the people present) and the catch-up, then add ``member``.
+    ) -> int | None:
+        """Give ``member`` a color nobody else here has (``app/core/colors.py``), queue
+        ``welcome`` (with the people present) and the catch-up, then add ``member``. Returns
+        the revision of the snapshot it was sent, if it was sent one.
 
         Done under the lock that sequencing holds, so no revision can reach the member before
         its catch-up, be left out of both, or come twice.
         """
         async with self.lock:
             await self.refresh_locked()
-            member.push({**welcome, "people": self.people()})
-            await self._push_catch_up_locked(member, since, full=full)
+            person = member.person
+            author = person.author or person.name
+            taken = self._colors_besides(author, person.session)
+            person.color = colors.assign(person.color, taken, self.doc_id, author)
+            member.push({**welcome, "person": person.public(), "people": self.people()})
+            snapshot_rev = await self._push_catch_up_locked(member, since, full=full)
             if not member.closing:  # its catch-up may not have fitted
                 self.add(member)
+            return snapshot_rev
 
-    async def resync(self, member: Member, since: int, *, full: bool) -> None:
-        """Queue a catch-up for a member that asked for one (after a gap, or a bad copy)."""
+    async def resync(self, member: Member, since: int, *, full: bool) -> int | None:
+        """Queue a catch-up for a member that asked for one (after a gap, or a bad copy);
+        the revision of the snapshot it was sent, if it was sent one."""
         async with self.lock:
             await self.refresh_locked()
-            await self._push_catch_up_locked(member, since, full=full)
+            return await self._push_catch_up_locked(member, since, full=full)
 
     def broadcast(self, message: dict[str, Any] | str, *, exclude: str | None = None) -> None:
         """Queue ``message`` to every member (but ``exclude``), encoded once for all."""
@@ -267,6 +279,44 @@ class Room:
         if self.members.pop(member.person.session, None) is not None:
             self._presence("leave", member.person.public())
 
+    def _colors_besides(self, author: str, session: str) -> list[str]:
+        """The colors of everyone present but ``author`` (in any session) and ``session``."""
+        return [
+            str(p.get("color", ""))
+            for p in self.people()
+            if p.get("session") != session and _author(p) != author
+        ]
+
+    def recolor(self, member: Member, wanted: str) -> None:
+        """``member`` asks for the color ``wanted``: theirs if nobody else here has it. If
+        someone has, they keep the one they had, and are told so (a presence update about
+        themselves)."""
+        person = member.person
+        taken = self._colors_besides(person.author or person.name, person.session)
+        if colors.normal(wanted) in {colors.normal(c) for c in taken}:
+            member.push({"type": "presence", "event": "update", "person": person.public()})
+        else:
+            person.color = colors.normal(wanted)
+
+    def _settle_clash(self, heard: dict[str, Any]) -> None:
+        """A person on another instance has the color of someone here (both given it at once,
+        before either instance heard of the other): the one ``colors.yields`` picks changes,
+        on its own instance, and everyone hears of it."""
+        color = colors.normal(str(heard.get("color", "")))
+        for member in list(self.members.values()):
+            person = member.person
+            author = person.author or person.name
+            if (
+                colors.normal(person.color) != color
+                or author == _author(heard)
+                or not colors.yields(person.session, str(heard.get("session")))
+            ):
+                continue
+            taken = self._colors_besides(author, person.session)
+            if colors.has_free(taken):
+                person.color = colors.assign(None, taken, self.doc_id, author)
+                self._presence("update", person.public())  # to them too: their page shows it
+
     def update_presence(self, member: Member) -> None:
         """``member`` moved its cursor (or renamed itself). Updates are sent at most every
         ``PRESENCE_INTERVAL`` seconds per room and ``PRESENCE_MIN_GAP`` per connection, each
@@ -315,6 +365,8 @@ class Room:
             if event.origin:
                 self._remote_origin[session] = event.origin
         self.broadcast({"type": "presence", "event": event.event, "person": event.person})
+        if event.event != "leave":
+            self._settle_clash(event.person)
 
     def instance_gone(self, origin: str) -> None:
         """Another instance went away (it crashed, or lost its XMPP connection): the people
@@ -347,3 +399,8 @@ class Room:
             leave = PresenceEvent("leave", member.person.public())
             self.background.spawn(self.extensions.on_presence(self.doc_id, leave))
         await asyncio.gather(*(m.stop(code, reason) for m in members), return_exceptions=True)
+
+
+def _author(person: dict[str, Any]) -> str:
+    """Whose text a person's revisions are (``Person.public()``'s ``author``, else its name)."""
+    return str(person.get("author") or person.get("name", ""))

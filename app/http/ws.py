@@ -43,6 +43,7 @@ from app.core.members import (
 from app.core.registry import RoomRegistry
 from app.core.rooms import Room
 from app.core.wire import encode
+from app.http.api.routes.blame import blame_cache
 from app.http.errors import REFUSAL_STATUS, error_body
 from app.http.ws_messages import (
     BadMessage,
@@ -213,6 +214,8 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
         # Revisions are written under the account's name, never one the client chose.
         author = access.author(principal, person.name)
         person.name = access.display_name(principal, person.name)
+        if access.enabled:  # fixed at join; with accounts off it follows the name
+            person.author = author
         try:
             room = await registry.acquire(doc_id)
         except DocumentNotFound as exc:
@@ -236,7 +239,9 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
         member.start()
         welcome = _welcome(room, person, settings)
         welcome["role"] = role.value  # a viewer's page is read-only
-        await room.join(member, since, full=full, welcome=welcome)
+        member.authorship = first.get("authorship") is True
+        snapshot_rev = await room.join(member, since, full=full, welcome=welcome)
+        await _send_authorship(room, member, snapshot_rev)
         member.push(state.chat.history_message(doc_id))  # the chat's recent lines
         await _serve(websocket, registry, room, member, settings.max_message_bytes)
     except WebSocketDisconnect:
@@ -333,12 +338,14 @@ def _on_presence(room: Room, member: Member, data: dict[str, Any]) -> None:
         name = parse_name(data["name"]) if "name" in data else person.name
         if _access(member).keeps_name(room.doc_id, member):
             name = person.name  # an account's name is its own, not the client's to change
-        color = parse_color(data["color"]) if "color" in data else person.color
+        color = parse_color(data["color"]) if "color" in data else None
     except sync_errors.SyncError as exc:
         member.push(error_message("bad-message", str(exc)))
         return
     person.cursor, person.anchor, person.rev = cursor, anchor, rev or 0
-    person.name, person.color = name, color
+    person.name = name
+    if color is not None:
+        room.recolor(member, color)  # if nobody else here has it
     room.update_presence(member)
 
 
@@ -356,7 +363,26 @@ async def _on_resync(room: Room, member: Member, data: dict[str, Any]) -> None:
     message = resync_from(data)
     if message.client != member.person.client:
         raise ProtocolError("'client' differs from the one given at join")
-    await room.resync(member, message.since, full=message.full)
+    await _send_authorship(
+        room, member, await room.resync(member, message.since, full=message.full)
+    )
+
+
+async def _send_authorship(room: Room, member: Member, rev: int | None) -> None:
+    """Who wrote the text of the snapshot ``member`` was just sent (at ``rev``), as runs, if
+    it asked at ``join``. Computed outside the room's lock: the blame cache may replay the
+    log, and edits to the document must not wait for it."""
+    if rev is None or not member.authorship:
+        return
+    channel = member.channel
+    assert isinstance(channel, WebSocketChannel)
+    try:
+        _, attribution = await blame_cache(channel.websocket).at(room.store, room.doc_id, rev)
+    except AppError as exc:  # deleted meanwhile: the page learns it from its close
+        log.info("no authorship for %s at %s: %s", room.doc_id, rev, exc)
+        return
+    runs = [[start, length, author] for start, length, author in attribution.runs()]
+    member.push({"type": "authorship", "rev": rev, "runs": runs})
 
 
 async def _on_edit(

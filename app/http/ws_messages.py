@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-import zlib
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -31,7 +30,6 @@ _SEQ_FIELD = re.compile(r'"seq"\s*:\s*([0-9]{1,16})(?![0-9.eE])')
 # A ping's ``at`` is echoed: a number, or a short string.
 MAX_AT_CHARS = 64
 MAX_TYPE_CHARS = 32
-_PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#9a6324"]
 
 
 class ProtocolError(Exception):
@@ -153,8 +151,9 @@ def resync_from(data: dict[str, Any]) -> Resync:
 def person_from_join(data: dict[str, Any], session: str) -> Person:
     client = validate_client_id(data.get("client"))
     name = parse_name(data.get("name", "Anonymous"))
-    # A stable default: the same client keeps its color across reconnects and restarts.
-    color = parse_color(data.get("color") or _PALETTE[zlib.crc32(client.encode()) % len(_PALETTE)])
+    # The color asked for, if any: the room gives one nobody else present has
+    # (app/core/colors.py).
+    color = parse_color(data["color"]) if data.get("color") else ""
     return Person(session=session, client=client, name=name, color=color)
 
 

@@ -169,6 +169,7 @@ class PresenceStanza(_Payload):
         "origin",
         "session",
         "color",
+        "author",
         "cursor",
         "anchor",
         "rev",
@@ -349,6 +350,8 @@ def presence_stanza(doc: str, event: str, person: dict[str, Any], origin: str) -
     stanza["origin"] = origin
     stanza["session"] = str(person["session"])
     stanza["color"] = str(person["color"])
+    if person.get("author"):  # only where it is not the name (an account's display name)
+        stanza["author"] = escape_text(str(person["author"]))
     for key in ("cursor", "anchor", "rev"):
         if person.get(key) is not None:
             stanza[key] = str(person[key])
@@ -375,6 +378,12 @@ def presence_from_stanza(stanza: PresenceStanza) -> tuple[PresenceKind, dict[str
         "anchor": stanza.optional_int_attr("anchor"),
         "rev": stanza.optional_int_attr("rev") or 0,
     }
+    author = stanza.xml.get("author")
+    if author:
+        author = unescape_text(author, what="author")
+        if len(author) > MAX_NAME:
+            raise ProtocolViolation(f"'author' must be 1 to {MAX_NAME} characters")
+        person["author"] = author
     return kind, person, _origin(stanza)
 
 

@@ -376,8 +376,8 @@ async def test_people_editing_are_named_in_join_order(live_server: str) -> None:
             async with connect(f"{ws_url}/ws/busy", proxy=None) as bob:
                 await joined(bob, "c-bob", name="Bob", color="#3cb44b")
                 expected = [
-                    {"name": "Ann <b>", "color": "#e6194b"},
-                    {"name": "Bob", "color": "#3cb44b"},
+                    {"name": "Ann <b>", "color": "#e6194b", "author": "Ann <b>"},
+                    {"name": "Bob", "color": "#3cb44b", "author": "Bob"},
                 ]
                 assert await people(http, "busy") == expected
                 listed = {d["id"]: d for d in (await http.get("/api/documents")).json()["items"]}
@@ -389,10 +389,14 @@ async def test_people_editing_are_named_in_join_order(live_server: str) -> None:
             # Bob left; Ann stays, under the name she changes to.
             await ann.send(json.dumps({"type": "presence", "name": "Annie"}))
             for _ in range(200):
-                if await people(http, "busy") == [{"name": "Annie", "color": "#e6194b"}]:
+                if await people(http, "busy") == [
+                    {"name": "Annie", "color": "#e6194b", "author": "Annie"}
+                ]:
                     break
                 await anyio.sleep(0.01)
-            assert await people(http, "busy") == [{"name": "Annie", "color": "#e6194b"}]
+            assert await people(http, "busy") == [
+                {"name": "Annie", "color": "#e6194b", "author": "Annie"}
+            ]
 
 
 # -- text -----------------------------------------------------------------------------------

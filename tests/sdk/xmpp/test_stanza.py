@@ -175,6 +175,15 @@ def test_presence_without_a_cursor_round_trips() -> None:
     assert st.presence_from_stanza(st.PresenceStanza(xml=reparse(xml))) == ("join", person, ORIGIN)
 
 
+def test_presence_names_its_author_where_it_is_not_the_name() -> None:
+    person = {**PERSON, "name": "Ann Lee", "author": "ann é"}
+    xml = tostring(st.presence_stanza("d", "join", person, ORIGIN).xml)
+    assert 'author="ann %C3%A9"' in xml
+    assert st.presence_from_stanza(st.PresenceStanza(xml=reparse(xml))) == ("join", person, ORIGIN)
+    with pytest.raises(ProtocolViolation, match="'author'"):
+        st.presence_from_stanza(presence_element(author="x" * 65))
+
+
 def test_renamed_xml_and_round_trip() -> None:
     title = "Q3 plan: café & <draft>\r\n"
     xml = tostring(st.renamed_stanza("q3-plan", title, ORIGIN).xml)

@@ -22,6 +22,7 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 
 from app.core.errors import RevisionNotFound
 from app.core.store import DocumentStore
@@ -113,10 +114,11 @@ class BlameCache:
         return at, attribution
 
 
-def blame_cache(request: Request) -> BlameCache:
-    cache: BlameCache | None = getattr(request.app.state, "blame", None)
+def blame_cache(connection: HTTPConnection) -> BlameCache:
+    """The app's cache (a REST request's, or a WebSocket's that asked for authorship)."""
+    cache: BlameCache | None = getattr(connection.app.state, "blame", None)
     if cache is None:
-        cache = request.app.state.blame = BlameCache()
+        cache = connection.app.state.blame = BlameCache()
     return cache
 
 

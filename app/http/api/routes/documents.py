@@ -34,7 +34,7 @@ Rev = Annotated[int | None, Query(ge=0, le=MAX_INT, description="A past revision
 
 
 def public(info: DocumentInfo, editors: list[Editor] | None = None) -> DocumentPublic:
-    people = [EditorPublic(name=e.name, color=e.color) for e in editors or []]
+    people = [EditorPublic(name=e.name, color=e.color, author=e.author) for e in editors or []]
     return DocumentPublic(
         id=info.id,
         title=info.title,
