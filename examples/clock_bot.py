@@ -7,8 +7,9 @@ a document's owner gives a role (signed in with `collab login`):
     .venv/bin/python -m examples.clock_bot DOC_ID [--every 30]
 
 Then type a line such as `/time`, `/roll` or `/help` in the document: the bot replaces the
-command with its answer, and everybody watches it edit beside them. With `--every N` it also
-appends a timestamped line every N seconds.
+command with its answer, and everybody watches it edit beside them. Say one in the document's
+chat (the page's chat panel, or its XMPP room from any client) and the bot answers there. With
+`--every N` it also appends a timestamped line every N seconds.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 
 from app.buses.xmpp.accounts import document_bot
 from app.config import get_settings
+from sdk.xmpp.chat import ChatLine
 from sync.protocol import EditError, Revision
 
 COMMAND = re.compile(r"^/(time|roll|help)[ \t]*$", re.MULTILINE)
@@ -34,6 +36,14 @@ def answer(command: str) -> str:
     if command == "roll":
         return f"🎲 {random.randint(1, 6)}"
     return "🤖 commands: /time, /roll, /help (type one on a line of its own)"
+
+
+def chat_answer(line: ChatLine) -> str | None:
+    """The bot's answer to a line said in the document's chat, if it is a command."""
+    said = line.words.strip()
+    if said in ("/time", "/roll", "/help"):
+        return f"{line.name}: {answer(said[1:])}"
+    return None
 
 
 def pending_command(text: str) -> tuple[int, int, str] | None:
@@ -62,9 +72,19 @@ async def run(doc_id: str, name: str, every: float | None) -> None:
         def on_error(error: EditError) -> None:
             print(f"an answer was refused ({error.code}): {error.message}", flush=True)
 
+        answers: set[asyncio.Task[None]] = set()
+
+        def on_chat(line: ChatLine) -> None:
+            reply = chat_answer(line)
+            if reply is not None:
+                task = asyncio.get_running_loop().create_task(bot.say(reply))
+                answers.add(task)  # kept until done: the loop holds tasks weakly
+                task.add_done_callback(answers.discard)
+
         bot.on_revision(on_revision)
         bot.on_online(on_online)
         bot.on_error(on_error)
+        bot.on_chat(on_chat)
         wake.set()
         loop = asyncio.get_running_loop()
         next_tick = loop.time() + every if every else None

@@ -34,6 +34,7 @@ from typing import Any
 from slixmpp import JID, Message
 
 from sdk.xmpp import stanza as st
+from sdk.xmpp.chat import ChatDenied, ChatLine, ChatRooms
 from sdk.xmpp.connection import XmppConnection, XmppState
 from sdk.xmpp.nodes import (
     DocumentNodes,
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 RevisionListener = Callable[[Revision, bool], object]
 OnlineListener = Callable[[int], object]  # the revision the bot caught up to
 ErrorListener = Callable[[EditError], object]
+ChatListener = Callable[[ChatLine], object]
 # Refusals kept in ``errors``, newest last.
 KEEP_ERRORS = 100
 
@@ -97,6 +99,7 @@ class DocumentBot:
         allow_plaintext: bool = True,
         resend_after: float = 5.0,
         app: str | None = None,
+        muc: str | None = None,
     ) -> None:
         self.doc_id = doc_id
         self.name = name
@@ -127,6 +130,13 @@ class DocumentBot:
         self._progress = time.monotonic()
         self._timer: asyncio.Task[None] | None = None
         xmpp = self.connection.xmpp
+        # The document's chat room (sdk/xmpp/chat.py), joined once asked for (on_chat, say).
+        self.chat = ChatRooms(xmpp, muc or f"conference.{domain}", name)
+        self.chat.on_lines.append(self._on_chat_lines)
+        self._chat_listeners: list[ChatListener] = []
+        self._chat_wanted = False
+        self._chat_joining: asyncio.Task[None] | None = None
+        self.chat_denied = ""  # why the room would not admit the bot, if it would not
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
         xmpp.add_event_handler("pubsub_delete", self._on_delete)
         xmpp.add_event_handler("message", self._on_message)
@@ -158,6 +168,65 @@ class DocumentBot:
     def on_error(self, listener: ErrorListener) -> None:
         """Call ``listener(error)`` when the app refuses one of our edits."""
         self._error_listeners.append(listener)
+
+    def on_chat(self, listener: ChatListener) -> None:
+        """Call ``listener(line)`` for each line someone else says in the document's chat
+        room from now on (not the room's history, nor the bot's own lines). ``line.name`` is
+        who wrote it: a person in the page (as the app relays it), or an XMPP occupant's
+        nick. The bot joins the room, under its ``name``, at once and after every reconnect;
+        with accounts on, the room admits it only while it has a role on the document."""
+        self._chat_listeners.append(listener)
+        self._want_chat()
+
+    async def say(self, text: str, timeout: float = 30.0) -> None:
+        """Say ``text`` in the document's chat room (joining it first if need be). Raises
+        ``AccessDenied`` if the room will not admit the bot, ``TimeoutError`` if it cannot
+        join in time."""
+        self._want_chat()
+        deadline = time.monotonic() + timeout
+        while not self.chat.joined(self.doc_id):
+            joining = self._chat_joining
+            if joining is not None and joining.done():
+                if self.chat_denied:  # asked again at the next say: a role may come
+                    denied, self.chat_denied = self.chat_denied, ""
+                    raise AccessDenied(denied)
+                if self.connection.connected:
+                    self._join_chat_soon()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not in the chat room of '{self.doc_id}' after {timeout} s")
+            await asyncio.sleep(0.05)
+        self.chat.say(self.doc_id, text)
+
+    def _want_chat(self) -> None:
+        self._chat_wanted = True
+        if self.connection.connected:
+            self._join_chat_soon()
+
+    def _join_chat_soon(self) -> None:
+        if self._chat_joining is None or self._chat_joining.done():
+            self._chat_joining = asyncio.get_running_loop().create_task(self._join_chat())
+
+    async def _join_chat(self) -> None:
+        if self.chat.joined(self.doc_id):
+            return
+        try:
+            await self.chat.join(self.doc_id)
+            self.chat_denied = ""
+        except ChatDenied as exc:
+            log.error("%s; share the document with the bot's account", exc)
+            self.chat_denied = str(exc)
+        except BridgeError as exc:
+            log.warning("could not join the chat of '%s': %s", self.doc_id, exc)
+
+    def _on_chat_lines(self, lines: list[ChatLine]) -> None:
+        for line in lines:
+            if line.history or line.mine:
+                continue
+            for listener in list(self._chat_listeners):
+                try:
+                    listener(line)
+                except Exception:
+                    log.exception("a chat listener failed")
 
     async def edit(self, op: ops.Op) -> None:
         """Apply an operation on the current text and send it."""
@@ -222,7 +291,10 @@ class DocumentBot:
 
     async def _on_session(self) -> None:
         self._announce = True  # said once caught up
+        self.chat.forget_all()  # a new session: the room must be joined again
         await self._join()
+        if self._chat_wanted:
+            self._join_chat_soon()
 
     async def _join(self) -> None:
         # Subscriptions survive reconnects on the server, but notifications sent while we

@@ -49,6 +49,7 @@ JOIN_TIMEOUT_SECONDS = 15.0
 HISTORY_WAIT_SECONDS = 5.0
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ROOM = re.compile(r"doc-((?:[a-z0-9-]|_[a-z_]){1,64})")
+_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class ChatStanza(ElementBase):
@@ -91,7 +92,8 @@ def doc_of_room(name: str) -> str | None:
         else:
             out.append(char)
             index += 1
-    return "".join(out)
+    doc_id = "".join(out)
+    return doc_id if _DOC_ID.fullmatch(doc_id) else None
 
 
 def room_jid(doc_id: str, service: str) -> str:
@@ -121,6 +123,21 @@ class ChatLine:
     mine: bool  # said by us (the room reflects what we say)
     real_jid: str = ""  # the occupant's real JID, when the room tells us (owners see it)
     relayed: dict[str, str] | None = None  # a <chat/> payload: id, name, color
+
+    @property
+    def name(self) -> str:
+        """Who wrote it: the person the app relayed it for, or the occupant. (Only the app,
+        which sees occupants' real JIDs, can check that a relayed line came from an app
+        instance; to anyone else the name is the sender's word.)"""
+        return self.relayed["name"] if self.relayed and self.relayed.get("name") else self.nick
+
+    @property
+    def words(self) -> str:
+        """What was said, without the ``name: `` the app puts before relayed lines."""
+        prefix = f"{self.name}: "
+        if self.relayed and self.text.startswith(prefix):
+            return self.text[len(prefix) :]
+        return self.text
 
 
 LineListener = Callable[[list[ChatLine]], object]

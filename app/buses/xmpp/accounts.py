@@ -111,6 +111,7 @@ async def document_bot(settings: Settings, name: str, doc_id: str, resource: str
         pubsub=account.pubsub,
         name=name,
         app=app_jid(settings),
+        muc=settings.xmpp_muc or None,
     )
 
 

@@ -15,9 +15,13 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
+from examples.clock_bot import chat_answer
+from sdk.xmpp.bot import DocumentBot
+from sdk.xmpp.chat import ChatLine
 from tests.app.buses.xmpp.test_supervision import eventually_true
 from tests.app.live import (
     LiveServer,
+    create_document,
     external_xmpp,
     join,
     of_type,
@@ -128,3 +132,122 @@ def test_chat_room_admits_members_and_carries_lines_both_ways(
     finally:
         server.stop()
     assert "Traceback" not in server.log(), server.log()
+
+
+def test_a_bot_answers_in_the_chat_and_hears_who_asked(
+    tmp_path: Path, xmpp_server: XmppServerForTests
+) -> None:
+    server = LiveServer(
+        tmp_path / "app", **external_xmpp(xmpp_server.service, f"bot-chat-{secrets.token_hex(3)}")
+    )
+    server.start()
+    account = xmpp_server.account("clock")
+    doc = f"bot-chat-{secrets.token_hex(3)}"
+
+    async def scenario() -> None:
+        await create_document(server, doc, "text")
+        ws = await open_socket(server, doc)
+        await join(ws, "page-ann", name="Ann")
+        await receive_until(ws, of_type("chat-history"))
+        bot = DocumentBot(
+            f"{account.jid}/clock",
+            account.password,
+            doc,
+            host=account.host,
+            port=account.port,
+            pubsub=account.pubsub,
+            name="Clock",
+        )
+        heard: list[ChatLine] = []
+
+        def on_chat(line: ChatLine) -> None:
+            heard.append(line)
+            reply = chat_answer(line)  # the example's own answer
+            if reply is not None:
+                asyncio.get_running_loop().create_task(bot.say(reply))
+
+        bot.on_chat(on_chat)
+        async with bot:
+            await bot.wait_synced(TIMEOUT)
+            await bot.say("Clock here: ask me /time")
+            hello = await chat_line(ws, "Clock here: ask me /time")
+            assert (hello["name"], hello["source"]) == ("Clock", "xmpp")
+
+            await ws.send(json.dumps({"type": "chat", "text": "/roll"}))
+            answer = await receive_until(
+                ws,
+                lambda m: (
+                    m.get("type") == "chat"
+                    and m["message"]["name"] == "Clock"
+                    and m["message"]["text"].startswith("Ann: 🎲")
+                ),
+                TIMEOUT,
+            )
+            assert answer["message"]["source"] == "xmpp"
+            asked = next(line for line in heard if line.words == "/roll")
+            assert (asked.name, asked.nick.startswith("collab-")) == ("Ann", True)
+            assert not any(line.mine for line in heard)
+        await ws.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log(), server.log()
+
+
+def test_a_page_opened_after_a_restart_gets_the_rooms_history(
+    tmp_path: Path, xmpp_server: XmppServerForTests
+) -> None:
+    """The instance that wrote the lines is gone; another one, which never heard them, joins
+    the room and hands its history to the page: named after their writers."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
+    doc = f"history-{secrets.token_hex(3)}"
+    first = LiveServer(
+        tmp_path / "first",
+        database_url=database,
+        **external_xmpp(xmpp_server.service, f"hist-a-{secrets.token_hex(3)}"),
+    )
+    second = LiveServer(
+        tmp_path / "second",
+        database_url=database,
+        **external_xmpp(xmpp_server.service, f"hist-b-{secrets.token_hex(3)}"),
+    )
+
+    async def write() -> None:
+        await create_document(first, doc, "text")
+        ws = await open_socket(first, doc)
+        await join(ws, "page-ann", name="Ann")
+        await receive_until(ws, of_type("chat-history"))
+        for text in ("first line", "second line"):
+            await ws.send(json.dumps({"type": "chat", "text": text}))
+            await chat_line(ws, text)
+        await asyncio.sleep(1)  # into the room (relayed off the page's path)
+        await ws.close()
+
+    async def read() -> list[dict[str, Any]]:
+        ws = await open_socket(second, doc)
+        await join(ws, "page-bob", name="Bob")
+        history = await receive_until(ws, of_type("chat-history"))
+        lines: list[dict[str, Any]] = history["messages"]
+        if len(lines) < 2:  # opened before the room's history came: it follows
+            again = await receive_until(ws, of_type("chat-history"), TIMEOUT)
+            lines = again["messages"]
+        await ws.close()
+        return lines
+
+    first.start()
+    try:
+        asyncio.run(write())
+    finally:
+        first.stop()
+    second.start()
+    try:
+        lines = asyncio.run(read())
+    finally:
+        second.stop()
+    assert [(m["name"], m["text"], m["source"]) for m in lines] == [
+        ("Ann", "first line", "page"),
+        ("Ann", "second line", "page"),
+    ]
+    assert lines[0]["at"] <= lines[1]["at"]
