@@ -253,32 +253,47 @@ def transform(op: Op, other: Op, *, other_first: bool = True) -> Op:
     edits). Text that both delete is deleted once. Text that ``other`` inserted inside a range
     ``op`` deletes survives: nobody who saw it deleted it.
     """
-    a, b = _Cursor(op), _Cursor(other)
+    # The two walks are kept in local variables (component index, offset into it) rather
+    # than in _Cursor objects: the server runs this once per revision an edit is rebased
+    # over, and the method calls and piece objects were most of its cost.
     out = OpBuilder()
+    i = j = 0  # the components of ``op`` and ``other`` being walked
+    oa = ob = 0  # how far into each
+    len_a, len_b = len(op), len(other)
     while True:
-        ca, cb = a.peek(), b.peek()
+        ca = op[i] if i < len_a else None
+        cb = other[j] if j < len_b else None
         if isinstance(ca, Insert) and not (other_first and isinstance(cb, Insert)):
-            out.add(a.take_all())
+            out.insert(ca.text[oa:])
+            i, oa = i + 1, 0
             continue
         if isinstance(cb, Insert):
-            out.retain(b.remaining())
-            b.take_all()
+            out.retain(len(cb.text) - ob)
+            j, ob = j + 1, 0
             continue
         if ca is None and cb is None:
             return out.build()
         if ca is None or cb is None:
             raise PatchRejected("the two edits were not made on texts of the same length")
-        n = min(a.remaining(), b.remaining())
-        pa, pb = a.take(n), b.take(n)
-        if isinstance(pb, Retain):
-            out.add(pa)
-        elif isinstance(pa, Delete):
-            assert isinstance(pb, Delete)
-            if pa.text != pb.text:
-                raise PatchRejected(
-                    "the edit deletes text that differs from the text at its base revision"
-                )
-        # pa is Retain and pb is Delete: the text is already gone.
+        size_a = ca.count if isinstance(ca, Retain) else len(ca.text)
+        size_b = cb.count if isinstance(cb, Retain) else len(cb.text)
+        n = min(size_a - oa, size_b - ob)
+        if isinstance(cb, Retain):
+            if isinstance(ca, Retain):
+                out.retain(n)
+            else:
+                out.delete(ca.text[oa : oa + n])
+        elif isinstance(ca, Delete) and ca.text[oa : oa + n] != cb.text[ob : ob + n]:
+            raise PatchRejected(
+                "the edit deletes text that differs from the text at its base revision"
+            )
+        # Otherwise cb deleted it too (the same text), or ca kept it: it is already gone.
+        oa += n
+        if oa == size_a:
+            i, oa = i + 1, 0
+        ob += n
+        if ob == size_b:
+            j, ob = j + 1, 0
 
 
 def transform_position(position: int, op: Op, *, stick_left: bool = False) -> int:

@@ -28,6 +28,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import islice
+from typing import TypeVar
 
 from sync import ops, patches
 from sync.errors import (
@@ -43,6 +45,8 @@ from sync.ops import Op
 from sync.patches import FuzzyPlacement
 from sync.protocol import Edit, OpId, Revision, Snapshot
 from sync.text import checksum, checksum_length, checksum_version, update_checksum, validate_text
+
+_T = TypeVar("_T")
 
 # What ``patches.place_fuzzily`` is; a server may run it in another process.
 FuzzyPlacer = Callable[[str, Sequence[patches.Hunk], Sequence[int], int | None], FuzzyPlacement]
@@ -167,7 +171,7 @@ class Sequencer:
         if since > self.rev:
             raise FutureRevision(f"revision {since} does not exist yet (the head is {self.rev})")
         if since >= self.oldest_base and not full:
-            return list(self._revisions)[since - self.oldest_base :]
+            return _newest(self._revisions, self.rev - since)
         return self.snapshot(client)
 
     def snapshot(self, client: str | None = None) -> Snapshot:
@@ -299,9 +303,11 @@ class Sequencer:
         if base == self.rev:
             new_text, op = patches.apply_patch(self.text, hunks)
             return op, new_text
-        skip = base - self.oldest_base
-        later = list(self._ops)[skip:]
-        revisions = list(self._revisions)[skip:]
+        # Only the revisions since ``base``, taken from the new end: the cost is theirs, not
+        # the kept history's.
+        behind = self.rev - base
+        later = _newest(self._ops, behind)
+        revisions = _newest(self._revisions, behind)
         op, _ = patches.op_from_patch(hunks, ops.base_length(later[0]))
         for other, revision in zip(later, revisions, strict=True):
             first = later_goes_first(revision.intent, intent)
@@ -344,7 +350,7 @@ class Sequencer:
 
     def _mapped_starts(self, base: int, hunks: list[patches.Hunk]) -> list[int]:
         """Each hunk's expected start in the head, in rolling coordinates."""
-        later = list(self._ops)[base - self.oldest_base :]
+        later = _newest(self._ops, self.rev - base)
         starts: list[int] = []
         shift = 0
         for hunk in hunks:
@@ -379,3 +385,13 @@ class Sequencer:
         client, seq = revision.op_id.client, revision.op_id.seq
         if seq > self._clients.get(client, (0, 0))[0]:
             self._clients[client] = (seq, revision.rev)
+
+
+def _newest(items: deque[_T], count: int) -> list[_T]:
+    """The last ``count`` items, oldest first, in time proportional to ``count`` (a deque is
+    indexed and sliced from its ends only by walking)."""
+    if count <= 0:
+        return []
+    newest = list(islice(reversed(items), count))
+    newest.reverse()
+    return newest
