@@ -367,3 +367,39 @@ test("backoff grows exponentially to a cap, with bounded jitter", () => {
     assert.ok(delay >= 750 && delay <= 1250, String(delay));
   }
 });
+
+test("a page that asks is told who wrote the snapshot; the server's color for us is kept", () => {
+  const clock = new FakeClock();
+  const server = new FakeServer("hello");
+  const client = new SyncClient("web-test");
+  /** @type {any[]} */
+  const told = [];
+  /** @type {any[]} */
+  const mine = [];
+  const connection = new Connection(
+    {
+      url: "ws://example/ws/d",
+      client,
+      name: "Ann",
+      color: null,
+      authorship: true,
+      WebSocketClass: /** @type {any} */ (server.WebSocket),
+      clock,
+    },
+    { authorship: (data) => told.push(data), meChanged: (person) => mine.push(person) },
+  );
+  connection.start();
+  server.socket.open();
+  const [join] = server.socket.sent;
+  assert.equal(join.authorship, true);
+  assert.ok(!("color" in join), "no color asked for: the server gives one");
+  server.socket.deliver({ type: "authorship", rev: 0, runs: [[0, 5, null]] });
+  server.socket.deliver({ type: "authorship", rev: "0", runs: [] }); // not of the shape: ignored
+  assert.deepEqual(told, [{ type: "authorship", rev: 0, runs: [[0, 5, null]] }]);
+  // Our own presence, from the server: how the others see us now.
+  const me = { session: "s0", name: "Ann", color: "#2e86de" };
+  server.socket.deliver({ type: "presence", event: "update", person: me });
+  assert.deepEqual(mine, [me]);
+  assert.deepEqual(connection.me, me);
+  assert.ok(!connection.people.has("s0"));
+});

@@ -5,11 +5,12 @@ import {
   COLOR_KEY,
   NAME_KEY,
   PALETTE,
+  cleanColor,
   cleanName,
   loadIdentity,
   newClientId,
-  randomColor,
   randomName,
+  saveColor,
   saveName,
 } from "../src/lib/identity.js";
 
@@ -32,35 +33,43 @@ const brokenStorage = {
   },
 };
 
-test("a first visit gets a random name and color, and remembers them", () => {
+test("a first visit gets a random name, remembered, and no color: the server gives one", () => {
   const storage = memoryStorage();
   const identity = loadIdentity(storage, () => 0);
-  assert.deepEqual(identity, { name: "Amber Otter", color: PALETTE[0] });
+  assert.deepEqual(identity, { name: "Amber Otter", color: null });
   assert.equal(storage.map.get(NAME_KEY), "Amber Otter");
-  assert.equal(storage.map.get(COLOR_KEY), PALETTE[0]);
+  assert.equal(storage.map.has(COLOR_KEY), false);
   // The next visit reads them back, whatever the random source says.
   assert.deepEqual(loadIdentity(storage, () => 0.99), identity);
 });
 
-test("a remembered name and color are kept as they are", () => {
+test("a remembered name and chosen color are kept", () => {
   const storage = memoryStorage({ [NAME_KEY]: "Ann <b>", [COLOR_KEY]: "#A1b2C3" });
-  assert.deepEqual(loadIdentity(storage), { name: "Ann <b>", color: "#A1b2C3" });
+  assert.deepEqual(loadIdentity(storage), { name: "Ann <b>", color: "#a1b2c3" });
 });
 
-test("an unusable remembered name or color is replaced, the other kept", () => {
+test("an unusable remembered name is replaced, an unusable color forgotten", () => {
   const badColor = memoryStorage({ [NAME_KEY]: "Ann", [COLOR_KEY]: "red" });
-  assert.deepEqual(loadIdentity(badColor, () => 0.99), { name: "Ann", color: PALETTE[PALETTE.length - 1] });
-  assert.equal(badColor.map.get(COLOR_KEY), PALETTE[PALETTE.length - 1]);
+  assert.deepEqual(loadIdentity(badColor, () => 0.99), { name: "Ann", color: null });
 
   const badName = memoryStorage({ [NAME_KEY]: " \u0007 ", [COLOR_KEY]: "#123456" });
   assert.deepEqual(loadIdentity(badName, () => 0), { name: "Amber Otter", color: "#123456" });
 });
 
+test("a chosen color is remembered; only #rrggbb is a color", () => {
+  const storage = memoryStorage({ [NAME_KEY]: "Ann" });
+  saveColor(storage, "#2e86de");
+  assert.equal(loadIdentity(storage).color, "#2e86de");
+  assert.equal(cleanColor(" #ABCDEF "), "#abcdef");
+  for (const bad of ["", "#abc", "#abcdeg", "abcdef", "#abcdef0", "red"]) assert.equal(cleanColor(bad), null);
+});
+
 test("storage that throws still gives an identity", () => {
   const identity = loadIdentity(brokenStorage, () => 0.5);
   assert.equal(identity.name, randomName(() => 0.5));
-  assert.equal(identity.color, randomColor(() => 0.5));
+  assert.equal(identity.color, null);
   assert.doesNotThrow(() => saveName(brokenStorage, "Ann"));
+  assert.doesNotThrow(() => saveColor(brokenStorage, "#123456"));
 });
 
 test("saveName stores the name under the name key", () => {
@@ -73,7 +82,6 @@ test("saveName stores the name under the name key", () => {
 test("random names and colors come from the lists, at both ends of the range", () => {
   assert.equal(randomName(() => 0), "Amber Otter");
   assert.equal(randomName(() => 0.999), "Quiet Gecko");
-  assert.equal(randomColor(() => 0.999), PALETTE[PALETTE.length - 1]);
   for (const color of PALETTE) assert.match(color, /^#[0-9a-f]{6}$/);
   assert.ok(Object.isFrozen(PALETTE));
 });

@@ -42,3 +42,17 @@ test("a remote cursor lands after our own unconfirmed typing before it", () => {
   assert.equal(toLocalPosition(-1, 1, client, log), null);
   assert.equal(toLocalPosition(1.5, 1, client, log), null);
 });
+
+test("an attribution is carried through the revisions since, each its author's", async () => {
+  const { Attribution } = await import("../src/sync/authorship.js");
+  const log = new RevisionLog();
+  log.reset(4); // a snapshot "hello" at revision 4
+  log.add(5, insertAt(5, 5, " world"), "Bob");
+  log.add(6, insertAt(11, 0, ">"), null);
+  const attribution = Attribution.fromRuns([[0, 5, "Ann"]]);
+  assert.ok(log.carry(attribution, 4, 6));
+  assert.deepEqual(attribution.runs(), [[0, 1, null], [1, 5, "Ann"], [6, 6, "Bob"]]);
+  assert.ok(!log.carry(Attribution.fromRuns([[0, 5, "Ann"]]), 3, 6), "from before the snapshot");
+  assert.ok(!log.carry(Attribution.fromRuns([[0, 4, "Ann"]]), 4, 6), "not that revision's text");
+  assert.ok(!log.carry(Attribution.fromRuns([[0, 5, "Ann"]]), 4, 7), "a revision not here yet");
+});

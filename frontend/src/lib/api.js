@@ -77,7 +77,8 @@ const enc = encodeURIComponent;
 /**
  * @typedef {object} EditorPublic
  * @property {string} name
- * @property {string} color
+ * @property {string} color  theirs on this document: nobody else present has it
+ * @property {string} author  the name their revisions carry
  *
  * @typedef {object} DocumentPublic
  * @property {string} id

@@ -29,7 +29,11 @@ export const setAttribution = StateEffect.define();
 /** Give one author's text to another name. @type {import("@codemirror/state").StateEffectType<{from: string, to: string}>} */
 export const renameAuthor = StateEffect.define();
 
-/** The names of people present, who get colors too, and this person's own name. @type {import("@codemirror/state").StateEffectType<{people: string[], me: string}>} */
+/**
+ * The names (authors) of people present, who get colors too, this person's own name, and the
+ * colors the server gave the people present (author → color; theirs, not computed).
+ * @type {import("@codemirror/state").StateEffectType<{people: string[], me: string, fixed?: Map<string, string>}>}
+ */
 export const setPeople = StateEffect.define();
 
 /**
@@ -37,6 +41,7 @@ export const setPeople = StateEffect.define();
  * @property {Attribution} attribution  in UTF-16 units of the editor's text
  * @property {boolean} known  whether it came from the server (else all is unknown)
  * @property {string[]} people
+ * @property {Map<string, string>} fixed  author → color of the people present
  * @property {string} me  this person's name as shown
  * @property {string} mine  the author of local typing: `ME`, or the name the server records
  * @property {Map<string, string>} colors  name → color, for everyone named
@@ -77,13 +82,14 @@ export function authorshipField(docId) {
    * @param {Attribution} attribution
    * @param {boolean} known
    * @param {string[]} people
+   * @param {Map<string, string>} fixed
    * @param {string} me
    * @param {string} mine
    * @returns {Authorship}
    */
-  const make = (attribution, known, people, me, mine) => {
+  const make = (attribution, known, people, fixed, me, mine) => {
     const names = [...attribution.names().map((n) => (n === ME ? me : n)), ...people, me];
-    const colors = assignColors(docId, names);
+    const colors = assignColors(docId, names, fixed);
     /** @type {RangeSetBuilder<Decoration>} */
     const builder = new RangeSetBuilder();
     for (const [start, length, author] of attribution.runs()) {
@@ -96,14 +102,14 @@ export function authorshipField(docId) {
         Decoration.mark({ class: `cm-author ${tintClass(color)}`, attributes: { "data-author": name } }),
       );
     }
-    return { attribution, known, people, me, mine, colors, decorations: builder.finish() };
+    return { attribution, known, people, fixed, me, mine, colors, decorations: builder.finish() };
   };
 
   return StateField.define({
     /** @returns {Authorship} */
-    create: (state) => make(new Attribution(state.doc.length), false, [], "", ME),
+    create: (state) => make(new Attribution(state.doc.length), false, [], new Map(), "", ME),
     update(value, tr) {
-      let { attribution, known, people, me, mine } = value;
+      let { attribution, known, people, fixed, me, mine } = value;
       let changed = false;
       if (tr.docChanged) {
         attribution = attribution.copy();
@@ -123,10 +129,11 @@ export function authorshipField(docId) {
         } else if (effect.is(setPeople)) {
           people = effect.value.people;
           me = effect.value.me;
+          fixed = effect.value.fixed ?? new Map();
           changed = true;
         }
       }
-      return changed ? make(attribution, known, people, me, mine) : value;
+      return changed ? make(attribution, known, people, fixed, me, mine) : value;
     },
   });
 }

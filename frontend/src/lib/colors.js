@@ -3,9 +3,11 @@
  * that knows the same people. Authorship marks, the people list and remote cursors all take
  * their color from here, so a person's cursor has the color of the text they wrote.
  *
- * Each name prefers a palette slot from a hash of the document id and the name; names are
- * placed in sorted order, and one whose slot is taken takes the next free one. Only past 12
- * people do two share a color.
+ * A person present has the color the server gave them (their own choice if nobody else
+ * present has it: docs/protocol.md, "Colors"), passed in as `fixed`. Every other author of
+ * the text prefers a palette slot from a hash of the document id and the name; names are
+ * placed in sorted order after the fixed ones, and one whose slot is taken takes the next free
+ * one. Only past 12 people do two share a color.
  * @module
  */
 
@@ -25,17 +27,22 @@ export function hash(text) {
 }
 
 /**
- * A color for each of `names` on document `docId`.
+ * A color for each of `names` on document `docId`, and for everyone in `fixed`.
  * @param {string} docId
  * @param {Iterable<string>} names
+ * @param {Map<string, string>} [fixed]  author → color of the people present
  * @returns {Map<string, string>}
  */
-export function assignColors(docId, names) {
-  const sorted = [...new Set(names)].sort();
+export function assignColors(docId, names, fixed = new Map()) {
+  const sorted = [...new Set(names)].filter((name) => !fixed.has(name)).sort();
   /** @type {Map<string, string>} */
-  const colors = new Map();
+  const colors = new Map(fixed);
   /** @type {Set<number>} */
   const taken = new Set();
+  for (const color of fixed.values()) {
+    const at = PALETTE.indexOf(color.toLowerCase());
+    if (at >= 0) taken.add(at);
+  }
   for (const name of sorted) {
     let slot = hash(`${docId}\u0000${name}`) % PALETTE.length;
     if (taken.size < PALETTE.length) {
@@ -43,6 +50,37 @@ export function assignColors(docId, names) {
     }
     taken.add(slot);
     colors.set(name, PALETTE[slot]);
+  }
+  return colors;
+}
+
+const COLOR = /^#[0-9a-fA-F]{6}$/;
+
+/**
+ * The name a person's revisions carry: `author` where presence gives one (an account shown
+ * by another name), else their name.
+ * @param {{name: string, author?: string}} person
+ */
+export function authorOf(person) {
+  return typeof person.author === "string" && person.author !== "" ? person.author : person.name;
+}
+
+/**
+ * The colors of the people present, by author: what the server gave each. Of several
+ * sessions of one author (two tabs), the one with the least session id gives the color, so
+ * every page picks the same.
+ * @param {Iterable<{session?: string, name: string, author?: string, color?: string}>} people
+ * @returns {Map<string, string>}
+ */
+export function presentColors(people) {
+  const key = (/** @type {{session?: string}} */ p) => p.session ?? "";
+  const sorted = [...people].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  /** @type {Map<string, string>} */
+  const colors = new Map();
+  for (const person of sorted) {
+    const author = authorOf(person);
+    if (colors.has(author) || typeof person.color !== "string" || !COLOR.test(person.color)) continue;
+    colors.set(author, person.color.toLowerCase());
   }
   return colors;
 }

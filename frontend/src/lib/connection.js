@@ -53,7 +53,8 @@ export function backoffDelay(
  * @typedef {object} Person
  * @property {string} session
  * @property {string} name
- * @property {string} [color]
+ * @property {string} [color]  theirs on this document: nobody else present has it
+ * @property {string} [author]  the name their revisions carry, where it is not `name`
  * @property {number | null} [cursor]
  * @property {number | null} [anchor]
  * @property {number} [rev]
@@ -65,7 +66,8 @@ export function backoffDelay(
  * @property {string} url  the document's WebSocket URL (`ws://host/ws/{id}`)
  * @property {SyncClient} client
  * @property {string} name
- * @property {string} [color]
+ * @property {string | null} [color]  the color asked for (the server gives it if free)
+ * @property {boolean} [authorship]  ask to be told who wrote the text with each snapshot
  * @property {typeof WebSocket} [WebSocketClass]
  * @property {{now: () => number, setTimeout: typeof setTimeout, clearTimeout: typeof clearTimeout,
  *   setInterval: typeof setInterval, clearInterval: typeof clearInterval}} [clock]
@@ -81,6 +83,10 @@ export function backoffDelay(
  * @property {(data: any) => void} [joined]  the `joined` message
  * @property {(people: Map<string, Person>) => void} [peopleChanged]
  * @property {(person: Person) => void} [presence]  someone's presence (join or update)
+ * @property {(person: Person) => void} [meChanged]  how the others see us changed (the
+ *   server gave us another color than the one asked for)
+ * @property {(data: {rev: number, runs: [number, number, string | null][]}) => void} [authorship]
+ *   who wrote the text of the snapshot at `rev`, as runs in code points
  * @property {(title: string) => void} [renamed]
  * @property {(error: any) => void} [serverError]  an `error` message
  * @property {(status: {bus: string, message?: string}) => void} [busStatus]  a `status`
@@ -118,6 +124,7 @@ export class Connection {
     this.client = options.client;
     this.name = options.name;
     this.color = options.color;
+    this.authorship = options.authorship === true;
     this.WebSocketClass = options.WebSocketClass ?? globalThis.WebSocket;
     this.clock = options.clock ?? {
       now: () => Date.now(),
@@ -257,6 +264,7 @@ export class Connection {
       full: resync.full || resync.since === 0,
     };
     if (this.color) join.color = this.color;
+    if (this.authorship) join.authorship = true;
     socket.send(JSON.stringify(join));
     this.#deadline = this.clock.now() + this.resendAfter;
     this.#lastPingAt = this.clock.now();
@@ -419,6 +427,9 @@ export class Connection {
       case "synced":
         this.#feed(data);
         break;
+      case "authorship":
+        if (Number.isInteger(data.rev) && Array.isArray(data.runs)) this.events.authorship?.(data);
+        break;
       case "status":
         if (typeof data.bus === "string") this.events.busStatus?.(data);
         break;
@@ -473,7 +484,13 @@ export class Connection {
   #onPresence(data) {
     const person = data.person;
     if (!person || typeof person.session !== "string") return;
-    if (person.session === this.session) return;
+    if (person.session === this.session) {
+      if (data.event !== "leave") {
+        this.me = person;
+        this.events.meChanged?.(person);
+      }
+      return;
+    }
     if (data.event === "leave") this.people.delete(person.session);
     else {
       this.people.set(person.session, person);

@@ -1,6 +1,6 @@
 /**
- * Who this browser is: a display name and a color, remembered in localStorage, and a client
- * id per page load (the server deduplicates edits by client id and sequence number, so a
+ * Who this browser is: a display name and the color the person chose (if they did),
+ * remembered in localStorage, and a client id per page load (the server deduplicates edits by client id and sequence number, so a
  * reloaded page must not reuse the old one's numbers).
  * @module
  */
@@ -23,11 +23,6 @@ export function randomName(random = Math.random) {
   return `${pick(ADJECTIVES)} ${pick(ANIMALS)}`;
 }
 
-/** @param {() => number} [random] */
-export function randomColor(random = Math.random) {
-  return PALETTE[Math.floor(random() * PALETTE.length)];
-}
-
 /** The protocol's client id alphabet: 1-64 of A-Z a-z 0-9 _ . ~ - */
 export function newClientId(random = Math.random) {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -48,22 +43,37 @@ export function cleanName(raw) {
 }
 
 /**
+ * The remembered name (a random one, remembered, on a first visit) and chosen color. With no
+ * color chosen (`null`), the server gives one nobody else on the document has.
  * @param {Pick<Storage, "getItem" | "setItem">} storage
  * @param {() => number} [random]
- * @returns {{name: string, color: string}}
+ * @returns {{name: string, color: string | null}}
  */
 export function loadIdentity(storage, random = Math.random) {
   let name = safeGet(storage, NAME_KEY);
-  let color = safeGet(storage, COLOR_KEY);
+  const color = cleanColor(safeGet(storage, COLOR_KEY) ?? "");
   if (!name || !cleanName(name)) {
     name = randomName(random);
     safeSet(storage, NAME_KEY, name);
   }
-  if (!color || !/^#[0-9a-fA-F]{6}$/.test(color)) {
-    color = randomColor(random);
-    safeSet(storage, COLOR_KEY, color);
-  }
   return { name, color };
+}
+
+/**
+ * A color as the protocol takes it (`#rrggbb`, lower case), or null.
+ * @param {string} raw
+ */
+export function cleanColor(raw) {
+  const color = raw.trim().toLowerCase();
+  return /^#[0-9a-f]{6}$/.test(color) ? color : null;
+}
+
+/**
+ * @param {Pick<Storage, "setItem">} storage
+ * @param {string} color  `#rrggbb`
+ */
+export function saveColor(storage, color) {
+  safeSet(storage, COLOR_KEY, color);
 }
 
 /**

@@ -16,6 +16,8 @@ import { ops } from "../sync/index.js";
 export class RevisionLog {
   /** @type {Map<number, Op>} */
   #ops = new Map();
+  /** @type {Map<number, string | null>} */
+  #authors = new Map();
   #floor = 0; // the oldest revision positions can be mapped from
 
   /** @param {number} [keep]  how many recent revisions to remember */
@@ -24,16 +26,19 @@ export class RevisionLog {
   }
 
   /**
-   * Revision `rev` (the operation `op` from `rev - 1`) is now in our shadow.
+   * Revision `rev` (the operation `op` from `rev - 1`, made by `author`) is now in our shadow.
    * @param {number} rev
    * @param {Op} op
+   * @param {string | null} [author]
    */
-  add(rev, op) {
+  add(rev, op, author = null) {
     if (this.#ops.size === 0 && this.#floor < rev - 1) this.#floor = rev - 1;
     this.#ops.set(rev, op);
+    this.#authors.set(rev, author);
     while (this.#ops.size > this.keep) {
       const oldest = /** @type {number} */ (this.#ops.keys().next().value);
       this.#ops.delete(oldest);
+      this.#authors.delete(oldest);
       this.#floor = oldest;
     }
   }
@@ -44,7 +49,26 @@ export class RevisionLog {
    */
   reset(rev) {
     this.#ops.clear();
+    this.#authors.clear();
     this.#floor = rev;
+  }
+
+  /**
+   * Carry `attribution` (in code points, of the text at revision `from`) through the
+   * revisions up to `to`: each one's inserted text is its author's. False if a revision in
+   * between is unknown (then `attribution` is half carried: drop it).
+   * @param {import("../sync/authorship.js").Attribution} attribution
+   * @param {number} from
+   * @param {number} to
+   */
+  carry(attribution, from, to) {
+    if (from > to || from < this.#floor) return false;
+    for (let rev = from + 1; rev <= to; rev++) {
+      const op = this.#ops.get(rev);
+      if (op === undefined || ops.baseLength(op) !== attribution.length) return false;
+      attribution.applyOp(op, this.#authors.get(rev) ?? null);
+    }
+    return true;
   }
 
   /**

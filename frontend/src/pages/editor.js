@@ -37,12 +37,10 @@ import {
   utf16ToCodepoint,
 } from "../sync/index.js";
 import { Attribution, runsToUtf16 } from "../sync/authorship.js";
-import { docIdFromPath, editorUrl, exportUrl, getBlame, historyUrl } from "../lib/api.js";
+import { docIdFromPath, editorUrl, exportUrl, historyUrl } from "../lib/api.js";
 import {
   ME,
-  applyChanges,
   authorAnnotation,
-  authorOf,
   authorshipField,
   authorshipMarks,
   renameAuthor,
@@ -56,7 +54,9 @@ import { countText, countsText } from "../lib/counts.js";
 import { debounce } from "../lib/debounce.js";
 import { byId, el, say } from "../lib/dom.js";
 import { plural } from "../lib/format.js";
-import { cleanName, loadIdentity, newClientId, saveName } from "../lib/identity.js";
+import { cleanName, loadIdentity, newClientId, saveColor, saveName } from "../lib/identity.js";
+import { authorOf as authorOfPerson, presentColors } from "../lib/colors.js";
+import { bindColorPicker } from "../lib/color-picker.js";
 import { RevisionLog, toLocalPosition } from "../lib/presence.js";
 import { removeRemoteCursor, remoteCursorsField, safeColor, setRemoteCursor } from "../lib/remote-cursors.js";
 import { parseMarkdown, renderMarkdown } from "../lib/markdown.js";
@@ -107,8 +107,6 @@ function start(id, saved) {
   let folding = /** @type {string | null | undefined} */ (undefined);
   /** The name the server records this person's edits under, once an acknowledgement says. */
   let myAuthor = /** @type {string | null} */ (null);
-  /** Changes made while the attribution is being fetched, replayed onto it when it comes. */
-  let journal = /** @type {{changes: import("@codemirror/state").ChangeSet, author: string | null}[] | null} */ (null);
   /** This person's role on the document, as the server said when they joined. */
   let role = "owner";
   /** Shows the preview for a Markdown title (set below, once the preview is wired). */
@@ -145,9 +143,6 @@ function start(id, saved) {
         EditorState.transactionFilter.of(keepOutForbidden),
         EditorView.updateListener.of((update) => {
           for (const tr of update.transactions) {
-            if (tr.docChanged && journal !== null) {
-              journal.push({ changes: tr.changes, author: authorOf(tr, myAuthor ?? ME) });
-            }
             if (tr.docChanged && !tr.annotation(Transaction.remote)) localChange(tr);
           }
           if (update.docChanged) {
@@ -190,11 +185,10 @@ function start(id, saved) {
           ],
         });
       },
-      revisionFolded: (rev, op) => log.add(rev, op),
-      shadowReset: (rev) => {
-        log.reset(rev);
-        if (loaded) void fetchAuthorship(); // what the snapshot holds came from the server
-      },
+      // Each revision with its author: the attribution a snapshot comes with is carried
+      // through the ones folded in since (takeAuthorship).
+      revisionFolded: (rev, op) => log.add(rev, op, folding ?? null),
+      shadowReset: (rev) => log.reset(rev),
     },
   });
 
@@ -243,7 +237,7 @@ function start(id, saved) {
     (text) => connection.sendChat(text),
   );
   const connection = new Connection(
-    { url: url.href, client, name: identity.name, color: identity.color },
+    { url: url.href, client, name: identity.name, color: identity.color, authorship: true },
     {
       stateChanged: () => {
         if (connection.state === "connected" && !loaded) {
@@ -251,7 +245,6 @@ function start(id, saved) {
           // A viewer's page stays read-only: the server would refuse their edits anyway.
           if (role !== "viewer") view.dispatch({ effects: editable.reconfigure([]) });
           focusWhenFree();
-          void fetchAuthorship();
         }
         if (connection.state === "closed") closeEditor();
         renderStatus();
@@ -278,6 +271,14 @@ function start(id, saved) {
         updatePeopleNames();
         renderPeople();
       },
+      meChanged: (person) => {
+        // The server gave us another color than we asked for: someone here has it.
+        say(message, "Someone here has that color already; you keep yours.");
+        if (typeof person.color === "string") connection.color = person.color;
+        updatePeopleNames();
+        renderPeople();
+      },
+      authorship: (data) => takeAuthorship(data.rev, data.runs),
       renamed: (title) => showTitle(title),
       peopleChanged: (people) => {
         const gone = [...view.state.field(remoteCursorsField).keys()].filter((s) => !people.has(s));
@@ -443,7 +444,7 @@ function start(id, saved) {
       effects: setRemoteCursor.of({
         session: person.session,
         name: person.name,
-        color: colorOf(person.name),
+        color: colorOf(authorOfPerson(person)),
         head: codepointToUtf16(text, head),
         anchor: codepointToUtf16(text, anchor),
       }),
@@ -468,8 +469,8 @@ function start(id, saved) {
 
   function renderPeople() {
     const list = byId("people");
-    const me = connection.me ?? { session: "me", name: identity.name, color: identity.color };
-    const items = [personItem({ ...me, name: identity.name, color: identity.color }, true)];
+    const me = connection.me ?? { session: "me", name: identity.name };
+    const items = [personItem({ ...me, name: identity.name }, true)];
     const others = [...connection.people.values()].sort((a, b) => a.name.localeCompare(b.name));
     for (const person of others) items.push(personItem(person, false));
     list.replaceChildren(...items);
@@ -486,7 +487,7 @@ function start(id, saved) {
       el("span", {
         class: "swatch",
         "aria-hidden": "true",
-        style: { "--person-color": safeColor(colorOf(isMe ? (myAuthor ?? identity.name) : person.name)) },
+        style: { "--person-color": safeColor(colorOf(isMe ? myKey() : authorOfPerson(person))) },
       }),
       el("span", { class: "person-name" }, person.name),
       isMe ? el("span", { class: "subtle" }, " (you)") : null,
@@ -520,6 +521,21 @@ function start(id, saved) {
     renderPeople();
     say(message, `You appear as “${name}”.`);
   });
+
+  // The color picker: the choice is remembered, asked of the server (which gives it if nobody
+  // else here has it) and shown at once; the server's refusal puts the old one back.
+  const showColors = bindColorPicker(
+    byId("color-choices"),
+    /** @type {HTMLInputElement} */ (byId("color-input")),
+    (color) => {
+      identity.color = color;
+      saveColor(localStorage, color);
+      connection.setPresence({ color });
+      if (connection.me) connection.me = { ...connection.me, color };
+      updatePeopleNames();
+      renderPeople();
+    },
+  );
 
   const shareUrl = /** @type {HTMLInputElement} */ (byId("share-url"));
   shareUrl.value = new URL(editorUrl(id), location.href).href;
@@ -588,42 +604,63 @@ function start(id, saved) {
   // -- authorship ------------------------------------------------------------------------
 
   /**
-   * Fetch who wrote the text at the revision the engine holds, then carry it through what
-   * is not in that revision: our unconfirmed edits (ours), and whatever changed while the
-   * request was out (as it was attributed then).
+   * Who wrote the text of the snapshot at `rev` (runs in code points, as the server sends
+   * them after each snapshot it gives this page), carried through the revisions folded in
+   * since (each its author's), then through our unconfirmed edits (ours).
+   * @param {number} rev
+   * @param {[number, number, string | null][]} runs
    */
-  async function fetchAuthorship() {
-    const rev = client.rev;
-    const shadow = client.shadow;
-    const local = client.text;
-    const mine = opToChanges(shadow, changesBetween(shadow, local));
-    const pending = /** @type {{changes: import("@codemirror/state").ChangeSet, author: string | null}[]} */ ([]);
-    journal = pending;
-    let blame;
+  function takeAuthorship(rev, runs) {
+    let attribution;
     try {
-      blame = await getBlame(id, rev);
-    } catch (error) {
-      if (journal === pending) journal = null;
-      say(message, `Who wrote what is not shown: ${String(error instanceof Error ? error.message : error)}`);
-      return;
+      attribution = Attribution.fromRuns(runs);
+    } catch {
+      return; // not runs: nothing drawn rather than something wrong
     }
-    if (journal !== pending) return; // a newer fetch started meanwhile
-    journal = null;
-    const attribution = Attribution.fromRuns(runsToUtf16(blame.runs, shadow));
-    if (attribution.length !== shadow.length) return;
+    if (!log.carry(attribution, rev, client.rev)) return;
+    const shadow = client.shadow;
+    if (attribution.length !== [...shadow].length) return;
+    const drawn = Attribution.fromRuns(runsToUtf16(attribution.runs(), shadow));
+    const mine = opToChanges(shadow, changesBetween(shadow, client.text));
     const ours = myAuthor ?? ME;
     for (const change of [...mine].reverse()) {
-      attribution.replace(change.from, change.to, change.insert.length, ours);
+      drawn.replace(change.from, change.to, change.insert.length, ours);
     }
-    for (const { changes, author } of pending) applyChanges(attribution, changes, author);
-    if (myAuthor !== null) attribution.rename(ME, myAuthor);
-    if (attribution.length !== view.state.doc.length) return; // never draw what does not fit
-    view.dispatch({ effects: setAttribution.of(attribution) });
+    if (drawn.length !== view.state.doc.length) return; // never draw what does not fit
+    view.dispatch({ effects: setAttribution.of(drawn) });
   }
 
+  /** The name this person's text goes under: as the server records it, once it says. */
+  function myKey() {
+    return myAuthor ?? (connection.me ? authorOfPerson(connection.me) : identity.name);
+  }
+
+  /**
+   * Tell the authorship field who is here and the color the server gave each (ours too), then
+   * give the cursors and the picker the colors as they now are.
+   */
   function updatePeopleNames() {
-    const people = [...connection.people.values()].map((p) => p.name);
-    view.dispatch({ effects: setPeople.of({ people, me: myAuthor ?? identity.name }) });
+    const others = [...connection.people.values()];
+    const present = connection.me ? [...others, { ...connection.me, name: myKey(), author: "" }] : others;
+    view.dispatch({
+      effects: setPeople.of({ people: others.map(authorOfPerson), me: myKey(), fixed: presentColors(present) }),
+    });
+    /** @type {import("@codemirror/state").StateEffect<any>[]} */
+    const recolored = [];
+    for (const cursor of view.state.field(remoteCursorsField).values()) {
+      const person = connection.people.get(cursor.session);
+      const color = person ? colorOf(authorOfPerson(person)) : cursor.color;
+      if (color !== cursor.color) recolored.push(setRemoteCursor.of({ ...cursor, color }));
+    }
+    if (recolored.length > 0) view.dispatch({ effects: recolored });
+    /** @type {Map<string, string>} */
+    const taken = new Map();
+    for (const person of others) {
+      if (typeof person.color === "string" && authorOfPerson(person) !== myKey()) {
+        taken.set(person.color.toLowerCase(), person.name);
+      }
+    }
+    showColors(connection.me?.color ?? identity.color, taken);
   }
 
   /** A person's color on this document (the same for their cursor and their text). */
@@ -743,6 +780,7 @@ function start(id, saved) {
   }
 
   renderPeople();
+  showColors(identity.color, new Map());
   renderStatus();
   renderCounts();
   renderAuthors();

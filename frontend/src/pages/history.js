@@ -21,7 +21,7 @@ import {
   restoreRevision,
 } from "../lib/api.js";
 import { runsToUtf16 } from "../sync/authorship.js";
-import { assignColors, tintClass } from "../lib/colors.js";
+import { assignColors, presentColors, tintClass } from "../lib/colors.js";
 import { Latest } from "../lib/debounce.js";
 import { changeLabel, diffSegments } from "../lib/diffview.js";
 import { byId, el, say } from "../lib/dom.js";
@@ -77,6 +77,8 @@ const state = {
   selected: null,
   /** @type {Map<number, RevisionEntry>} */
   entries: new Map(),
+  /** The colors of the people editing now (author → color), which the editor shows too. */
+  present: /** @type {Map<string, string>} */ (new Map()),
 };
 const latest = new Latest();
 const player = { playing: false, run: 0 };
@@ -192,6 +194,7 @@ async function followHead() {
   try {
     const doc = await readDocument(docId);
     setTitle(doc.title);
+    state.present = presentColors(doc.people ?? []);
     const newer = doc.rev - state.head;
     if (newer <= 0) return;
     const page = await listRevisions(docId, { offset: 0, limit: Math.min(newer, REVISIONS_PAGE) });
@@ -375,7 +378,7 @@ timeline.addEventListener("input", () => {
  */
 function showAuthors(text, runs, authors) {
   if (docId === null) return;
-  const colors = assignColors(docId, authors);
+  const colors = assignColors(docId, authors, state.present);
   textView.replaceChildren(
     ...runsToUtf16(runs, text).map(([start, length, author]) => {
       const part = text.slice(start, start + length);
@@ -493,6 +496,7 @@ async function start() {
     const doc = await readDocument(docId);
     state.head = doc.rev;
     state.createdAt = doc.created_at;
+    state.present = presentColors(doc.people ?? []);
     setTitle(doc.title);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
