@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from app.stores.sql import sqlite_writer
 from sdk.websocket import WSClient
 from sync.client import SyncClient
 from tests.app.live import LiveServer, create_document
@@ -28,7 +29,7 @@ GROUPS = [
     ("XMPP bridge / slixmpp", ("app/buses", "slixmpp", "sdk/xmpp")),
     ("WebSocket (websockets, uvicorn protocol)", ("websockets", "uvicorn")),
     ("JSON (orjson, json)", ("orjson", "json/")),
-    ("engine (sync/)", ("/sync/",)),
+    ("engine (sync/)", ("(sync/",)),
     ("rooms, commits, members (app/core)", ("app/core",)),
     ("HTTP/WS adapter (app/http, starlette, fastapi)", ("app/http", "starlette", "fastapi")),
     ("event loop (asyncio, uvloop)", ("asyncio", "uvloop")),
@@ -75,8 +76,16 @@ def group_of(frame_line: str) -> str:
 # Innermost frames that are waiting, not working: uvloop's loop waits inside its C
 # `run` (py-spy cannot tell that from work), and the writer thread waits for its next append.
 IDLE = ("Runner.run (asyncio/runners.py", "_worker (concurrent/futures/thread.py")
-# The writer thread's COMMIT is the fsync that synchronous=FULL asks for, off the event loop.
-FSYNC = "SqliteWriter._append (app/stores/sql/sqlite_writer.py:137)"
+
+
+def _commit_line() -> int:
+    """The line of the writer thread's COMMIT: the fsync that synchronous=FULL asks for, off
+    the event loop (found in the source, so that edits above it do not move it)."""
+    source = Path(sqlite_writer.__file__).read_text().splitlines()
+    return next(n for n, line in enumerate(source, 1) if 'execute("COMMIT")' in line)
+
+
+FSYNC = f"SqliteWriter._append (app/stores/sql/sqlite_writer.py:{_commit_line()})"
 
 
 def summarize(raw: Path) -> list[tuple[str, float]]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +27,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.peers.procstat import cpu_seconds
+from bench.profile_server import summarize
 from tests.app.live import LiveServer, create_document, server_text
 
 WARM_UP_SECONDS = 2.0
@@ -47,8 +50,17 @@ class Writer:
         loop = asyncio.get_running_loop()
         try:
             while loop.time() < until:
-                async with asyncio.timeout(30):
-                    await self.slots.acquire()
+                try:
+                    async with asyncio.timeout(30):
+                        await self.slots.acquire()
+                except TimeoutError:
+                    state = repr(reader.exception()) if reader.done() else "running"
+                    raise RuntimeError(
+                        f"{self.client}: no acknowledgement in 30 s (waiting for seq "
+                        f"{sorted(self.sent_at)}, last revision seen {self.rev}, reader "
+                        f"{state}, socket "
+                        f"close code {ws.close_code} {ws.close_reason!r})"
+                    ) from None
                 self.seq += 1
                 self.sent_at[self.seq] = time.perf_counter()
                 edit = {
@@ -84,7 +96,22 @@ class Writer:
                 raise RuntimeError(f"{self.client}: {message}")
 
 
-async def main(writers: int, in_flight: int, seconds: float, xmpp: str) -> None:
+def spy_on(pid: int, seconds: float, raw: Path) -> subprocess.Popen[bytes]:
+    """py-spy recording the server for ``seconds`` into ``raw`` (its raw, collapsed format)."""
+    return subprocess.Popen(
+        [
+            *(str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking"),
+            *("--pid", str(pid), "--duration", str(int(seconds))),
+            *("--format", "raw", "--output", str(raw)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def main(
+    writers: int, in_flight: int, seconds: float, xmpp: str, profile: Path | None = None
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         server = LiveServer(
             Path(folder),
@@ -109,10 +136,14 @@ async def main(writers: int, in_flight: int, seconds: float, xmpp: str) -> None:
             cpu_at: list[float] = []
 
             async def sample_cpu() -> None:
+                assert server.process is not None
                 await asyncio.sleep(WARM_UP_SECONDS)
-                cpu_at.append(cpu_seconds(server.process.pid))  # type: ignore[union-attr]
+                cpu_at.append(cpu_seconds(server.process.pid))
+                spy = None if profile is None else spy_on(server.process.pid, seconds, profile)
                 await asyncio.sleep(seconds)
-                cpu_at.append(cpu_seconds(server.process.pid))  # type: ignore[union-attr]
+                cpu_at.append(cpu_seconds(server.process.pid))
+                if spy is not None:
+                    await asyncio.to_thread(spy.wait)
 
             await asyncio.gather(
                 sample_cpu(), *(w.run(ws, until) for w, ws in zip(team, sockets, strict=True))
@@ -136,6 +167,10 @@ async def main(writers: int, in_flight: int, seconds: float, xmpp: str) -> None:
         f"p99 {p99:.1f} ms; server CPU {cpu_per:.0f} µs per revision "
         f"({(cpu_at[1] - cpu_at[0]) / seconds:.2f} cores)"
     )
+    if profile is not None:
+        print(f"py-spy, the server over the measured window ({profile}); busy samples:")
+        for name, share in summarize(profile):
+            print(f"  {share:5.1f} %  {name}")
     held = len(text) == total == rev
     print(f"document: revision {rev}, {len(text)} characters, {total} acknowledged: ok={held}")
     if not held:
@@ -148,5 +183,16 @@ if __name__ == "__main__":
     parser.add_argument("--in-flight", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--xmpp", choices=["managed", "off"], default="managed")
+    parser.add_argument(
+        "--profile", type=Path, help="record the server with py-spy into this file, and summarize"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.writers, arguments.in_flight, arguments.seconds, arguments.xmpp))
+    asyncio.run(
+        main(
+            arguments.writers,
+            arguments.in_flight,
+            arguments.seconds,
+            arguments.xmpp,
+            arguments.profile,
+        )
+    )
