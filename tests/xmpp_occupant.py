@@ -11,6 +11,8 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from slixmpp import ClientXMPP, Message, Presence
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
 
 from app.buses.xmpp.prosody import XmppAccount
 
@@ -32,6 +34,17 @@ class Occupant:
         self.xmpp.register_plugin("xep_0045")
         self.heard: list[tuple[str, str, bool]] = []  # nick, body, from the room's history
         self.xmpp.add_event_handler("groupchat_message", self._on_message)
+        self.sent_out: list[list[int]] = []  # status codes of each time a room let us go
+        self.xmpp.add_event_handler("groupchat_presence", self._on_presence)
+        self._refusals: dict[str, asyncio.Future[str]] = {}
+        self.xmpp.register_handler(
+            Callback("refusal", StanzaPath("presence@type=error"), self._on_refusal)
+        )
+
+    def _on_presence(self, presence: Presence) -> None:
+        codes = list(presence["muc"]["status_codes"])
+        if presence["type"] == "unavailable" and 110 in codes:  # 110: about us
+            self.sent_out.append(codes)
 
     def _on_message(self, message: Message) -> None:
         delayed = message.get_plugin("delay", check=True) is not None
@@ -47,23 +60,27 @@ class Occupant:
     async def join(self, room: str, nick: str) -> str:
         """Join ``room``; "" once in, or the condition the room refused us with."""
         refusal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        def on_error(presence: Presence) -> None:
-            # Prosody does not echo the join's <x/> in its error: the plugin's own
-            # presence-error event never comes, so listen for any presence error.
-            if presence["from"].bare == room and not refusal.done():
-                refusal.set_result(str(presence["error"]["condition"]))
-
+        self._refusals[room] = refusal
         muc = self.xmpp.plugin["xep_0045"]
         joining = asyncio.ensure_future(muc.join_muc_wait(room, nick, maxstanzas=50, timeout=10))
-        with self.xmpp.event_handler("presence_error", on_error):
+        try:
             done, _ = await asyncio.wait({joining, refusal}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            del self._refusals[room]
         if refusal in done:
             joining.cancel()
             return refusal.result()
         refusal.cancel()
         joining.result()
         return ""
+
+    def _on_refusal(self, presence: Presence) -> None:
+        # Prosody does not echo the join's <x/> in its error, so the plugin's own event may
+        # not come, and the general "presence_error" does not once this occupant JID was in
+        # the room (the plugin has the roster ignore it): a handler on the stanza itself.
+        refusal = self._refusals.get(str(presence["from"].bare))
+        if refusal is not None and not refusal.done():
+            refusal.set_result(str(presence["error"]["condition"]))
 
     def say(self, room: str, text: str) -> None:
         self.xmpp.send_message(mto=room, mbody=text, mtype="groupchat")

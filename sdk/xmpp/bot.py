@@ -67,6 +67,7 @@ ErrorListener = Callable[[EditError], object]
 ChatListener = Callable[[ChatLine], object]
 # Refusals kept in ``errors``, newest last.
 KEEP_ERRORS = 100
+CHAT_RETRY_SECONDS = 1.0
 
 
 class DocumentDeleted(SyncError):
@@ -207,16 +208,19 @@ class DocumentBot:
             self._chat_joining = asyncio.get_running_loop().create_task(self._join_chat())
 
     async def _join_chat(self) -> None:
-        if self.chat.joined(self.doc_id):
-            return
-        try:
-            await self.chat.join(self.doc_id)
-            self.chat_denied = ""
-        except ChatDenied as exc:
-            log.error("%s; share the document with the bot's account", exc)
-            self.chat_denied = str(exc)
-        except BridgeError as exc:
-            log.warning("could not join the chat of '%s': %s", self.doc_id, exc)
+        # A room that does not exist yet is made by the app when the document is first
+        # opened there: tried again every CHAT_RETRY_SECONDS until then.
+        while self.connection.connected and not self.chat.joined(self.doc_id):
+            try:
+                await self.chat.join(self.doc_id)
+                self.chat_denied = ""
+            except ChatDenied as exc:
+                log.error("%s; share the document with the bot's account", exc)
+                self.chat_denied = str(exc)
+                return
+            except BridgeError as exc:
+                log.info("not in the chat of '%s' yet: %s", self.doc_id, exc)
+                await asyncio.sleep(CHAT_RETRY_SECONDS)
 
     def _on_chat_lines(self, lines: list[ChatLine]) -> None:
         for line in lines:

@@ -34,6 +34,8 @@ from typing import Any, ClassVar
 
 from slixmpp import JID, ClientXMPP, Message, Presence
 from slixmpp.xmlstream import ElementBase, register_stanza_plugin
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
 
 from sdk.xmpp.stanza import NS
 from sync.errors import BridgeError
@@ -176,6 +178,18 @@ class ChatRooms:
         xmpp.add_event_handler("groupchat_message", self._on_message)
         xmpp.add_event_handler("groupchat_subject", self._on_subject)
         xmpp.add_event_handler("groupchat_presence", self._on_presence)
+        # A room's refusal of our join. Servers need not echo the join's <x/> in it (Prosody
+        # does not), so the plugin's event for it may not come; and once an occupant JID has
+        # been in a room the plugin has the roster ignore it, so "presence_error" may not
+        # either. Hence a handler of our own, on the stanza itself.
+        self._refusals: dict[str, Callable[[Presence], None]] = {}
+        xmpp.register_handler(
+            Callback(
+                "collab chat refusal",
+                StanzaPath("presence@type=error"),
+                self._on_refusal,  # type: ignore[arg-type]
+            )
+        )
 
     def jid_of(self, doc_id: str) -> JID:
         return JID(room_jid(doc_id, self.service))
@@ -220,35 +234,37 @@ class ChatRooms:
             if not answer.done():
                 answer.set_result(presence)
 
-        def refused(presence: Presence) -> None:
-            # Servers need not echo the join's <x/> in the error (Prosody does not), so the
-            # plugin's own event for it may never come.
-            if presence["from"].bare == room.jid.bare:
-                settle(presence)
-
         # The plugin tracks occupants (and their real JIDs) only for rooms it knows.
         self.muc.rooms[None][room.jid] = {}
         self.muc.our_nicks[None][room.jid] = room.nick
         stanza = self.muc.make_join_stanza(room.jid, room.nick, maxstanzas=self.history)
-        with (
-            self.xmpp.event_handler(f"muc::{room.jid}::self-presence", settle),
-            self.xmpp.event_handler("presence_error", refused),
-        ):
-            stanza.send()
-            try:
+        self._refusals[str(room.jid.bare)] = settle
+        try:
+            with self.xmpp.event_handler(f"muc::{room.jid}::self-presence", settle):
+                stanza.send()
                 presence = await asyncio.wait_for(answer, timeout)
-            except TimeoutError:
-                raise BridgeError(
-                    f"no answer from {room.jid} in {timeout:g} s", condition="timeout"
-                ) from None
+        except TimeoutError:
+            raise BridgeError(
+                f"no answer from {room.jid} in {timeout:g} s", condition="timeout"
+            ) from None
+        finally:
+            if self._refusals.get(str(room.jid.bare)) is settle:
+                del self._refusals[str(room.jid.bare)]
         if presence["type"] == "error":
             condition = presence["error"]["condition"]
             text = presence["error"]["text"]
             message = f"{room.jid} refused us: {condition}{f' ({text})' if text else ''}"
-            if condition in ("registration-required", "forbidden", "not-allowed", "not-authorized"):
+            # (not-allowed, item-not-found, and on ejabberd forbidden: the room does not
+            # exist yet, and only the app may make it. It will, when the document is opened.)
+            if condition in ("registration-required", "not-authorized"):
                 raise ChatDenied(message, condition=condition)
             raise BridgeError(message, condition=condition)
         return presence
+
+    def _on_refusal(self, presence: Presence) -> None:
+        settle = self._refusals.get(str(presence["from"].bare))
+        if settle is not None:
+            settle(presence)
 
     def leave(self, doc_id: str) -> None:
         room = self.rooms.pop(doc_id, None)

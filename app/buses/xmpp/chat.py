@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 NICK_PREFIX = "collab-"
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 CONFIG_FORM = "http://jabber.org/protocol/muc#roomconfig"
-RETRY_SECONDS = 5.0
+RETRY_SECONDS = 2.0
 
 
 def instance_nick(resource: str) -> str:
