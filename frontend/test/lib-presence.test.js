@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { RevisionLog, toLocalPosition } from "../src/lib/presence.js";
+import { RevisionLog, toLocalPosition, toShadowPosition } from "../src/lib/presence.js";
 import { ops } from "../src/sync/index.js";
 
 const insertAt = (/** @type {number} */ length, /** @type {number} */ at, /** @type {string} */ s) =>
@@ -55,4 +55,31 @@ test("an attribution is carried through the revisions since, each its author's",
   assert.ok(!log.carry(Attribution.fromRuns([[0, 5, "Ann"]]), 3, 6), "from before the snapshot");
   assert.ok(!log.carry(Attribution.fromRuns([[0, 4, "Ann"]]), 4, 6), "not that revision's text");
   assert.ok(!log.carry(Attribution.fromRuns([[0, 5, "Ann"]]), 4, 7), "a revision not here yet");
+});
+
+test("a caret after unsent typing is sent where the typing goes, and lands after it", () => {
+  // Shadow "hello world" at revision 1; the sender typed "XX" after "hello" (unsent), caret
+  // after it: local "helloXX| world".
+  const pending = insertAt(11, 5, "XX");
+  assert.equal(toShadowPosition(7, pending), 5);
+  assert.equal(toShadowPosition(6, pending), 5, "inside the unsent typing: where it goes");
+  assert.equal(toShadowPosition(9, pending), 7, "after it: as in the shadow");
+  assert.equal(toShadowPosition(0, ops.identity(11)), 0);
+  // A page that has the typing (revision 2) draws the caret right after it: where it is.
+  const log = new RevisionLog();
+  log.add(1, insertAt(0, 0, "hello world"));
+  log.add(2, pending);
+  assert.equal(toLocalPosition(5, 1, { rev: 2, pending: ops.identity(13) }, log), 7);
+  // Sending the local position instead (7 at revision 1) would have drawn it 2 too far.
+  assert.equal(toLocalPosition(7, 1, { rev: 2, pending: ops.identity(13) }, log), 9);
+});
+
+test("a deletion not yet sent: the caret goes before the deleted text", () => {
+  // Shadow "hello world"; the sender deleted " world" (unsent): local "hello|".
+  const pending = ops.replace(11, 5, " world", "");
+  assert.equal(toShadowPosition(5, pending), 5);
+  const log = new RevisionLog();
+  log.add(1, insertAt(0, 0, "hello world"));
+  log.add(2, pending);
+  assert.equal(toLocalPosition(5, 1, { rev: 2, pending: ops.identity(5) }, log), 5);
 });

@@ -1,11 +1,14 @@
 /**
  * Other people's cursors, from their presence messages to positions in our own text.
  *
- * A presence message gives a cursor as a code point position in the sender's text at
- * revision `rev` (plus the sender's unconfirmed typing, which we cannot know; senders send
- * their presence again once their edits are acknowledged). To draw it in our text we map it
- * through the revisions we have folded in since `rev`, then through our own unconfirmed
- * edits. After that the editor maps it through every later change itself.
+ * A presence message gives a cursor as a code point position in the text at revision `rev`:
+ * a sender with unconfirmed edits maps its caret back through them first (`toShadowPosition`;
+ * a caret in or after its own unsent typing goes to where that typing is inserted, one where
+ * it deleted text goes before that text), because
+ * nobody else has that typing yet. To draw it in our text we map it through the revisions we
+ * have folded in since `rev`, in order, moving past text inserted right at it (the sender's
+ * own typing, once it arrives, lands before their caret), then through our own unconfirmed
+ * edits. After that the editor maps it through every later change itself, the same way.
  * @module
  */
 
@@ -90,6 +93,19 @@ export class RevisionLog {
     }
     return mapped;
   }
+}
+
+/**
+ * Our caret as presence sends it: from our local text (code points) back to the text at our
+ * revision, through our unconfirmed edits `pending`.
+ * @param {number} position  code points in our local text
+ * @param {Op} pending  from the shadow to the local text
+ */
+export function toShadowPosition(position, pending) {
+  const back = ops.invert(pending);
+  const at = Math.min(Math.max(0, position), ops.baseLength(back));
+  // Text we deleted is back in the shadow: a caret where it was stays before it.
+  return Math.min(ops.transformPosition(at, back, { stickLeft: true }), ops.targetLength(back));
 }
 
 /**

@@ -57,7 +57,7 @@ import { plural } from "../lib/format.js";
 import { cleanName, loadIdentity, newClientId, saveColor, saveName } from "../lib/identity.js";
 import { authorOf as authorOfPerson, presentColors } from "../lib/colors.js";
 import { bindColorPicker } from "../lib/color-picker.js";
-import { RevisionLog, toLocalPosition } from "../lib/presence.js";
+import { RevisionLog, toLocalPosition, toShadowPosition } from "../lib/presence.js";
 import { removeRemoteCursor, remoteCursorsField, safeColor, setRemoteCursor } from "../lib/remote-cursors.js";
 import { parseMarkdown, renderMarkdown } from "../lib/markdown.js";
 import { statusText } from "../lib/status.js";
@@ -415,10 +415,11 @@ function start(id, saved) {
   function sendPresence() {
     const { head, anchor } = view.state.selection.main;
     const text = client.text;
+    const pending = client.pending; // in the text at client.rev, as others can place it
     presenceRev = client.rev;
     connection.setPresence({
-      cursor: utf16ToCodepoint(text, head),
-      anchor: utf16ToCodepoint(text, anchor),
+      cursor: toShadowPosition(utf16ToCodepoint(text, head), pending),
+      anchor: toShadowPosition(utf16ToCodepoint(text, anchor), pending),
       rev: client.rev,
     });
   }
@@ -579,6 +580,20 @@ function start(id, saved) {
         const value = view.state.field(authorship);
         return { known: value.known, runs: value.attribution.runs(), colors: Object.fromEntries(value.colors) };
       },
+      /** This page's session, color and caret (UTF-16 offsets of `text()`). */
+      me: () => ({
+        session: connection.session,
+        color: connection.me?.color ?? null,
+        head: view.state.selection.main.head,
+        anchor: view.state.selection.main.anchor,
+      }),
+      /** Other people's cursors as drawn: where each caret is in the text, and its color. */
+      cursors: () =>
+        [...view.contentDOM.querySelectorAll(".cm-remote-cursor")].map((caret) => ({
+          session: /** @type {HTMLElement} */ (caret).dataset.session,
+          at: view.posAtDOM(caret),
+          color: /** @type {HTMLElement} */ (caret).style.getPropertyValue("--person-color"),
+        })),
     }),
   });
 
