@@ -1,8 +1,8 @@
 """Authorship colors, and the editor's view options, in real browsers.
 
 Who wrote what is known for every character: typed text takes its typist's color at once on
-every page, keeps it after a reload (the page fetches the runs from REST), and the history
-page shows it at any revision.
+every page, keeps it after a reload (the runs come with the snapshot, over the socket), and
+the history page shows it at any revision. Chosen colors: test_colors.py.
 """
 
 from __future__ import annotations
