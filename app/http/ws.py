@@ -209,6 +209,9 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
         try:
             person = person_from_join(first, session)
             since, full = join_position(first)
+            wants_authorship = first.get("authorship", False)
+            if not isinstance(wants_authorship, bool):
+                raise sync_errors.ProtocolViolation("'authorship' must be true or false")
         except sync_errors.SyncError as exc:
             raise ProtocolError(str(exc)) from exc
         # Revisions are written under the account's name, never one the client chose.
@@ -239,7 +242,7 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
         member.start()
         welcome = _welcome(room, person, settings)
         welcome["role"] = role.value  # a viewer's page is read-only
-        member.authorship = first.get("authorship") is True
+        member.authorship = wants_authorship
         snapshot_rev = await room.join(member, since, full=full, welcome=welcome)
         await _send_authorship(room, member, snapshot_rev)
         member.push(state.chat.history_message(doc_id))  # the chat's recent lines

@@ -15,6 +15,7 @@ from app.core import colors
 from sync import ops, patches
 from tests.app.live import (
     LiveServer,
+    closed_with,
     create_document,
     join,
     of_type,
@@ -103,7 +104,13 @@ async def test_a_join_that_asks_is_told_who_wrote_the_snapshot(
             await receive_until(bob, of_type("snapshot"))
             assert (await receive_until(bob, of_type("authorship")))["rev"] == 1
 
-        # Not asked, not told.
+        # Not asked, not told; asked wrongly, closed.
+        async with await open_socket(server, doc_id) as bad:
+            wrong = {"type": "join", "client": "bad-2", "authorship": "yes"}
+            await bad.send(json.dumps(wrong))
+            refused = await receive_until(bad, of_type("error"))
+            assert "'authorship'" in refused["message"]
+            assert (await closed_with(bad))[0] == 4400
         async with await open_socket(server, doc_id) as cy:
             await join(cy, "cy-2", name="Cy")
             await cy.send(json.dumps({"type": "ping", "at": 7}))
