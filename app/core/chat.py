@@ -10,6 +10,9 @@ Each document's log keeps the newest ``CHAT_HISTORY`` messages, for ``chat-histo
 page joins; logs of at most ``MAX_LOGS`` documents are kept, the least recently used dropped
 first. With XMPP, the room's own history fills the log when an instance joins the room; with
 XMPP off, the log is the only history (and lasts as long as the process).
+
+Only connections that asked for chat at ``join`` (``"chat": true``) are sent lines and the
+history: a client that does not know chat (a script, an older page) sees nothing new.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from app.core.extensions import Extension
 from app.core.members import Member, TokenBucket
 from app.core.registry import RoomRegistry
+from app.core.wire import encode
 from sync.text import find_invalid
 
 log = logging.getLogger(__name__)
@@ -160,6 +164,7 @@ class ChatService(Extension):
         self.relay = relay
         self.logs: OrderedDict[str, ChatLog] = OrderedDict()
         self._limits: weakref.WeakKeyDictionary[Member, TokenBucket] = weakref.WeakKeyDictionary()
+        self._listening: weakref.WeakSet[Member] = weakref.WeakSet()
         if relay is not None:
             relay.attach_chat(self)
 
@@ -171,6 +176,12 @@ class ChatService(Extension):
                 self.logs.popitem(last=False)
         self.logs.move_to_end(doc_id)
         return chat
+
+    def listen(self, doc_id: str, member: Member) -> None:
+        """``member`` asked for chat at ``join``: send it the recent lines, and the new ones
+        from now on."""
+        self._listening.add(member)
+        member.push(self.history_message(doc_id))
 
     def history_message(self, doc_id: str) -> dict[str, Any]:
         """What a page gets when it joins: the recent messages, oldest first."""
@@ -216,8 +227,14 @@ class ChatService(Extension):
 
     def _broadcast(self, doc_id: str, data: dict[str, Any]) -> None:
         room = self.rooms.rooms.get(doc_id)
-        if room is not None:
-            room.broadcast(data)
+        if room is None:
+            return
+        encoded = ""
+        for member in list(room.members.values()):
+            if member in self._listening:
+                encoded = encoded or encode(data)
+                # A full queue: the member is closed as too slow at the room's next message.
+                member.push(encoded)
 
     async def document_deleted(self, doc_id: str) -> None:
         self.logs.pop(doc_id, None)

@@ -68,6 +68,7 @@ export function backoffDelay(
  * @property {string} name
  * @property {string | null} [color]  the color asked for (the server gives it if free)
  * @property {boolean} [authorship]  ask to be told who wrote the text with each snapshot
+ * @property {boolean} [chat]  ask for the document's chat (its recent lines, then new ones)
  * @property {typeof WebSocket} [WebSocketClass]
  * @property {{now: () => number, setTimeout: typeof setTimeout, clearTimeout: typeof clearTimeout,
  *   setInterval: typeof setInterval, clearInterval: typeof clearInterval}} [clock]
@@ -125,6 +126,7 @@ export class Connection {
     this.name = options.name;
     this.color = options.color;
     this.authorship = options.authorship === true;
+    this.chat = options.chat === true;
     this.WebSocketClass = options.WebSocketClass ?? globalThis.WebSocket;
     this.clock = options.clock ?? {
       now: () => Date.now(),
@@ -265,6 +267,7 @@ export class Connection {
     };
     if (this.color) join.color = this.color;
     if (this.authorship) join.authorship = true;
+    if (this.chat) join.chat = true;
     socket.send(JSON.stringify(join));
     this.#deadline = this.clock.now() + this.resendAfter;
     this.#lastPingAt = this.clock.now();

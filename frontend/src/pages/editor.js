@@ -237,7 +237,7 @@ function start(id, saved) {
     (text) => connection.sendChat(text),
   );
   const connection = new Connection(
-    { url: url.href, client, name: identity.name, color: identity.color, authorship: true },
+    { url: url.href, client, name: identity.name, color: identity.color, authorship: true, chat: true },
     {
       stateChanged: () => {
         if (connection.state === "connected" && !loaded) {

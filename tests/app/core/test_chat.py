@@ -127,12 +127,18 @@ async def test_a_line_is_kept_sent_to_the_room_and_relayed_then_limited_per_conn
     ann, bob = member("Ann"), member("Bob")
     room.add(ann)
     room.add(bob)
+    carol = member("Carol")  # did not ask for the chat
+    room.add(carol)
+    chat.listen("doc", ann)
+    chat.listen("doc", bob)
+    assert queued(ann)[-1] == {"type": "chat-history", "messages": []}
     said = chat.say("doc", ann, {"type": "chat", "text": "hello"})
     assert (said.name, said.text, said.color, said.source) == ("Ann", "hello", "#112233", "page")
     assert relay.said == [("doc", said)]
     for who in (ann, bob):  # the writer too: its echo is its acknowledgement
         assert {"type": "chat", "message": said.public()} in queued(who)
     assert chat.history_message("doc") == {"type": "chat-history", "messages": [said.public()]}
+    assert not any(m.get("type", "").startswith("chat") for m in queued(carol))
 
     # A connection may send CHAT_BURST lines at once, then about 2 a second.
     for index in range(CHAT_BURST - 1):

@@ -1,6 +1,7 @@
 """Chat over a real WebSocket with XMPP off: lines reach every page of the document on this
 instance, a page that opens later gets the recent ones (kept in memory, past the room's
-unloading), and a line past a bound gets its precise error while the socket stays open."""
+unloading), and a line past a bound gets its precise error while the socket stays open. Only
+connections that ask for the chat at ``join`` (``"chat": true``) are sent any of it."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 async def page(server: LiveServer, doc: str, name: str) -> tuple[ClientConnection, list[Any]]:
     ws = await open_socket(server, doc)
-    await join(ws, f"c-{uuid.uuid4().hex[:8]}", name=name)
+    await join(ws, f"c-{uuid.uuid4().hex[:8]}", name=name, chat=True)
     history = await receive_until(ws, of_type("chat-history"))
     return ws, history["messages"]
 
@@ -56,6 +57,9 @@ async def test_lines_reach_every_page_and_later_pages_get_the_history(server: Li
     ann, history = await page(server, doc, "Ann")
     assert history == []
     bob, _ = await page(server, doc, "Bob")
+    # A client that did not ask for the chat at join gets none of it.
+    plain = await open_socket(server, doc)
+    await join(plain, "c-plain", name="Plain")
     await ann.send(json.dumps({"type": "chat", "text": "hello <b>&</b> 😀\r\nsecond line"}))
     for ws in (ann, bob):
         said = await receive_until(ws, of_type("chat"))
@@ -64,6 +68,10 @@ async def test_lines_reach_every_page_and_later_pages_get_the_history(server: Li
         assert message["text"] == "hello <b>&</b> 😀\nsecond line"
         assert isinstance(message["at"], int) and message["id"].startswith("c-")
         assert message["color"].startswith("#")
+    await plain.send(json.dumps({"type": "ping", "at": 1}))
+    pong = await receive_until(plain, lambda m: m.get("type") in ("pong", "chat", "chat-history"))
+    assert pong["type"] == "pong", pong
+    await plain.close()
     await ann.close()
     await bob.close()
 

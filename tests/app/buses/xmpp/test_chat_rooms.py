@@ -37,7 +37,7 @@ TIMEOUT = 30.0
 
 async def page(server: LiveServer, doc: str, token: str) -> ClientConnection:
     ws = await open_socket(server, doc, additional_headers={"Authorization": f"Bearer {token}"})
-    await join(ws, f"page-{secrets.token_hex(3)}", name="Ada")
+    await join(ws, f"page-{secrets.token_hex(3)}", name="Ada", chat=True)
     await receive_until(ws, of_type("chat-history"))
     return ws
 
@@ -163,7 +163,7 @@ def test_a_bot_answers_in_the_chat_and_hears_who_asked(
     async def scenario() -> None:
         await create_document(server, doc, "text")
         ws = await open_socket(server, doc)
-        await join(ws, "page-ann", name="Ann")
+        await join(ws, "page-ann", name="Ann", chat=True)
         await receive_until(ws, of_type("chat-history"))
         bot = DocumentBot(
             f"{account.jid}/clock",
@@ -233,7 +233,7 @@ def test_a_page_opened_after_a_restart_gets_the_rooms_history(
     async def write() -> None:
         await create_document(first, doc, "text")
         ws = await open_socket(first, doc)
-        await join(ws, "page-ann", name="Ann")
+        await join(ws, "page-ann", name="Ann", chat=True)
         await receive_until(ws, of_type("chat-history"))
         for text in ("first line", "second line"):
             await ws.send(json.dumps({"type": "chat", "text": text}))
@@ -243,7 +243,7 @@ def test_a_page_opened_after_a_restart_gets_the_rooms_history(
 
     async def read() -> list[dict[str, Any]]:
         ws = await open_socket(second, doc)
-        await join(ws, "page-bob", name="Bob")
+        await join(ws, "page-bob", name="Bob", chat=True)
         history = await receive_until(ws, of_type("chat-history"))
         lines: list[dict[str, Any]] = history["messages"]
         if len(lines) < 2:  # opened before the room's history came: it follows
@@ -288,10 +288,10 @@ def test_pages_on_two_instances_chat_through_the_room(
     async def scenario() -> None:
         await create_document(servers[0], doc, "text")
         ann = await open_socket(servers[0], doc)
-        await join(ann, "page-ann", name="Ann")
+        await join(ann, "page-ann", name="Ann", chat=True)
         await receive_until(ann, of_type("chat-history"))
         bob = await open_socket(servers[1], doc)
-        await join(bob, "page-bob", name="Bob")
+        await join(bob, "page-bob", name="Bob", chat=True)
         await receive_until(bob, of_type("chat-history"))
 
         async def said_and_heard(writer: ClientConnection, reader: ClientConnection) -> None:
