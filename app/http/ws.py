@@ -245,7 +245,8 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
         member.authorship = wants_authorship
         snapshot_rev = await room.join(member, since, full=full, welcome=welcome)
         await _send_authorship(room, member, snapshot_rev)
-        member.push(state.chat.history_message(doc_id))  # the chat's recent lines
+        if first.get("chat") is True:  # asked for the chat: its recent lines, then new ones
+            state.chat.listen(doc_id, member)
         await _serve(websocket, registry, room, member, settings.max_message_bytes)
     except WebSocketDisconnect:
         pass
