@@ -3,20 +3,26 @@ another, and a join that asks is told who wrote the text of its snapshot."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as wsconnect
 
 from app.core import colors
 from sync import ops, patches
+from tests.app.http.test_instances import two_instances
 from tests.app.live import (
     LiveServer,
     closed_with,
     create_document,
+    eventually,
     join,
     of_type,
     open_socket,
@@ -116,3 +122,50 @@ async def test_a_join_that_asks_is_told_who_wrote_the_snapshot(
             await cy.send(json.dumps({"type": "ping", "at": 7}))
             answer = await receive_until(cy, lambda m: m["type"] in ("authorship", "pong"))
             assert answer["type"] == "pong"
+
+
+async def test_one_color_given_at_once_on_two_instances_is_settled(tmp_path: Path) -> None:
+    """Ann and Bob join one document at the same moment on two instances, both asking for
+    one color: the instances settle it, and both pages end up seeing the same two colors."""
+    async with two_instances(tmp_path) as (a, b), httpx.AsyncClient() as http:
+        await http.post(f"{a}/api/documents", json={"title": "T", "id": "clash"})
+        async with (
+            wsconnect(f"{a.replace('http', 'ws')}/ws/clash") as ann,
+            wsconnect(f"{b.replace('http', 'ws')}/ws/clash") as bob,
+        ):
+            (joined_ann, _, _), (joined_bob, _, _) = await asyncio.gather(
+                join(ann, "ann-3", name="Ann", color="#2e86de"),
+                join(bob, "bob-3", name="Bob", color="#2e86de"),
+            )
+            # What each page knows: its own color and the other's, by session.
+            seen: dict[str, dict[str, str]] = {
+                "ann": {joined_ann["session"]: joined_ann["person"]["color"]},
+                "bob": {joined_bob["session"]: joined_bob["person"]["color"]},
+            }
+
+            async def follow(name: str, socket: ClientConnection) -> None:
+                while True:
+                    message = json.loads(await socket.recv())
+                    if message["type"] == "presence" and message["event"] != "leave":
+                        seen[name][message["person"]["session"]] = message["person"]["color"]
+
+            def settled() -> bool:
+                views = list(seen.values())
+                return (
+                    all(len(v) == 2 for v in views)
+                    and views[0] == views[1]
+                    and len(set(views[0].values())) == 2
+                )
+
+            readers = [
+                asyncio.create_task(follow("ann", ann)),
+                asyncio.create_task(follow("bob", bob)),
+            ]
+            try:
+                await eventually(settled, what="one view of two distinct colors")
+            finally:
+                for reader in readers:
+                    reader.cancel()
+            # The one with the lesser session kept the color both asked for.
+            first = min(seen["ann"])
+            assert seen["ann"][first] == "#2e86de", seen
