@@ -181,19 +181,15 @@ class DocumentBot:
 
     async def say(self, text: str, timeout: float = 30.0) -> None:
         """Say ``text`` in the document's chat room (joining it first if need be). Raises
-        ``AccessDenied`` if the room will not admit the bot, ``TimeoutError`` if it cannot
-        join in time."""
+        ``AccessDenied`` if the room has not admitted the bot within ``timeout`` seconds
+        because it has no role on the document, ``TimeoutError`` if it could not join for
+        another reason."""
         self._want_chat()
         deadline = time.monotonic() + timeout
         while not self.chat.joined(self.doc_id):
-            joining = self._chat_joining
-            if joining is not None and joining.done():
-                if self.chat_denied:  # asked again at the next say: a role may come
-                    denied, self.chat_denied = self.chat_denied, ""
-                    raise AccessDenied(denied)
-                if self.connection.connected:
-                    self._join_chat_soon()
             if time.monotonic() > deadline:
+                if self.chat_denied:
+                    raise AccessDenied(self.chat_denied)
                 raise TimeoutError(f"not in the chat room of '{self.doc_id}' after {timeout} s")
             await asyncio.sleep(0.05)
         self.chat.say(self.doc_id, text)
@@ -208,19 +204,20 @@ class DocumentBot:
             self._chat_joining = asyncio.get_running_loop().create_task(self._join_chat())
 
     async def _join_chat(self) -> None:
-        # A room that does not exist yet is made by the app when the document is first
-        # opened there: tried again every CHAT_RETRY_SECONDS until then.
+        # Tried again every CHAT_RETRY_SECONDS until in: a room not made yet is made by the
+        # app when the document is first opened there, and a role may be given meanwhile.
         while self.connection.connected and not self.chat.joined(self.doc_id):
             try:
                 await self.chat.join(self.doc_id)
                 self.chat_denied = ""
-            except ChatDenied as exc:
-                log.error("%s; share the document with the bot's account", exc)
-                self.chat_denied = str(exc)
                 return
+            except ChatDenied as exc:
+                if not self.chat_denied:
+                    log.error("%s; share the document with the bot's account", exc)
+                self.chat_denied = str(exc)
             except BridgeError as exc:
                 log.info("not in the chat of '%s' yet: %s", self.doc_id, exc)
-                await asyncio.sleep(CHAT_RETRY_SECONDS)
+            await asyncio.sleep(CHAT_RETRY_SECONDS)
 
     def _on_chat_lines(self, lines: list[ChatLine]) -> None:
         for line in lines:

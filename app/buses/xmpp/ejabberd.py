@@ -15,7 +15,9 @@ ejabberd (Debian's 23.01) gets wrong for it:
 * client stanzas up to 256 KiB, as on Prosody: the app splits larger revisions into parts;
 * an HTTP API on loopback only (``mod_http_api``), with which accounts are registered;
 * documents' chat rooms on ``conference.<domain>`` (``mod_muc``), made only by the service
-  account (``access_create``), each replaying its last 100 lines (``history_size``, default 20).
+  account (``access_create``), each replaying its last 100 lines (``history_size``, default 20)
+  and members-only from the moment it exists: ejabberd does not lock a new room until its
+  owner configures it, and a stranger could slip in meanwhile.
 
 :class:`ManagedEjabberd` runs ``erl`` with that configuration as the current user, with no
 Erlang distribution (one node, nothing listening beyond its two loopback ports), in a
@@ -151,6 +153,7 @@ modules:
     default_room_options:
       persistent: true
       public: false
+      members_only: true
 """
 
 

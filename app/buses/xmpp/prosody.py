@@ -252,12 +252,14 @@ Component {_lua(self.pubsub_service)} "pubsub"
     pubsub_max_items = {self.max_items}
     expose_publisher = true
 
--- Documents' chat rooms: only admins (the service account) make rooms; each keeps 100 lines.
+-- Documents' chat rooms: only admins (the service account) make rooms; each keeps 100 lines,
+-- and is members-only from the start (the app opens it when accounts are off).
 Component {_lua(self.muc_service)} "muc"
     restrict_room_creation = true
     max_history_messages = {CHAT_HISTORY_LINES}
     muc_room_default_history_length = {CHAT_HISTORY_LINES}
     muc_room_default_public = false
+    muc_room_default_members_only = true
 """
         write_private(self.config_path, config)
 
