@@ -177,9 +177,11 @@ class Room:
         last_seq = await self.store.last_seq(self.doc_id, client)
         return Snapshot(self.sequencer.rev, self.sequencer.text, self.sequencer.checksum, last_seq)
 
-    async def _push_catch_up_locked(self, member: Member, since: int, *, full: bool) -> int | None:
-        """Queue what ``member`` needs from ``since``; the revision of the snapshot it got,
-        if it got one (None: revisions, or nothing)."""
+    async def _push_catch_up_locked(
+        self, member: Member, since: int, *, full: bool
+    ) -> tuple[int, bool] | None:
+        """Queue what ``member`` needs from ``since``; the revision that brings it to, and
+        whether it was a snapshot (None if it was dropped as too slow meanwhile)."""
         client = member.person.client
         try:
             result = await self._catch_up_locked(since, client, full=full)
@@ -191,13 +193,15 @@ class Room:
             # A catch-up is a burst the queue limit is not meant for: one snapshot instead.
             result = await self._snapshot_locked(client)
         if isinstance(result, Snapshot):
-            self._push_or_drop(member, result.to_wire())
-            return result.rev
+            if not self._push_or_drop(member, result.to_wire()):
+                return None
+            return result.rev, True
         for revision in result:
             if not self._push_or_drop(member, revision.to_wire()):
                 return None
-        self._push_or_drop(member, Synced(self.sequencer.rev).to_wire())
-        return None
+        if not self._push_or_drop(member, Synced(self.sequencer.rev).to_wire()):
+            return None
+        return self.sequencer.rev, False
 
     # -- members and presence -----------------------------------------------------------
 
@@ -206,7 +210,7 @@ class Room:
     ) -> int | None:
         """Give ``member`` a color nobody else here has (``app/core/colors.py``), queue
         ``welcome`` (with the people present) and the catch-up, then add ``member``. Returns
-        the revision of the snapshot it was sent, if it was sent one.
+        the revision the catch-up brings it to (None if it did not fit).
 
         Done under the lock that sequencing holds, so no revision can reach the member before
         its catch-up, be left out of both, or come twice.
@@ -218,17 +222,18 @@ class Room:
             taken = self._colors_besides(author, person.session)
             person.color = colors.assign(person.color, taken, self.doc_id, author)
             member.push({**welcome, "person": person.public(), "people": self.people()})
-            snapshot_rev = await self._push_catch_up_locked(member, since, full=full)
+            caught = await self._push_catch_up_locked(member, since, full=full)
             if not member.closing:  # its catch-up may not have fitted
                 self.add(member)
-            return snapshot_rev
+            return None if caught is None else caught[0]
 
     async def resync(self, member: Member, since: int, *, full: bool) -> int | None:
         """Queue a catch-up for a member that asked for one (after a gap, or a bad copy);
         the revision of the snapshot it was sent, if it was sent one."""
         async with self.lock:
             await self.refresh_locked()
-            return await self._push_catch_up_locked(member, since, full=full)
+            caught = await self._push_catch_up_locked(member, since, full=full)
+            return caught[0] if caught is not None and caught[1] else None
 
     def broadcast(self, message: dict[str, Any] | str, *, exclude: str | None = None) -> None:
         """Queue ``message`` to every member (but ``exclude``), encoded once for all."""

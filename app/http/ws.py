@@ -243,8 +243,8 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
         welcome = _welcome(room, person, settings)
         welcome["role"] = role.value  # a viewer's page is read-only
         member.authorship = wants_authorship
-        snapshot_rev = await room.join(member, since, full=full, welcome=welcome)
-        await _send_authorship(room, member, snapshot_rev)
+        caught_up = await room.join(member, since, full=full, welcome=welcome)
+        await _send_authorship(room, member, caught_up)
         if first.get("chat") is True:  # asked for the chat: its recent lines, then new ones
             state.chat.listen(doc_id, member)
         await _serve(websocket, registry, room, member, settings.max_message_bytes)
@@ -373,9 +373,9 @@ async def _on_resync(room: Room, member: Member, data: dict[str, Any]) -> None:
 
 
 async def _send_authorship(room: Room, member: Member, rev: int | None) -> None:
-    """Who wrote the text of the snapshot ``member`` was just sent (at ``rev``), as runs, if
-    it asked at ``join``. Computed outside the room's lock: the blame cache may replay the
-    log, and edits to the document must not wait for it."""
+    """Who wrote the text at ``rev`` (where a join's catch-up or a resync's snapshot just
+    brought ``member``), as runs, if it asked at ``join``. Computed outside the room's lock:
+    the blame cache may replay the log, and edits to the document must not wait for it."""
     if rev is None or not member.authorship:
         return
     channel = member.channel

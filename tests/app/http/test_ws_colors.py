@@ -103,6 +103,12 @@ async def test_a_join_that_asks_is_told_who_wrote_the_snapshot(
                 "rev": snapshot["rev"],
                 "runs": [[0, 5, None], [5, 6, "Ann"], [11, 6, None]],
             }
+            # A catch-up by revisions (a reconnect) is told too, at the revision it reaches.
+            async with await open_socket(server, doc_id) as again:
+                rejoin = {"type": "join", "client": "bob-2b", "since": 0, "authorship": True}
+                await again.send(json.dumps(rejoin))
+                await receive_until(again, of_type("synced", rev=1))
+                assert (await receive_until(again, of_type("authorship")))["rev"] == 1
             # A full resync is a snapshot too: told again.
             await bob.send(
                 json.dumps({"type": "resync", "client": "bob-2", "since": 0, "full": True})
