@@ -10,10 +10,10 @@ writer has seen, and the next is sent when one is acknowledged. Every writer par
 revision it receives (16 writers at 1,000 revisions/s: 16,000 messages a second in this one
 process), so the client is a limit too: a writer whose reading falls more than the server's
 history (500 revisions) behind has its edit refused as stale, and the run stops there. The
-server sequences, commits and fans out every edit to every writer. Printed: revisions committed per second over the
-measured window (after a warm-up), the acknowledgement latency (p50/p99), the server's CPU per
-revision, how far back the edits were based (the revisions each was rebased over), and a
-check that the document holds every acknowledged edit.
+server sequences, commits and fans out every edit to every writer. Printed: revisions
+committed per second over the measured window (after a warm-up), the acknowledgement latency
+(p50/p99), the server's CPU per revision, how far back the edits were based (the revisions
+each was rebased over), and a check that the document holds every acknowledged edit.
 """
 
 from __future__ import annotations
