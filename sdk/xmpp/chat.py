@@ -11,12 +11,15 @@ the page carry who wrote them::
 
     <message type="groupchat" to="doc-q3-plan@conference.example.org" id="c-1b2c">
       <body>Ann: shall we merge the two lists?</body>
-      <chat xmlns="urn:xmpp-collab:0" id="c-1b2c" name="Ann" color="#e6194b"/>
+      <chat xmlns="urn:xmpp-collab:0" id="c-1b2c" color="#e6194b">Ann</chat>
     </message>
 
 Plain XMPP clients show the body; the app, which knows the instances' real JIDs, shows the
-line as Ann's. Everything said is made safe for XML first: characters XML forbids become
-U+FFFD, and a line longer than ``MAX_LINE_CHARS`` is cut.
+line as Ann's. The name in ``<chat/>`` is ``%xx``-escaped UTF-8, like names in presence
+(``stanza.py``): a name may hold a tab, which an XML attribute would not keep.
+
+Everything said is made safe for XML first: characters XML forbids become U+FFFD, and a line
+longer than ``MAX_LINE_CHARS`` is cut.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from slixmpp.xmlstream import ElementBase, register_stanza_plugin
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from sdk.xmpp.stanza import NS
-from sync.errors import BridgeError
+from sdk.xmpp.stanza import NS, escape_text, unescape_text
+from sync.errors import BridgeError, SyncError
 from sync.text import find_invalid
 
 log = logging.getLogger(__name__)
@@ -55,12 +58,13 @@ _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class ChatStanza(ElementBase):
-    """Who wrote a line the app relays: ``<chat xmlns="urn:xmpp-collab:0" id name color/>``."""
+    """Who wrote a line the app relays: ``<chat xmlns="urn:xmpp-collab:0" id color>`` and
+    the writer's name, escaped, as its text."""
 
     namespace = NS
     name = "chat"
     plugin_attrib = "collab_chat"
-    interfaces: ClassVar[set[str]] = {"id", "name", "color"}
+    interfaces: ClassVar[set[str]] = {"id", "color"}
 
 
 register_stanza_plugin(Message, ChatStanza)
@@ -300,7 +304,7 @@ class ChatRooms:
         if relay is not None:
             payload = ChatStanza()
             payload["id"] = xml_safe(relay["id"], 64)
-            payload["name"] = xml_safe(relay["name"], MAX_NICK_CHARS)
+            payload.xml.text = escape_text(xml_safe(relay["name"], MAX_NICK_CHARS))
             if relay.get("color"):
                 payload["color"] = xml_safe(relay["color"], 7)
             message.append(payload)
@@ -386,11 +390,16 @@ class ChatRooms:
         payload = message.xml.find(f"{{{NS}}}chat")
         if payload is not None:
             chat = message["collab_chat"]
-            relayed = {
-                "id": xml_safe(chat["id"], 64),
-                "name": xml_safe(chat["name"], MAX_NICK_CHARS),
-                "color": chat["color"],
-            }
+            try:
+                name = unescape_text(payload.text or "", what="name")
+            except SyncError:
+                name = ""  # garbled: the line is the occupant's own
+            if name:
+                relayed = {
+                    "id": xml_safe(chat["id"], 64),
+                    "name": xml_safe(name, MAX_NICK_CHARS),
+                    "color": chat["color"],
+                }
         message_id = message["id"] or ""
         if not message_id:
             digest = hashlib.sha256(f"{nick}\0{body}".encode(errors="replace")).hexdigest()

@@ -13,6 +13,7 @@ import secrets
 import pytest
 
 from app.core.bus import PresenceEvent
+from app.core.chat import ChatMessage, ChatRelay
 from tests.app.buses.support import Backend, Instance, eventually, fence, new_doc
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -245,3 +246,45 @@ async def test_a_listener_back_from_an_outage_catches_up(
     await eventually(lambda: {4, 5} <= set(b.host.revs(doc)), "b hears r4-r5")
     revs = b.host.revs(doc)
     assert revs == sorted(revs)
+
+
+class ChatHeard:
+    """A ``ChatHost`` that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, ChatMessage, bool]] = []
+
+    async def chat_heard(self, doc_id: str, messages: list[ChatMessage], *, history: bool) -> None:
+        self.lines.extend((doc_id, message, history) for message in messages)
+
+
+async def test_a_chat_line_reaches_the_other_instance_named(
+    pair: tuple[Instance, Instance],
+) -> None:
+    """Buses that carry chat (``ChatRelay``): a line said on one instance reaches the other
+    with its writer's name, text and color, once; not its sayer."""
+    a, b = pair
+    assert isinstance(a.bus, ChatRelay) and isinstance(b.bus, ChatRelay)
+    heard_a, heard_b = ChatHeard(), ChatHeard()
+    a.bus.attach_chat(heard_a)
+    b.bus.attach_chat(heard_b)
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    line = ChatMessage(
+        id=f"c-{secrets.token_hex(8)}",
+        name="Ann <&> ]]>\t😀",
+        text="first <b>line</b> & ]]>\nsecond 😀",
+        at=1764513960123,
+        color="#1a2b3c",
+    )
+    a.bus.send_chat(doc, line)  # said before a is in the room, if it is not yet: said once in
+
+    def b_heard() -> list[ChatMessage]:
+        return [m for d, m, _ in heard_b.lines if d == doc and m.id == line.id]
+
+    await eventually(lambda: bool(b_heard()), "b hears the chat line")
+    got = b_heard()[0]
+    assert (got.name, got.text, got.color, got.source) == (line.name, line.text, "#1a2b3c", "page")
+    await fence(b, a, doc)
+    assert [m for d, m, _ in heard_a.lines if m.id == line.id] == [], "a heard its own line"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from slixmpp import Message
 
 from sdk.xmpp.chat import MAX_LINE_CHARS, ChatStanza, doc_of_room, room_jid, room_name, xml_safe
+from sdk.xmpp.stanza import escape_text
 from sync.text import find_invalid
 
 DOC_IDS = st.from_regex(re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"), fullmatch=True)
@@ -48,9 +49,11 @@ def test_a_relayed_line_names_its_writer_in_our_namespace() -> None:
     message["body"] = "Ann: <hi> & ]]>"
     payload = ChatStanza()
     payload["id"] = "c-1"
-    payload["name"] = "Ann"
     payload["color"] = "#e6194b"
+    payload.xml.text = escape_text("Ann\t<&>")  # as ChatRooms.say writes it
     message.append(payload)
     xml = str(message)
-    assert '<chat xmlns="urn:xmpp-collab:0" id="c-1" name="Ann" color="#e6194b" />' in xml
+    assert (
+        '<chat xmlns="urn:xmpp-collab:0" id="c-1" color="#e6194b">Ann%09%3C&amp;%3E</chat>' in xml
+    )
     assert "Ann: &lt;hi&gt; &amp; ]]&gt;" in xml
