@@ -31,6 +31,7 @@ from slixmpp.exceptions import IqError, IqTimeout
 from app.buses.xmpp.affiliations import normalized
 from app.core.bus import MembersOf
 from app.core.chat import CHAT_HISTORY, ChatHost, ChatMessage
+from app.core.members import TokenBucket
 from sdk.xmpp.chat import ChatLine, ChatRooms
 from sync.errors import BridgeError
 
@@ -40,6 +41,10 @@ NICK_PREFIX = "collab-"
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 CONFIG_FORM = "http://jabber.org/protocol/muc#roomconfig"
 RETRY_SECONDS = 2.0
+# Lines heard from a room, per document: a flood from an XMPP client (nothing on the XMPP
+# server limits one) reaches the pages at this rate at most; the rest is dropped (logged).
+HEARD_PER_SECOND = 20.0
+HEARD_BURST = 100
 
 
 def instance_nick(resource: str) -> str:
@@ -66,6 +71,8 @@ class MucChat:
         self._opening: set[str] = set()
         # Lines written while this instance was not (yet) in the room: said once it is.
         self._pending: dict[str, list[ChatMessage]] = {}
+        self._heard_rate: dict[str, TokenBucket] = {}
+        self.dropped = 0  # lines heard past HEARD_PER_SECOND
         self.host: ChatHost | None = None
         self.members_of: MembersOf | None = None
         self.wanted: set[str] = set()  # documents open here: their rooms are joined
@@ -115,6 +122,7 @@ class MucChat:
         self.wanted.discard(doc_id)
         self.titles.pop(doc_id, None)
         self._pending.pop(doc_id, None)
+        self._heard_rate.pop(doc_id, None)
         self.rooms.leave(doc_id)
 
     def disconnected(self) -> None:
@@ -210,9 +218,22 @@ class MucChat:
         if self.host is None or not lines:
             return
         doc_id = lines[0].doc_id
+        history = lines[0].history
+        if not history:  # (a history is bounded by the room: 100 lines)
+            bucket = self._heard_rate.setdefault(doc_id, TokenBucket(HEARD_PER_SECOND, HEARD_BURST))
+            kept = [line for line in lines if line.mine or bucket.take()]
+            if len(kept) < len(lines):
+                self.dropped += len(lines) - len(kept)
+                log.log(
+                    logging.WARNING if self.dropped <= 10 else logging.DEBUG,
+                    "chat room of %s: more than %g lines a second; dropped (%d so far)",
+                    doc_id,
+                    HEARD_PER_SECOND,
+                    self.dropped,
+                )
+            lines = kept
         messages = [self._message(line) for line in lines if not line.mine]
         if messages:
-            history = lines[0].history
             self._spawn(self.host.chat_heard(doc_id, messages, history=history))
 
     def _message(self, line: ChatLine) -> ChatMessage:
