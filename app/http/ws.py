@@ -212,6 +212,9 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
             wants_authorship = first.get("authorship", False)
             if not isinstance(wants_authorship, bool):
                 raise sync_errors.ProtocolViolation("'authorship' must be true or false")
+            wants_chat = first.get("chat", False)
+            if not isinstance(wants_chat, bool):
+                raise sync_errors.ProtocolViolation("'chat' must be true or false")
         except sync_errors.SyncError as exc:
             raise ProtocolError(str(exc)) from exc
         # Revisions are written under the account's name, never one the client chose.
@@ -245,7 +248,7 @@ async def document_socket(websocket: WebSocket, doc_id: str) -> None:
         member.authorship = wants_authorship
         caught_up = await room.join(member, since, full=full, welcome=welcome)
         await _send_authorship(room, member, caught_up)
-        if first.get("chat") is True:  # asked for the chat: its recent lines, then new ones
+        if wants_chat:  # asked for the chat: its recent lines, then new ones
             state.chat.listen(doc_id, member)
         await _serve(websocket, registry, room, member, settings.max_message_bytes)
     except WebSocketDisconnect:
