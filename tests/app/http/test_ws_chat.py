@@ -81,6 +81,18 @@ async def test_lines_reach_every_page_and_later_pages_get_the_history(server: Li
     await carol.close()
 
 
+async def test_asking_for_the_chat_takes_true_or_false(server: LiveServer) -> None:
+    doc = f"chat-{uuid.uuid4().hex[:8]}"
+    await create_document(server, doc, "text")
+    ws = await open_socket(server, doc)
+    await ws.send(json.dumps({"type": "join", "client": "c-odd", "name": "A", "chat": "yes"}))
+    answer = await receive_until(ws, of_type("error"))
+    assert (answer["code"], answer["message"]) == (
+        "protocol-violation",
+        "'chat' must be true or false",
+    )
+
+
 async def test_a_line_past_a_bound_gets_its_error_and_the_socket_stays(server: LiveServer) -> None:
     doc = f"chat-{uuid.uuid4().hex[:8]}"
     await create_document(server, doc, "text")
