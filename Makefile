@@ -55,18 +55,20 @@ run: system-deps install frontend
 # The browser tests also refresh docs/screenshots/two-people-editing.png (COLLAB_SCREENSHOTS=1).
 test: system-deps install frontend lint
 	@bash .ci/system-deps.sh --browser
-	COLLAB_SCREENSHOTS=1 $(PY) -m pytest -q
+	COLLAB_SCREENSHOTS=1 $(PY) -m pytest -q -m "not slow"
 	cd frontend && node --test
 
 test-py: install frontend
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow"
 
 test-js: frontend/node_modules/.installed
 	cd frontend && node --test
 
-# Many more property-test examples than CI runs.
-test-long: install
-	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/sync
+# What CI leaves out to stay within its time: the tests marked slow (the longest editing
+# traces), and many more property-test examples than CI runs (the engine, the REST schema).
+test-long: install frontend
+	$(PY) -m pytest -q -m slow
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/sync tests/app/http/test_schemathesis.py
 
 # The WebSocket protocol fuzzed against a real server for much longer than CI does, with fresh
 # examples each run (FUZZ_EXAMPLES connections; CI runs 500).

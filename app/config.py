@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_catch_up: int = Field(1000, ge=1)
     # Seconds a document with nobody connected stays in memory.
     idle_unload_seconds: float = Field(30.0, ge=0)
+    # Give freed memory back to the system after documents unload (glibc's malloc_trim;
+    # app/memory.py). Off: the process keeps its peak size for reuse.
+    release_memory: bool = True
 
     max_document_chars: int = Field(5_000_000, ge=1)
     max_message_bytes: int = Field(1_048_576, ge=1024)

@@ -42,6 +42,7 @@ from app.http.api.main import api_router
 from app.http.compression import Compression
 from app.http.errors import install_handlers
 from app.http.hosts import AllowedHosts
+from app.memory import MemoryRelease
 from app.metrics import Metrics, MetricsExtension
 from app.stores.memory import MemoryStore
 from app.stores.memory_accounts import MemoryAccountStore
@@ -108,6 +109,10 @@ def create_app(
                 hooks.add(routing)
                 rooms.routing = routing
             hooks.add(ReachabilityNotice(rooms))
+            release = MemoryRelease.for_this_system() if settings.release_memory else None
+            if release is not None:
+                hooks.add(release)
+                stack.push_async_callback(release.stop)
             await chosen.start(rooms)
             stack.push_async_callback(chosen.stop)
             if rooms.routing is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -61,6 +63,11 @@ def serve(
     from app.serving import uvicorn_options
 
     settings = get_settings()
+    if settings.release_memory and "PYTHONMALLOC" not in os.environ and not reload:
+        # Once more, under glibc's allocator for every object, so that what a peak of
+        # connections took goes back to the system when they close (app/memory.py).
+        os.environ["PYTHONMALLOC"] = "malloc"
+        os.execv(sys.executable, [sys.executable, "-m", "app.cli", *sys.argv[1:]])
     uvicorn.run(
         "app.main:create_app",
         factory=True,

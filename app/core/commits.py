@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -177,10 +178,19 @@ class GroupCommit:
     """The commit pipeline of one room."""
 
     def __init__(self, room: Room) -> None:
-        self.room = room
+        # Weak: a room holds its pipeline, and a pipeline holding its room back would make
+        # an unloaded room (its text, its history) wait for a full collection to be freed.
+        self._room = weakref.ref(room)
         _PLACERS.start()
         self._waiting: FairQueue[str, Waiting] = FairQueue(room.settings.max_waiting_edits)
         self._committer: asyncio.Task[Any] | None = None
+
+    @property
+    def room(self) -> Room:
+        room = self._room()
+        if room is None:  # only while the interpreter tears everything down
+            raise RuntimeError("the room of this commit pipeline is gone")
+        return room
 
     async def submit(self, edit: Edit, author: str) -> Outcome:
         """Queue ``edit`` for the next batch and wait for its outcome."""

@@ -300,6 +300,17 @@ async def _serve(
                 with contextlib.suppress(asyncio.CancelledError):
                     await receiving
                 return
+            failure = receiving.exception()
+            if failure is not None and not isinstance(failure, BadMessage):
+                # Raised without a reference to it or its task left in this frame: the
+                # exception's traceback holds the frame, and a frame holding the exception
+                # back is a cycle that keeps the connection's whole graph (transport,
+                # buffers, queues) until a full collection (docs/benchmarks.md).
+                del receiving
+                try:
+                    raise failure
+                finally:
+                    del failure
             try:
                 data = receiving.result()
                 if member.closing:

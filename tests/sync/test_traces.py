@@ -20,8 +20,15 @@ from bench.replay import TRACE_DIR as TRACES
 from bench.replay import TRACE_NAMES, load_trace, replay
 from sync.server import Placement
 
+# The two longest traces (260k and 137k keystrokes, 40 s together) run in `make test-long`:
+# CI replays the others, which take the same paths through the engine.
+LONG_TRACES = frozenset({"automerge-paper", "seph-blog1"})
 
-@pytest.mark.parametrize("name", TRACE_NAMES)
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in LONG_TRACES else n for n in TRACE_NAMES],
+)
 def test_trace_replays_exactly(name: str) -> None:
     path = TRACES / f"{name}.json.gz"
     if not path.exists():
