@@ -8,12 +8,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, Request, expect
 
+from app.core import colors
 from tests.app.live import LiveServer
 from tests.browser.conftest import People
 from tests.browser.helpers import (
     EDITOR,
     converge,
     create_document,
+    server_text,
     type_together,
     wait_synced,
 )
@@ -120,8 +122,30 @@ def test_chosen_colors_follow_the_typist_everywhere(server: LiveServer, people: 
     assert cursor_color(bob, "Ann") == "#123456"
 
     # The history shows the same colors while they are here.
+    rev, _ = server_text(server, doc_id)
     history = people.page(f"/d/{doc_id}/history", name="Cy")
+    expect(history.locator("#rev-heading")).to_have_text(f"Revision {rev}")  # the page is set up
     history.locator("#by-author").check()
     expect(history.locator('#rev-text .author[data-author="Bob"]').first).to_be_visible()
     assert legend_color(history, "Ann", "#rev-authors") == "#123456"
     assert legend_color(history, "Bob", "#rev-authors") == TEAL
+
+
+def test_a_given_color_stays_across_a_reconnect(server: LiveServer, people: People) -> None:
+    doc_id = create_document(server, "Notes\n", title="Notes")
+    # Fay has the color Dee would be given first, so Dee is given the next one.
+    first_choice = colors.PALETTE[colors.slot(doc_id, "Dee")]
+    fay = people.editor(doc_id, "Fay", color=first_choice)
+    dee = people.editor(doc_id, "Dee")
+    given = my_color(dee)
+    assert given != first_choice
+    assert dee.evaluate("localStorage.getItem('collab.color')") is None
+    # Fay leaves and Dee's connection drops: back, Dee keeps the color she had.
+    fay.close()
+    dee.context.set_offline(True)
+    dee.wait_for_function("() => window.collab.state() === 'offline'")
+    dee.context.set_offline(False)
+    wait_synced(dee)
+    dee.wait_for_function("() => window.collab.me().session !== null")
+    assert my_color(dee) == given
+    assert dee.evaluate("localStorage.getItem('collab.color')") is None  # given, not chosen

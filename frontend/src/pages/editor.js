@@ -268,6 +268,11 @@ function start(id, saved) {
           });
         }
         showTitle(data.doc?.title ?? id);
+        // Not chosen yet: ask for the one the server gave again after a reconnect, so that it
+        // stays while nobody else takes it (not remembered: the next visit may get another).
+        if (identity.color === null && typeof data.person?.color === "string") {
+          connection.color = data.person.color;
+        }
         updatePeopleNames();
         renderPeople();
       },
