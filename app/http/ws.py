@@ -2,7 +2,8 @@
 
 The message flow and every code are in docs/protocol.md. In short: the first message must be
 ``join``; the server answers ``joined`` and a catch-up (revisions then ``synced``, or a
-``snapshot``). After that the client sends ``edit``, ``resync``, ``presence`` and ``ping``.
+``snapshot``). After that the client sends ``edit``, ``resync``, ``presence``, ``ping`` and
+``chat`` (the document's chat, ``app/core/chat.py``).
 Recoverable mistakes (bad JSON, a bad patch, a limit) get an ``error`` message and the
 socket stays open; breaking the state machine closes it with 4400.
 
