@@ -376,6 +376,7 @@ class XmppBridge:
     async def document_renamed(self, doc_id: str, title: str) -> None:
         self._titles_out[doc_id] = title
         self._kick_live()
+        self.chat.renamed(doc_id, title)
 
     async def document_created(self, doc_id: str, title: str, snapshot: Snapshot) -> None:
         """Make a new document's nodes and publish its first snapshot."""

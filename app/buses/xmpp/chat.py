@@ -138,6 +138,19 @@ class MucChat:
         except (IqError, IqTimeout) as exc:
             log.info("could not destroy the chat room of %s: %s", doc_id, _reason(exc))
 
+    def renamed(self, doc_id: str, title: str) -> None:
+        """The room's name follows the document's title (set here, where it was renamed)."""
+        if doc_id in self.wanted:
+            self.titles[doc_id] = title
+        if self.rooms.joined(doc_id):
+            self._spawn(self._configure_logged(doc_id))
+
+    async def _configure_logged(self, doc_id: str) -> None:
+        try:
+            await self._configure(doc_id)
+        except (BridgeError, IqError, IqTimeout) as exc:
+            log.info("could not rename the chat room of %s: %s", doc_id, _reason(exc))
+
     def access_changed(self, doc_id: str) -> None:
         if self.members_of is not None and self.rooms.joined(doc_id):
             self._spawn(self._mirror_logged(doc_id))

@@ -132,6 +132,19 @@ def test_chat_room_admits_members_and_carries_lines_both_ways(
                     timeout=10,
                 )
 
+                # The room is named after the document, and follows a rename.
+                renamed = await http.patch(f"/api/documents/{doc}", json={"title": "Q3 <plan>"})
+                assert renamed.status_code == 200, renamed.text
+
+                async def room_name() -> str:
+                    info = await occupant.xmpp.plugin["xep_0030"].get_info(jid=room, timeout=10)
+                    names = [identity[3] for identity in info["disco_info"]["identities"]]
+                    return str(names[0] or "") if names else ""
+
+                await eventually_true(
+                    lambda: _is(room_name(), "Chat: Q3 <plan>"), "the room named after the title"
+                )
+
                 # The role taken away: the room sends the account out and keeps it out.
                 revoked = await http.delete(f"/api/documents/{doc}/sharing/gajim")
                 assert revoked.status_code == 204, revoked.text
@@ -323,3 +336,7 @@ def test_pages_on_two_instances_chat_through_the_room(
             server.stop()
     for server in servers:
         assert "Traceback" not in server.log(), server.log()
+
+
+async def _is(value: Any, expected: str) -> bool:
+    return await value == expected
