@@ -216,6 +216,14 @@ def test_a_bot_answers_in_the_chat_and_hears_who_asked(
             asked = next(line for line in heard if line.words == "/roll")
             assert (asked.name, asked.nick.startswith("collab-")) == ("Ann", True)
             assert not any(line.mine for line in heard)
+
+            # Deleting the document destroys its room: the bot is sent out of it.
+            async with server.http() as http:
+                deleted = await http.delete(f"/api/documents/{doc}")
+                assert deleted.status_code == 204, deleted.text
+            await eventually_true(
+                lambda: not bot.chat.joined(doc), "the room destroyed with the document"
+            )
         await ws.close()
 
     try:
