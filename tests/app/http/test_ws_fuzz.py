@@ -54,7 +54,18 @@ TEXT = "The quick brown fox jumps over the lazy dog.\nZoë 😀 naïve café\r\n
 MAX_MESSAGE_BYTES = 65_536
 
 # What the server may send, and the error codes docs/protocol.md lists.
-SERVER_TYPES = {"joined", "revision", "snapshot", "synced", "error", "pong", "presence", "renamed"}
+SERVER_TYPES = {
+    "joined",
+    "revision",
+    "snapshot",
+    "synced",
+    "error",
+    "pong",
+    "presence",
+    "renamed",
+    "chat",
+    "chat-history",
+}
 ERROR_CODES = {
     "bad-json",
     "bad-message",
@@ -70,6 +81,7 @@ ERROR_CODES = {
     "busy",
     "protocol-violation",
     "forbidden",  # an operation id, or a client id, another author used first
+    "chat-too-long",
 }
 # The documented closes for what a client sent: a protocol violation; a client id of
 # another author's.
@@ -141,7 +153,7 @@ def hostile_patches(draw: st.DrawFn) -> str:
 
 @st.composite
 def valid_messages(draw: st.DrawFn, client: str) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["edit", "edit", "presence", "ping", "resync"]))
+    kind = draw(st.sampled_from(["edit", "edit", "presence", "ping", "resync", "chat"]))
     if kind == "edit":
         return {
             "type": "edit",
@@ -162,6 +174,9 @@ def valid_messages(draw: st.DrawFn, client: str) -> dict[str, Any]:
         return {"type": "presence", **{k: fields[k] for k in keep}}
     if kind == "ping":
         return {"type": "ping", "at": draw(st.one_of(st.integers(0, 10**12), st.text(max_size=8)))}
+    if kind == "chat":
+        text = st.one_of(st.text(max_size=40), st.sampled_from(["x" * 2001, "\ud800", " ", "]]>"]))
+        return {"type": "chat", "text": draw(text)}
     return {"type": "resync", "client": client, "since": draw(st.integers(0, 5))}
 
 
@@ -216,7 +231,9 @@ def raw_frames(draw: st.DrawFn, client: str) -> str | bytes:
 @st.composite
 def connections(draw: st.DrawFn) -> tuple[str, str | bytes, list[str | bytes]]:
     client = f"fz-{draw(st.integers(0, 10**6))}"
-    join: str | bytes = encode({"type": "join", "client": client, "name": "Fuzz"})
+    join: str | bytes = encode(
+        {"type": "join", "client": client, "name": "Fuzz", "chat": draw(st.booleans())}
+    )
     if draw(st.integers(0, 9)) == 0:
         join = draw(
             st.one_of(
