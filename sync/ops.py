@@ -254,9 +254,11 @@ def transform(op: Op, other: Op, *, other_first: bool = True) -> Op:
     ``op`` deletes survives: nobody who saw it deleted it.
     """
     # The two walks are kept in local variables (component index, offset into it) rather
-    # than in _Cursor objects: the server runs this once per revision an edit is rebased
-    # over, and the method calls and piece objects were most of its cost.
+    # than in _Cursor objects, and consecutive retains are summed before one Retain is
+    # made: the server runs this once per revision an edit is rebased over, and the method
+    # calls and component objects were most of its cost.
     out = OpBuilder()
+    kept = 0  # retained and not yet added to ``out``
     i = j = 0  # the components of ``op`` and ``other`` being walked
     oa = ob = 0  # how far into each
     len_a, len_b = len(op), len(other)
@@ -264,15 +266,16 @@ def transform(op: Op, other: Op, *, other_first: bool = True) -> Op:
         ca = op[i] if i < len_a else None
         cb = other[j] if j < len_b else None
         if isinstance(ca, Insert) and not (other_first and isinstance(cb, Insert)):
-            out.insert(ca.text[oa:])
+            out.retain(kept).insert(ca.text[oa:])
+            kept = 0
             i, oa = i + 1, 0
             continue
         if isinstance(cb, Insert):
-            out.retain(len(cb.text) - ob)
+            kept += len(cb.text) - ob
             j, ob = j + 1, 0
             continue
         if ca is None and cb is None:
-            return out.build()
+            return out.retain(kept).build()
         if ca is None or cb is None:
             raise PatchRejected("the two edits were not made on texts of the same length")
         size_a = ca.count if isinstance(ca, Retain) else len(ca.text)
@@ -280,9 +283,10 @@ def transform(op: Op, other: Op, *, other_first: bool = True) -> Op:
         n = min(size_a - oa, size_b - ob)
         if isinstance(cb, Retain):
             if isinstance(ca, Retain):
-                out.retain(n)
+                kept += n
             else:
-                out.delete(ca.text[oa : oa + n])
+                out.retain(kept).delete(ca.text[oa : oa + n])
+                kept = 0
         elif isinstance(ca, Delete) and ca.text[oa : oa + n] != cb.text[ob : ob + n]:
             raise PatchRejected(
                 "the edit deletes text that differs from the text at its base revision"
