@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
 .PHONY: install lock system-deps frontend run test test-py test-js test-long fuzz lint bench \
-  bench-xmpp bench-peers bench-cluster bench-component clean
+  bench-xmpp bench-peers bench-cluster bench-component bench-memory clean
 
 install: $(STAMP)
 
@@ -100,6 +100,10 @@ bench-peers: system-deps install
 bench-cluster: system-deps install
 	@bash .ci/system-deps.sh --browser
 	$(PY) -m bench.cluster $(ARGS)
+
+# 500 connections opened and closed ten times: does the RSS come back (docs/benchmarks.md)?
+bench-memory: install
+	$(PY) -m bench.connections_memory
 
 bench-component: system-deps install
 	$(PY) -m bench.xmpp_component $(ARGS)
