@@ -64,6 +64,9 @@ class Forwarded:
 
     rev: int
     placement: str  # "exact", "fuzzy" or "duplicate" (sync.server.Placement)
+    # The revision itself, committed: the forwarder folds it in without reading the store
+    # when it is the next one there (None: the forwarder reads it).
+    revision: Revision | None = None
 
 
 class ForwardFailed(Exception):

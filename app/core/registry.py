@@ -247,7 +247,7 @@ class RoomRegistry:
     async def forwarded_edit(self, doc_id: str, edit: Edit, author: str) -> Forwarded:
         async with self.holding(doc_id) as room:
             outcome = await room.submit(edit, author, origin="forwarded")
-        return Forwarded(outcome.revision.rev, outcome.placement.value)
+        return Forwarded(outcome.revision.rev, outcome.placement.value, outcome.revision)
 
     async def revisions_after(self, doc_id: str, after: int, limit: int) -> list[Revision]:
         room = self.rooms.get(doc_id)

@@ -129,6 +129,19 @@ class Room:
                 self.sequencer.ingest(revision)
                 self.broadcast(revision.to_wire())
 
+    async def fold_committed(self, revision: Revision) -> None:
+        """Fold in ``revision``, committed by the instance that sequences this document, if
+        it is still the next one here; else nothing (a refresh reads what is missing)."""
+        async with self.lock:
+            if revision.rev != self.sequencer.rev + 1:
+                return
+            try:
+                self.sequencer.ingest(revision)
+            except sync_errors.SyncError:
+                log.warning("revision %d of %s did not fold; reading it", revision.rev, self.doc_id)
+                return
+            self.broadcast(revision.to_wire())
+
     async def revisions_after(self, after: int, limit: int) -> list[Revision]:
         """Committed revisions after ``after``, from memory when it still has them.
 

@@ -181,9 +181,13 @@ class SequencerRouting(Extension):
         self.forwarded += 1
         if self.on_forwarded is not None:
             self.on_forwarded()
-        # The holder committed it: fold it in from the store, which sends it to our
-        # members, its author first among them (unless a refresh for another forwarded edit,
-        # or the holder's publication, brought it in already: one read serves many).
+        # The holder committed it: fold it in, which sends it to our members, its author
+        # first among them. From the answer when it carries the next revision we lack (no
+        # store read: the holder is our own account's instance, and folding checks the
+        # checksum); else from the store (unless a refresh for another forwarded edit, or the
+        # holder's publication, brought it in already: one read serves many).
+        if result.revision is not None and room.sequencer.rev == result.rev - 1:
+            await room.fold_committed(result.revision)
         if room.sequencer.rev < result.rev:
             await room.refresh()
         revisions = await room.revisions_after(result.rev - 1, 1)

@@ -696,7 +696,7 @@ class XmppBridge:
             raise ForwardFailed(f"{holder} answered something else: {exc}") from exc
         if isinstance(first, str):
             raise RemoteRefusal(first, second)
-        return Forwarded(first, second)
+        return Forwarded(first, second, forwarding.revision_of(answer["collab_forwarded"], first))
 
     async def _on_forward(self, iq: Iq) -> None:
         """Another instance (a resource of our own account, and nobody else) asks us to
@@ -712,7 +712,7 @@ class XmppBridge:
         try:
             doc_id, edit, author = forwarding.edit_of(iq["collab_forward"])
             result = await self.host.forwarded_edit(doc_id, edit, author)
-            answer = forwarding.applied(result.rev, result.placement)
+            answer = forwarding.applied(result.rev, result.placement, result.revision)
         except (sync_errors.SyncError, AppError) as exc:
             answer = forwarding.refused(exc.code, str(exc))
         except Exception:

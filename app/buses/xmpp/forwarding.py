@@ -9,9 +9,15 @@ clients' edits to the holder's full JID:
       </forward>
     </iq>
 
-and the holder answers with the revision that took it, or the refusal, in a result:
+and the holder answers with the revision that took it (committed: the forwarder folds it in
+without reading the store when it is the next one it lacks), or the refusal, in a result:
 
-    <iq type="result" ...><forwarded xmlns="urn:xmpp-collab:0" rev="42" placement="exact"/></iq>
+    <iq type="result" ...>
+      <forwarded xmlns="urn:xmpp-collab:0" rev="42" placement="exact">
+        <revision rev="42" base="41" author="ann" client="c-7f3a" seq="12"
+                  checksum="...">@@ -1,0 +1,1 @@%0A+x%0A</revision>
+      </forwarded>
+    </iq>
     <iq type="result" ...>
       <forwarded xmlns="urn:xmpp-collab:0" code="stale-revision">...</forwarded>
     </iq>
@@ -31,11 +37,14 @@ from slixmpp.xmlstream import register_stanza_plugin
 
 from sdk.xmpp import stanza as st
 from sync.errors import ProtocolViolation
-from sync.protocol import Edit
+from sync.protocol import Edit, Revision
 from sync.text import validate_text
 
 MAX_AUTHOR = 200  # an account's name, or a guest's chosen one with " (guest)"
 PLACEMENTS = frozenset({"exact", "fuzzy", "duplicate"})
+# A revision larger than this is not carried back (the forwarder reads it from the store):
+# the answer stays small, and the edit it answers was small enough to forward anyway.
+MAX_CARRIED_PATCH = 64 * 1024
 
 
 class ForwardStanza(st._Payload):
@@ -53,6 +62,7 @@ class ForwardedStanza(st._Payload):
 register_stanza_plugin(Iq, ForwardStanza)
 register_stanza_plugin(Iq, ForwardedStanza)
 register_stanza_plugin(ForwardStanza, st.EditStanza)
+register_stanza_plugin(ForwardedStanza, st.RevisionStanza)
 
 
 def forward_payload(doc_id: str, edit: Edit, author: str) -> ForwardStanza:
@@ -77,10 +87,12 @@ def edit_of(payload: ForwardStanza) -> tuple[str, Edit, str]:
     return doc_id, edit, author
 
 
-def applied(rev: int, placement: str) -> ForwardedStanza:
+def applied(rev: int, placement: str, revision: Revision | None = None) -> ForwardedStanza:
     answer = ForwardedStanza()
     answer["rev"] = str(rev)
     answer["placement"] = placement
+    if revision is not None and len(revision.patch) <= MAX_CARRIED_PATCH:
+        answer.append(st.revision_stanza(revision))
     return answer
 
 
@@ -89,6 +101,19 @@ def refused(code: str, message: str) -> ForwardedStanza:
     answer["code"] = code[:64]
     answer["body"] = message[:2000]
     return answer
+
+
+def revision_of(answer: ForwardedStanza, rev: int) -> Revision | None:
+    """The revision an answer carries, if it carries revision ``rev`` well formed; None
+    otherwise (the forwarder then reads it from the store, as before)."""
+    inner = answer.xml.find(f"{{{st.NS}}}revision")
+    if inner is None:
+        return None
+    try:
+        revision = st.revision_from_stanza(answer["collab_revision"])
+    except ProtocolViolation:
+        return None
+    return revision if revision.rev == rev else None
 
 
 def outcome_of(answer: ForwardedStanza) -> tuple[int, str] | tuple[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -181,3 +182,57 @@ async def test_a_failed_forward_takes_over_only_from_a_holder_that_is_gone(
     assert await routing.holder_of("d") == ("b" if holder_gone else "a")
     routing.holder_back("a")
     assert "a" not in routing.gone
+
+
+# -- the revision carried back ---------------------------------------------------------------
+
+
+async def test_a_forwarder_folds_the_carried_revision_and_only_the_next_one(
+    tmp_path: Path,
+) -> None:
+    """The holder's answer carries the committed revision: the forwarder's room folds it in
+    (and sends it to its members) when it is the next one there, and ignores it otherwise,
+    or when it does not fold (a refresh then reads the truth from the store)."""
+    from tests.app.core.test_rooms import (
+        FakeChannel,
+        insert_at,
+        make_member,
+        open_store,
+        registry_for,
+    )
+
+    data_dir = tmp_path / "data"
+    store = await open_store(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    try:
+        await store.create("doc", "Doc", "hello")
+        holder, forwarder = registry_for(store, data_dir), registry_for(store, data_dir)
+        room_a, room_b = await holder.acquire("doc"), await forwarder.acquire("doc")
+        channel = FakeChannel()
+        member = make_member(channel)
+        await room_b.join(member, 0, full=True, welcome={"type": "joined"})
+
+        first = await room_a.submit(insert_at(room_a, "ann", 1, 5, " world"), "Ann")
+        second = await room_a.submit(insert_at(room_a, "ann", 2, 0, ">"), "Ann")
+        await room_b.fold_committed(second.revision)  # not the next one: left alone
+        assert room_b.sequencer.rev == 0
+
+        tampered = dataclasses.replace(first.revision, checksum="2:00000000:0")
+        await room_b.fold_committed(tampered)  # does not fold: left alone, logged
+        assert room_b.sequencer.rev == 0
+
+        await room_b.fold_committed(first.revision)
+        await room_b.fold_committed(first.revision)  # twice: once
+        assert room_b.sequencer.rev == 1
+        assert room_b.sequencer.text == "hello world"
+        await eventually(lambda: [m["rev"] for m in channel.of_type("revision")] == [1])
+
+        await room_b.refresh()  # what is missing comes from the store
+        assert room_b.sequencer.text == room_a.sequencer.text == ">hello world"
+        room_b.remove(member)
+        await member.stop()
+        await holder.release(room_a)
+        await forwarder.release(room_b)
+        await holder.close()
+        await forwarder.close()
+    finally:
+        await store.engine.dispose()
