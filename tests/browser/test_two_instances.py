@@ -111,3 +111,34 @@ def test_people_on_two_instances_see_each_other(
     finally:
         people.close()
     assert people.page_errors == [], people.page_errors
+
+
+def test_one_color_asked_for_on_two_instances_goes_to_one_person(
+    browser: Browser, instances: tuple[LiveServer, LiveServer]
+) -> None:
+    """Ann (on A) and Bob (on B) both chose red. Whoever of them B's instance and A's hear
+    of first, they end with two colors, the same on both pages, and one of them red."""
+    a, b = instances
+    doc_id = create_document(a, "first line\nlast line")
+    people = People(browser, a)
+    red = "#d7263d"
+    try:
+        pages = [people.context(name, color=red).new_page() for name in ("Ann", "Bob")]
+        pages[0].goto(f"{a.http_url}/d/{doc_id}")
+        pages[1].goto(f"{b.http_url}/d/{doc_id}")
+        for page in pages:
+            wait_synced(page)
+            page.locator(EDITOR).click()  # a presence update, as anyone's first click sends
+        seen = """() => {
+            const me = window.collab.me();
+            const people = window.collab.people();
+            const other = people[0];
+            if (people.length !== 1 || me.color === other.color) return null;
+            return JSON.stringify([[me.session, me.color], [other.session, other.color]].sort());
+        }"""
+        views = [page.wait_for_function(seen).json_value() for page in pages]
+        assert views[0] == views[1], views
+        assert red in views[0], views
+    finally:
+        people.close()
+    assert people.page_errors == [], people.page_errors
