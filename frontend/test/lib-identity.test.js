@@ -21,6 +21,7 @@ function memoryStorage(entries = {}) {
     map,
     getItem: (/** @type {string} */ key) => (map.has(key) ? map.get(key) : null),
     setItem: (/** @type {string} */ key, /** @type {string} */ value) => void map.set(key, String(value)),
+    removeItem: (/** @type {string} */ key) => void map.delete(key),
   };
 }
 
@@ -30,6 +31,9 @@ const brokenStorage = {
   },
   setItem: () => {
     throw new Error("QuotaExceededError");
+  },
+  removeItem: () => {
+    throw new Error("SecurityError");
   },
 };
 
@@ -60,6 +64,8 @@ test("a chosen color is remembered; only #rrggbb is a color", () => {
   const storage = memoryStorage({ [NAME_KEY]: "Ann" });
   saveColor(storage, "#2e86de");
   assert.equal(loadIdentity(storage).color, "#2e86de");
+  saveColor(storage, null);
+  assert.equal(loadIdentity(storage).color, null);
   assert.equal(cleanColor(" #ABCDEF "), "#abcdef");
   for (const bad of ["", "#abc", "#abcdeg", "abcdef", "#abcdef0", "red"]) assert.equal(cleanColor(bad), null);
 });
@@ -70,6 +76,7 @@ test("storage that throws still gives an identity", () => {
   assert.equal(identity.color, null);
   assert.doesNotThrow(() => saveName(brokenStorage, "Ann"));
   assert.doesNotThrow(() => saveColor(brokenStorage, "#123456"));
+  assert.doesNotThrow(() => saveColor(brokenStorage, null));
 });
 
 test("saveName stores the name under the name key", () => {

@@ -75,6 +75,14 @@ def test_chosen_colors_follow_the_typist_everywhere(server: LiveServer, people: 
         arg=TEAL,
     )
     expect(ann.get_by_role("radio", name="Teal (Bob has it)")).to_be_disabled()
+    # Ann's color typed into the color input: refused, and Bob keeps his.
+    bob.locator("#color-input").fill(PURPLE)
+    expect(bob.locator("#message")).to_have_text(
+        "Someone here has that color already; you keep yours."
+    )
+    bob.wait_for_function("color => window.collab.me().color === color", arg=TEAL)
+    expect(bob.get_by_role("radio", name="Teal")).to_be_checked()
+    assert bob.evaluate("localStorage.getItem('collab.color')") == TEAL  # still his choice
 
     ann.locator(EDITOR).click()
     ann.keyboard.press("Control+End")

@@ -69,11 +69,19 @@ export function cleanColor(raw) {
 }
 
 /**
- * @param {Pick<Storage, "setItem">} storage
- * @param {string} color  `#rrggbb`
+ * Remember `color` as the person's choice (`null`: forget it; they have chosen none).
+ * @param {Pick<Storage, "setItem" | "removeItem">} storage
+ * @param {string | null} color  `#rrggbb`
  */
 export function saveColor(storage, color) {
-  safeSet(storage, COLOR_KEY, color);
+  if (color !== null) safeSet(storage, COLOR_KEY, color);
+  else {
+    try {
+      storage.removeItem(COLOR_KEY);
+    } catch {
+      // not forgotten; it is only a wish
+    }
+  }
 }
 
 /**

@@ -277,8 +277,22 @@ function start(id, saved) {
         renderPeople();
       },
       meChanged: (person) => {
-        // The server gave us another color than we asked for: someone here has it.
-        say(message, "Someone here has that color already; you keep yours.");
+        // The server refused the color just picked (someone here has it), or, having found
+        // that someone on another server got ours at the same moment, gave us another.
+        // A refusal gives back the color we had before picking; a clash, a new one.
+        const refused = colorBeforePick !== null && person.color === colorBeforePick;
+        colorBeforePick = null;
+        if (refused) {
+          // Not theirs to have: the choice before it stays the one remembered.
+          identity.color = choiceBeforePick;
+          saveColor(localStorage, choiceBeforePick);
+        }
+        say(
+          message,
+          refused
+            ? "Someone here has that color already; you keep yours."
+            : "Someone here had your color too, so you have another now. Pick one below if you like.",
+        );
         if (typeof person.color === "string") connection.color = person.color;
         updatePeopleNames();
         renderPeople();
@@ -528,12 +542,17 @@ function start(id, saved) {
     say(message, `You appear as “${name}”.`);
   });
 
+  /** Our color before the last pick: the server answers a refused pick with it. */
+  let colorBeforePick = /** @type {string | null} */ (null);
+  let choiceBeforePick = /** @type {string | null} */ (null);
   // The color picker: the choice is remembered, asked of the server (which gives it if nobody
   // else here has it) and shown at once; the server's refusal puts the old one back.
   const showColors = bindColorPicker(
     byId("color-choices"),
     /** @type {HTMLInputElement} */ (byId("color-input")),
     (color) => {
+      colorBeforePick = connection.me?.color ?? null;
+      choiceBeforePick = identity.color;
       identity.color = color;
       saveColor(localStorage, color);
       connection.setPresence({ color });
