@@ -115,6 +115,27 @@ def test_edit_older_than_history_is_stale() -> None:
         server.submit(edit_on(BASE, 0, "b", 1, 0, 0, "y"), "b")
 
 
+@pytest.mark.parametrize("history_limit", [1, 3, 8])
+def test_edit_from_any_kept_base_is_rebased_over_exactly_the_revisions_since(
+    history_limit: int,
+) -> None:
+    # The history is full and has evicted older revisions: the revisions an edit is rebased
+    # over are taken from the newest end, oldest kept base included.
+    texts = [BASE]
+    server = Sequencer(BASE, history_limit=history_limit)
+    for seq in range(1, history_limit + 4):
+        server.submit(edit_on(texts[-1], seq - 1, "a", seq, 0, 0, str(seq % 10)), "a")
+        texts.append(server.text)
+    for offset, base in enumerate(range(server.oldest_base, server.rev + 1)):
+        at_base = texts[base]
+        outcome = server.propose(edit_on(at_base, base, "b", offset + 1, len(at_base), 0, "!"), "b")
+        assert outcome.placement is Placement.EXACT
+        assert outcome.text == server.text + "!"
+        assert server.catch_up(base) == [
+            server.revision(r) for r in range(base + 1, server.rev + 1)
+        ]
+
+
 def test_malformed_and_forbidden_patches_are_refused() -> None:
     server = Sequencer(BASE)
     with pytest.raises(MalformedPatch):
