@@ -85,6 +85,9 @@ class Occupant:
     def say(self, room: str, text: str) -> None:
         self.xmpp.send_message(mto=room, mbody=text, mtype="groupchat")
 
+    def leave(self, room: str, nick: str) -> None:
+        self.xmpp.plugin["xep_0045"].leave_muc(room, nick)
+
     async def close(self) -> None:
         await asyncio.wait_for(self.xmpp.disconnect(), 5)
         # slixmpp's outgoing filter task would otherwise be cancelled by its __del__, on a

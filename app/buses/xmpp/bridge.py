@@ -390,6 +390,8 @@ class XmppBridge:
             await self.nodes.publish_snapshot(doc_id, snapshot)
         except sync_errors.BridgeError as exc:
             log.warning("could not set up the nodes of %s: %s", doc_id, exc)
+        # Its chat room too, off the creator's path (a few round trips to the MUC service).
+        self._spawn(self.chat.create(doc_id, title))
 
     async def document_deleted(self, doc_id: str) -> None:
         """Delete a document's nodes; their subscribers (instances, bots) are told."""

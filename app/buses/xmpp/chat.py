@@ -118,6 +118,29 @@ class MucChat:
         for message in self._pending.pop(doc_id, []):
             self.send_chat(doc_id, message)
 
+    async def create(self, doc_id: str, title: str) -> None:
+        """Make a new document's room now, configured and with its members, so that it is
+        there for XMPP clients before anyone opens the document; this instance then leaves
+        it unless the document was opened here meanwhile. If the server refuses, the room is
+        made when the document is first opened."""
+        if doc_id in self.wanted or doc_id in self._opening:
+            return  # open() makes it
+        self.titles[doc_id] = title
+        try:
+            await self.rooms.join(doc_id)
+            await self._configure(doc_id)
+            await self.mirror(doc_id)
+        except (BridgeError, IqError, IqTimeout) as exc:
+            log.warning(
+                "could not make the chat room of %s: %s (made when it is first opened)",
+                doc_id,
+                _reason(exc),
+            )
+        finally:
+            if doc_id not in self.wanted:
+                self.titles.pop(doc_id, None)
+                self.rooms.leave(doc_id)
+
     def close(self, doc_id: str) -> None:
         self.wanted.discard(doc_id)
         self.titles.pop(doc_id, None)
@@ -152,13 +175,21 @@ class MucChat:
             log.info("could not rename the chat room of %s: %s", doc_id, _reason(exc))
 
     def access_changed(self, doc_id: str) -> None:
-        if self.members_of is not None and self.rooms.joined(doc_id):
+        # Also for a room no instance is in: its owner (our account) may change its members
+        # from outside, and a revoked person must not read a room nobody has open.
+        if self.members_of is not None and self._connected():
             self._spawn(self._mirror_logged(doc_id))
 
     async def _mirror_logged(self, doc_id: str) -> None:
         try:
             await self.mirror(doc_id)
-        except (BridgeError, IqError, IqTimeout) as exc:
+        except IqError as exc:
+            if exc.iq["error"]["condition"] == "item-not-found":
+                # No room yet (a document from before chat, or made while XMPP was down):
+                # made, with its members, when the document is first opened.
+                return
+            log.warning("could not update the chat room of %s: %s", doc_id, _reason(exc))
+        except (BridgeError, IqTimeout) as exc:
             log.warning("could not update the chat room of %s: %s", doc_id, _reason(exc))
 
     # -- ChatRelay ------------------------------------------------------------------------

@@ -348,3 +348,66 @@ def test_pages_on_two_instances_chat_through_the_room(
 
 async def _is(value: Any, expected: str) -> bool:
     return await value == expected
+
+
+def test_a_new_documents_room_is_there_and_follows_its_members_before_anyone_opens_it(
+    tmp_path: Path, xmpp_server: XmppServerForTests
+) -> None:
+    """Made with the document, not at its first opening: an XMPP member can join the room
+    of a document no page has open, and loses it when the role goes, though no instance is in
+    the room to see it happen."""
+    domain = xmpp_server.service.jid.split("@", 1)[1]
+    server = LiveServer(
+        tmp_path / "app",
+        auth="on",
+        **external_xmpp(xmpp_server.service, f"made-{secrets.token_hex(3)}"),
+    )
+    server.start()
+    member = xmpp_server.account("dino")
+    doc = f"made-{secrets.token_hex(3)}"
+    room = f"doc-{doc}@conference.{domain}"
+
+    async def scenario() -> None:
+        async with server.http() as http:
+            made = await http.post(
+                "/api/auth/setup", json={"name": "ada", "password": "a long secret 1"}
+            )
+            assert made.status_code == 201, made.text
+            http.headers["X-CSRF-Token"] = made.json()["csrf_token"]
+            created = await http.post("/api/documents", json={"id": doc, "title": "Made"})
+            assert created.status_code == 201, created.text
+            bot = await http.post(
+                "/api/bots",
+                json={"name": "dino", "jid": member.jid, "documents": {doc: "viewer"}},
+            )
+            assert bot.status_code == 201, bot.text
+
+            occupant = Occupant(member)
+            await occupant.connect()
+            try:
+
+                async def admitted() -> bool:
+                    return await occupant.join(room, "Dee") == ""
+
+                await eventually_true(admitted, "the new document's room admitting its member")
+                occupant.leave(room, "Dee")
+                revoked = await http.delete(f"/api/documents/{doc}/sharing/dino")
+                assert revoked.status_code == 204, revoked.text
+
+                async def refused() -> bool:
+                    answer = await occupant.join(room, "Dee")
+                    if answer == "":
+                        occupant.leave(room, "Dee")
+                    return answer == "registration-required"
+
+                await eventually_true(refused, "the room refusing the revoked member")
+            finally:
+                await occupant.close()
+        # Nobody opened the document: the rooms were made and changed from outside them.
+        assert "unloaded document" not in server.log()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log(), server.log()
