@@ -110,7 +110,10 @@ def create_app(
                 rooms.routing = routing
             hooks.add(ReachabilityNotice(rooms))
             release = MemoryRelease.for_this_system() if settings.release_memory else None
-            if release is not None:
+            if release is not None and os.environ.get("PYTHONMALLOC") == "malloc":
+                # Only under the C allocator, as `collab serve` runs: under pymalloc a trim
+                # gives back next to nothing, and an app embedded in another process (a test
+                # runner) would have that process's garbage collected at odd moments.
                 hooks.add(release)
                 stack.push_async_callback(release.stop)
             await chosen.start(rooms)

@@ -11,7 +11,7 @@ unload many documents within a second, and one trim serves them all.
 It only gives back what glibc holds: objects CPython's own small-object allocator (pymalloc)
 placed in an arena that something long-lived still uses stay put. ``collab serve`` therefore
 starts the server with ``PYTHONMALLOC=malloc`` unless told otherwise (``app/cli/main.py``),
-which puts every object under glibc and its trim.
+which puts every object under glibc and its trim; the app trims only when it runs so.
 """
 
 from __future__ import annotations
