@@ -16,7 +16,8 @@ ejabberd (Debian's 23.01) gets wrong for it:
 * an HTTP API on loopback only (``mod_http_api``), with which accounts are registered;
 * documents' chat rooms on ``conference.<domain>`` (``mod_muc``), made only by the service
   account (``access_create``), each replaying its last 100 lines (``history_size``, default 20)
-  and members-only from the moment it exists: ejabberd does not lock a new room until its
+  and archiving every line (``mod_mam``, the rooms' ``mam`` option), so its history outlives
+  a restart, and members-only from the moment it exists: ejabberd does not lock a new room until its
   owner configures it, and a stranger could slip in meanwhile.
 
 :class:`ManagedEjabberd` runs ``erl`` with that configuration as the current user, with no
@@ -136,6 +137,10 @@ default_db: mnesia
 modules:
   mod_disco: {{}}
   mod_ping: {{}}
+  # Only where asked: rooms whose "mam" option is on (every documents' room, by default
+  # below), so their history outlives a restart; people's own messages are not archived.
+  mod_mam:
+    default: never
   mod_roster: {{}}
   mod_pubsub:
     host: "pubsub.{domain}"
@@ -151,6 +156,7 @@ modules:
     access_persistent: muc_create
     history_size: {CHAT_HISTORY_LINES}
     default_room_options:
+      mam: true
       persistent: true
       public: false
       members_only: true

@@ -11,7 +11,8 @@ Prosody 0.12:
 * Prosody refuses to run as root unless told to; as root we set ``run_as_root``;
 * there is no TLS on loopback, so plaintext authentication is allowed there and only there;
 * documents' chat rooms are on ``conference.<domain>`` (mod_muc), where only admins, so the
-  service account, may make rooms (``restrict_room_creation``).
+  service account, may make rooms (``restrict_room_creation``), and every line goes to the
+  archive (``mod_muc_mam``, kept), so a room's history outlives a restart.
 
 It is also supervised: if Prosody exits while the app runs (a crash, a kill, the OOM killer),
 it is started again, after a delay that grows while restarts keep failing, and whoever
@@ -252,9 +253,14 @@ Component {_lua(self.pubsub_service)} "pubsub"
     pubsub_max_items = {self.max_items}
     expose_publisher = true
 
--- Documents' chat rooms: only admins (the service account) make rooms; each keeps 100 lines,
--- and is members-only from the start (the app opens it when accounts are off).
+-- Documents' chat rooms: only admins (the service account) make rooms; each replays its last
+-- 100 lines to who joins, from an archive (mod_muc_mam) that outlives a restart, and is
+-- members-only from the start (the app opens it when accounts are off).
 Component {_lua(self.muc_service)} "muc"
+    modules_enabled = {{ "muc_mam" }}
+    muc_log_by_default = true
+    muc_log_all_rooms = true
+    muc_log_expires_after = "never"
     restrict_room_creation = true
     max_history_messages = {CHAT_HISTORY_LINES}
     muc_room_default_history_length = {CHAT_HISTORY_LINES}

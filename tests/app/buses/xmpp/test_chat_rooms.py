@@ -411,3 +411,62 @@ def test_a_new_documents_room_is_there_and_follows_its_members_before_anyone_ope
     finally:
         server.stop()
     assert "Traceback" not in server.log(), server.log()
+
+
+def test_a_rooms_lines_are_archived_where_a_restart_keeps_them(
+    tmp_path: Path, xmpp_server: XmppServerForTests
+) -> None:
+    """The room's history is the server's message archive (XEP-0313: Prosody's mod_muc_mam,
+    ejabberd's mod_mam), kept in its database rather than in memory: any member can page
+    through it, and it outlives a restart of the XMPP server."""
+    domain = xmpp_server.service.jid.split("@", 1)[1]
+    server = LiveServer(
+        tmp_path / "app", **external_xmpp(xmpp_server.service, f"arch-{secrets.token_hex(3)}")
+    )
+    server.start()
+    reader = xmpp_server.account("archive-reader")
+    doc = f"arch-{secrets.token_hex(3)}"
+    room = f"doc-{doc}@conference.{domain}"
+
+    async def scenario() -> list[str]:
+        await create_document(server, doc, "text")
+        ws = await open_socket(server, doc)
+        await join(ws, "page-ann", name="Ann", chat=True)
+        await receive_until(ws, of_type("chat-history"))
+        for text in ("archived one", "archived two <&>"):
+            await ws.send(json.dumps({"type": "chat", "text": text}))
+            await chat_line(ws, text)
+        occupant = Occupant(reader)
+        occupant.xmpp.register_plugin("xep_0059")
+        occupant.xmpp.register_plugin("xep_0313")
+        await occupant.connect()
+        bodies: list[str] = []
+        try:
+            assert await occupant.join(room, "Reader") == ""
+            # The room says it archives: ejabberd answers archive queries from its memory
+            # too, but says so only for a room whose lines go to the database.
+            info = await occupant.xmpp.plugin["xep_0030"].get_info(jid=room, timeout=10)
+            assert "urn:xmpp:mam:2" in info["disco_info"]["features"]
+
+            async def archived() -> bool:
+                bodies.clear()
+                mam = occupant.xmpp.plugin["xep_0313"]
+                async for result in mam.iterate(jid=room, rsm={"max": 50}):
+                    bodies.append(str(result["mam_result"]["forwarded"]["stanza"]["body"]))
+                return "Ann: archived two <&>" in bodies
+
+            await eventually_true(archived, "the page's lines in the room's archive")
+        finally:
+            await occupant.close()
+            await ws.close()
+        return bodies
+
+    try:
+        bodies = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert [b for b in bodies if b.startswith("Ann: ")] == [
+        "Ann: archived one",
+        "Ann: archived two <&>",
+    ]
+    assert "Traceback" not in server.log(), server.log()
