@@ -91,6 +91,7 @@ async def test_asking_for_the_chat_takes_true_or_false(server: LiveServer) -> No
         "protocol-violation",
         "'chat' must be true or false",
     )
+    await ws.close()  # or its transport is left for the collector to find, in a later test
 
 
 async def test_a_line_past_a_bound_gets_its_error_and_the_socket_stays(server: LiveServer) -> None:
