@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -102,12 +103,30 @@ SNAPSHOT_ONLY = (
 def uvicorn_options(ours_source: Path) -> dict[str, Any]:
     """How ours has uvicorn serve it (``app.serving.uvicorn_options``), or {} for uvicorn's
     defaults where that module does not exist (before it did, ``collab serve`` used those)."""
-    # ``ws`` may be ours' own protocol class (a subclass of uvicorn's, app/serving.py): it is
-    # named "websockets-sansio+ClassName", and pycrdt gets the uvicorn protocol it extends.
-    probe = (
-        "import json; from app.serving import uvicorn_options as o; "
-        "print(json.dumps({k: v if isinstance(v, str | bool) or v is None "
-        "else 'websockets-sansio+' + v.__name__ for k, v in o().items()}))"
+    # ``http`` and ``ws`` may be ours' own protocol classes (subclasses of uvicorn's,
+    # app/serving.py): each is named "<uvicorn's name>+ClassName" after the uvicorn protocol
+    # it extends, which is what pycrdt gets.
+    probe = textwrap.dedent(
+        """
+        import importlib, json
+        from uvicorn.config import HTTP_PROTOCOLS, WS_PROTOCOLS
+        from app.serving import uvicorn_options
+        bases = {}
+        for name, path in {**HTTP_PROTOCOLS, **WS_PROTOCOLS}.items():
+            if name == "auto" or not path:
+                continue
+            module, _, attribute = path.partition(":")
+            try:
+                bases[getattr(importlib.import_module(module), attribute)] = name
+            except (ImportError, AttributeError):  # that protocol's library is absent
+                pass
+        def named(value):
+            if isinstance(value, str | bool) or value is None:
+                return value
+            base = next(bases[cls] for cls in value.__mro__ if cls in bases)
+            return base + "+" + value.__name__
+        print(json.dumps({k: named(v) for k, v in uvicorn_options().items()}))
+        """
     )
     probe = SNAPSHOT_ONLY + probe
     done = subprocess.run(
