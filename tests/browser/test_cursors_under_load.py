@@ -83,11 +83,14 @@ def test_five_typists_see_each_others_cursors_exactly(server: LiveServer, people
         page.locator(f"{EDITOR} .cm-line >> nth={line}").click()
         page.keyboard.press(key)
 
-    # Colors: distinct, each the one asked for unless someone had it already.
+    # Colors: distinct, each the one asked for unless someone had it already (the pages join
+    # in no set order, and Dee, who asks for none, may be given one that Eve then asks for).
     colors = [caret_of(p)["color"] for p in pages]
     assert len(set(colors)) == len(PEOPLE), colors
-    assert colors[0] == "#d7263d" and colors[1] != "#d7263d"
-    assert (colors[2], colors[4]) == ("#2a9d3a", "#3949ab")
+    for (name, wish, _, _), color in zip(PEOPLE, colors, strict=True):
+        if wish is not None:
+            assert color == wish or wish in colors, (name, wish, colors)
+    assert "#d7263d" in colors[:2]  # Ann and Bob both asked for it: one of them has it
 
     typed = 0
     for _ in range(BURSTS):
