@@ -179,6 +179,14 @@ def serving(data_dir: Path, **settings: object) -> Iterator[LiveServer]:
 # -- REST -----------------------------------------------------------------------------------
 
 
+async def set_up_administrator(http: httpx.AsyncClient, name: str = "ada") -> None:
+    """Make the first account (an administrator) through ``/api/auth/setup``, signed in on
+    ``http`` from then on, with the CSRF token its writes need."""
+    made = await http.post("/api/auth/setup", json={"name": name, "password": "a long secret 1"})
+    assert made.status_code == 201, made.text
+    http.headers["X-CSRF-Token"] = made.json()["csrf_token"]
+
+
 async def create_document(server: LiveServer, doc_id: str, text: str = "", title: str = "") -> None:
     async with server.http() as http:
         response = await http.post(

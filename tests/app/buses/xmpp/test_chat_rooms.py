@@ -27,6 +27,7 @@ from tests.app.live import (
     of_type,
     open_socket,
     receive_until,
+    set_up_administrator,
 )
 from tests.xmpp_occupant import Occupant
 from tests.xmpp_support import XmppServerForTests, needs_prosody
@@ -68,11 +69,7 @@ def test_chat_room_admits_members_and_carries_lines_both_ways(
 
     async def scenario() -> None:
         async with server.http() as http:
-            made = await http.post(
-                "/api/auth/setup", json={"name": "ada", "password": "a long secret 1"}
-            )
-            assert made.status_code == 201, made.text
-            http.headers["X-CSRF-Token"] = made.json()["csrf_token"]
+            await set_up_administrator(http)
             created = await http.post("/api/documents", json={"id": doc, "title": "Chat"})
             assert created.status_code == 201, created.text
             token = (await http.post("/api/auth/tokens", json={"name": "t"})).json()["token"]
@@ -369,11 +366,7 @@ def test_a_new_documents_room_is_there_and_follows_its_members_before_anyone_ope
 
     async def scenario() -> None:
         async with server.http() as http:
-            made = await http.post(
-                "/api/auth/setup", json={"name": "ada", "password": "a long secret 1"}
-            )
-            assert made.status_code == 201, made.text
-            http.headers["X-CSRF-Token"] = made.json()["csrf_token"]
+            await set_up_administrator(http)
             created = await http.post("/api/documents", json={"id": doc, "title": "Made"})
             assert created.status_code == 201, created.text
             bot = await http.post(

@@ -21,7 +21,7 @@ from sdk.xmpp.nodes import DocumentNodes, document_node, inbox_node
 from sync.errors import BridgeError
 from sync.protocol import Edit, OpId, Revision
 from tests.app.buses.xmpp.test_supervision import eventually_true
-from tests.app.live import LiveServer, external_xmpp
+from tests.app.live import LiveServer, external_xmpp, set_up_administrator
 from tests.xmpp_support import XmppServerForTests, needs_prosody
 
 pytestmark = needs_prosody
@@ -63,11 +63,7 @@ def test_nodes_admit_only_members_and_follow_their_roles(
 
     async def scenario() -> None:
         async with server.http() as http:
-            made = await http.post(
-                "/api/auth/setup", json={"name": "ada", "password": "a long secret 1"}
-            )
-            assert made.status_code == 201, made.text
-            http.headers["X-CSRF-Token"] = made.json()["csrf_token"]
+            await set_up_administrator(http)
             created = await http.post(
                 "/api/documents", json={"id": doc, "title": "Locked", "text": "secret\n"}
             )
