@@ -1,11 +1,15 @@
 """Where the server's time goes: py-spy on `collab serve` while editors type.
 
-    python -m bench.profile_server [--editors K] [--seconds S] [--xmpp managed|off]
+    python -m bench.profile_server [--editors K] [--rate R] [--observers N] [--seconds S]
+                                   [--xmpp managed|off]
 
 Starts the server as `collab serve` (SQLite FULL, managed Prosody unless --xmpp off), lets K
-editors insert markers at 5 edits/s each (Poisson arrivals) through `sdk.websocket.WSClient`,
+editors insert markers at R edits/s each (default 5, Poisson arrivals) through
+`sdk.websocket.WSClient` while N observers (bare WebSocket connections that only read) watch,
 records the server with py-spy for S seconds, and prints the share of samples by where they
-were spent (grouped by package), most first. The raw collapsed stacks go to --raw.
+were spent (grouped by package), most first, and the server's CPU per delivered revision. The
+raw collapsed stacks go to --raw. ``--editors 1 --rate 20 --observers 500`` is the fan-out
+scenario of `make bench-peers` (S3).
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import json
+import os
 import random
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from app.stores.sql import sqlite_writer
 from sdk.websocket import WSClient
 from sync.client import SyncClient
-from tests.app.live import LiveServer, create_document
+from tests.app.live import LiveServer, create_document, open_socket
 
 GROUPS = [
     ("sqlite writer / sqlite3", ("sqlite_writer", "sqlite3")),
@@ -36,7 +43,33 @@ GROUPS = [
 ]
 
 
-async def type_markers(server: LiveServer, doc_id: str, editors: int, seconds: float) -> int:
+def py_spy() -> str:
+    """The py-spy installed beside this Python (the project's venv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else "py-spy"
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def observe(server: LiveServer, doc_id: str, index: int, counts: list[int]) -> None:
+    """A member that only reads: counts the revisions it is sent until it is closed."""
+    socket = await open_socket(server, doc_id, compression=None, max_size=None)
+    join = {"type": "join", "client": f"o{index}", "name": f"O{index}", "since": 0, "full": True}
+    await socket.send(json.dumps(join))
+    try:
+        async for raw in socket:
+            counts[index] += str(raw).count('"type":"revision"')
+    except Exception:  # closed at the end
+        return
+
+
+async def type_markers(
+    server: LiveServer, doc_id: str, editors: int, rate: float, seconds: float
+) -> int:
     clients = [
         WSClient(server.ws_url, doc_id, SyncClient(f"e{i}"), name=f"E{i}") for i in range(editors)
     ]
@@ -53,7 +86,7 @@ async def type_markers(server: LiveServer, doc_id: str, editors: int, seconds: f
         end = loop.time() + seconds
         count = 0
         while loop.time() < end:
-            await asyncio.sleep(rng.expovariate(5.0))
+            await asyncio.sleep(rng.expovariate(rate))
             text = client.text
             client.replace(rng.randint(0, len(text)), 0, f"<{index}:{count}>")
             count += 1
@@ -114,7 +147,9 @@ def summarize(raw: Path) -> list[tuple[str, float]]:
     return [(name, 100.0 * n / max(total, 1)) for name, n in counts.most_common()]
 
 
-async def main(editors: int, seconds: float, xmpp: str, raw: Path) -> None:
+async def main(
+    editors: int, rate: float, observers: int, seconds: float, xmpp: str, raw: Path
+) -> None:
     with tempfile.TemporaryDirectory() as folder:
         server = LiveServer(
             Path(folder),
@@ -127,9 +162,15 @@ async def main(editors: int, seconds: float, xmpp: str, raw: Path) -> None:
         try:
             await create_document(server, "profile", "")
             assert server.process is not None
+            counts = [0] * observers
+            watchers = [
+                asyncio.create_task(observe(server, "profile", i, counts)) for i in range(observers)
+            ]
+            await asyncio.sleep(1.0 + observers / 200)  # every observer joined
+            cpu_before = cpu_seconds(server.process.pid)
             spy = subprocess.Popen(
                 [
-                    "py-spy",
+                    py_spy(),
                     "record",
                     "--pid",
                     str(server.process.pid),
@@ -144,11 +185,20 @@ async def main(editors: int, seconds: float, xmpp: str, raw: Path) -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            sent = await type_markers(server, "profile", editors, seconds)
+            sent = await type_markers(server, "profile", editors, rate, seconds)
+            cpu = cpu_seconds(server.process.pid) - cpu_before
             await asyncio.to_thread(spy.wait)
+            for watcher in watchers:
+                watcher.cancel()
         finally:
             await asyncio.to_thread(server.stop)
-    print(f"{editors} editors, {sent} edits in {seconds:g} s, XMPP {xmpp}; busy samples:")
+    delivered = sum(counts) + sent * max(editors - 1, 0)
+    print(
+        f"{editors} editors at {rate:g} edits/s, {observers} observers, {sent} edits in"
+        f" {seconds:g} s, XMPP {xmpp}: server CPU {cpu:.2f} s,"
+        f" {1e6 * cpu / max(delivered, 1):.1f} µs per delivered revision ({delivered:,});"
+        " busy samples:"
+    )
     for name, share in summarize(raw):
         print(f"  {share:5.1f} %  {name}")
 
@@ -156,8 +206,19 @@ async def main(editors: int, seconds: float, xmpp: str, raw: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--editors", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=5.0, help="edits/s per editor")
+    parser.add_argument("--observers", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--xmpp", choices=["managed", "off"], default="managed")
     parser.add_argument("--raw", type=Path, default=Path("profile.txt"))
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.editors, arguments.seconds, arguments.xmpp, arguments.raw))
+    asyncio.run(
+        main(
+            arguments.editors,
+            arguments.rate,
+            arguments.observers,
+            arguments.seconds,
+            arguments.xmpp,
+            arguments.raw,
+        )
+    )

@@ -80,11 +80,16 @@ def format_patch(hunks: Sequence[Hunk]) -> str:
     return "".join(out)
 
 
+_LINE_KINDS = {"+": DIFF_INSERT, "-": DIFF_DELETE, " ": DIFF_EQUAL}
+
+
 def _decode_line(line: str, number: int) -> str:
     # Raw (unescaped) text is tolerated, as diff-match-patch's own reader does, but it must
     # be valid on its own: a lone surrogate cannot even be turned into bytes.
     validate_text(line, what=f"patch line {number}")
-    if "%" in line and re.search(r"%(?![0-9A-Fa-f]{2})", line):
+    if "%" not in line:
+        return line  # nothing escaped (most context lines): already checked above
+    if re.search(r"%(?![0-9A-Fa-f]{2})", line):
         raise MalformedPatch(f"patch line {number}: '%' not followed by two hex digits")
     try:
         text = urllib.parse.unquote_to_bytes(line).decode("utf-8")
@@ -130,10 +135,10 @@ def parse_patch(text: str) -> list[Hunk]:
         if not line:
             raise MalformedPatch(f"patch line {number}: empty line inside a hunk")
         sign, body = line[0], line[1:]
-        kinds = {"+": DIFF_INSERT, "-": DIFF_DELETE, " ": DIFF_EQUAL}
-        if sign not in kinds:
+        kind = _LINE_KINDS.get(sign)
+        if kind is None:
             raise MalformedPatch(f"patch line {number}: unknown line kind {sign!r}")
-        hunk.diffs.append((kinds[sign], _decode_line(body, number)))
+        hunk.diffs.append((kind, _decode_line(body, number)))
     for index, hunk in enumerate(hunks):
         length1 = sum(len(t) for k, t in hunk.diffs if k != DIFF_INSERT)
         length2 = sum(len(t) for k, t in hunk.diffs if k != DIFF_DELETE)

@@ -86,7 +86,7 @@ def _masks(slots: int) -> tuple[int, int, int]:
     return low32, (low32 >> 16) & low32, (low32 >> 13) & low32
 
 
-def _slots(text: str, start: int, stop: int) -> bytes:
+def _slots(text: str, start: int, stop: int) -> bytes | bytearray:
     """The code points that the windows ending at ``start`` to ``stop - 1`` cover, one per
     slot, with sentinels for positions past either end of ``text``."""
     first = start - (K - 1)
@@ -95,11 +95,15 @@ def _slots(text: str, start: int, stop: int) -> bytes:
     after = stop - first - before - len(body)
     raw = bytearray(len(body) * _SLOT_BYTES)
     if body:
-        # Code points are below 2**21: the first three bytes of each UTF-32LE unit.
+        # Code points are below 2**21: the first three bytes of each UTF-32LE unit (written
+        # out, not looped: this runs twice per keystroke on every copy of a document).
         utf32 = body.encode("utf-32-le", "surrogatepass")
-        for byte in range(3):
-            raw[byte::_SLOT_BYTES] = utf32[byte::4]
-    return b"".join((_SENTINEL_SLOT * before, raw, _SENTINEL_SLOT * after))
+        raw[0::_SLOT_BYTES] = utf32[0::4]
+        raw[1::_SLOT_BYTES] = utf32[1::4]
+        raw[2::_SLOT_BYTES] = utf32[2::4]
+    if before or after:
+        return b"".join((_SENTINEL_SLOT * before, raw, _SENTINEL_SLOT * after))
+    return raw
 
 
 def _sum_slots(value: int, count: int) -> int:
@@ -120,7 +124,7 @@ def _window_sums(*ranges: tuple[str, int, int]) -> list[tuple[int, int]]:
     at code points ``start`` to ``stop - 1``. Ranges are laid out one after another, each
     with the K - 1 code points before its first window; the slots where a window would
     straddle two ranges are not summed."""
-    raw = b"".join(_slots(text, start, stop) for text, start, stop in ranges)
+    raw = b"".join([_slots(text, start, stop) for text, start, stop in ranges])
     slots = len(raw) // _SLOT_BYTES
     values = int.from_bytes(raw, "little")
     low32 = _masks(slots)[0]
