@@ -139,7 +139,8 @@ class MemoryBus:
         batch = list(revisions)
 
         async def deliver(host: BusHost) -> None:
-            await host.revisions_heard(doc_id, batch)
+            # Only instances publish on the in-process hub.
+            await host.revisions_heard(doc_id, batch, from_instance=True)
 
         self.hub.deliver(self, doc_id, deliver)
 

@@ -103,8 +103,17 @@ class BusHost(Protocol):
     def title_of(self, doc_id: str) -> str:
         """An open document's title ("" if unknown), for nodes made on the fly."""
 
-    async def revisions_heard(self, doc_id: str, revisions: list[Revision]) -> None:
-        """Revisions another instance committed, in order (gaps are filled from the store)."""
+    async def revisions_heard(
+        self, doc_id: str, revisions: list[Revision], *, from_instance: bool = False
+    ) -> None:
+        """Revisions another instance committed, in order (gaps are filled from the store).
+
+        ``from_instance``: the bus itself vouches that one of the app's instances published
+        them (the XMPP server names the publisher of every item, and only instances log in
+        as the service account), so they were committed before they were published, and
+        the room may fold them straight in, checking each against its checksum, instead of
+        reading them from the store. Anything else heard is only a hint to read the store.
+        """
 
     async def caught_up(self, doc_id: str) -> None:
         """Listening again (after subscribing or reconnecting): read what was missed."""

@@ -6,9 +6,9 @@ there; behind the front door, which sends a document's clients to one instance, 
 instance where its people are, and nothing is forwarded. An instance that is not the holder
 forwards its clients' edits (and the bot edits it hears) to the holder over the bus
 (``RevisionBus.forward``); the holder sequences them like its own and answers with the
-revision number; the forwarder reads that revision from the store, which sends it to the
-edit's author as its acknowledgement and to everyone else here. Each revision is committed
-and published once, by the holder.
+committed revision; the forwarder folds it in (or reads it from the store when it is not the
+next one), which sends it to the edit's author as its acknowledgement and to everyone else
+here. Each revision is committed and published once, by the holder.
 
 Failover: a forward that fails (the holder is gone, or the bus is down), or the bus saying an
 instance went offline, makes the forwarder claim the lease from that holder; whoever gets it

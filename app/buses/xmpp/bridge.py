@@ -805,6 +805,17 @@ class XmppBridge:
     def _mine(self, payload: ElementBase | None) -> bool:
         return payload is not None and st.origin_of(payload) == self.nodes.origin
 
+    def _from_instance(self, item: Any, payload: ElementBase | None) -> bool:
+        """Whether one of the app's instances published ``item``: the XMPP server writes
+        the publisher of every item itself (Prosody's ``expose_publisher``, ejabberd's
+        ``itemreply: publisher``; a publisher's own claim is overwritten), and only the
+        instances log in as the service account. A revision in parts is not vouched for:
+        each part could come from someone else, and such revisions are rare (the store
+        serves them)."""
+        if payload is None or payload.xml.get("parts"):
+            return False
+        return _bare(str(item["publisher"])) == str(self.connection.xmpp.boundjid.bare)
+
     def _from_service(self, message: Message, node: str) -> bool:
         """Only the pubsub service sends events; anything else is forged, logged, dropped."""
         sender = message["from"]
@@ -840,7 +851,10 @@ class XmppBridge:
                 log.warning("ignoring a bad item on %s: %s", items["node"], exc)
                 return
             if revisions:
-                self._spawn(self.host.revisions_heard(doc_id, revisions))
+                heard = self.host.revisions_heard(
+                    doc_id, revisions, from_instance=self._from_instance(item, payload)
+                )
+                self._spawn(heard)
         elif kind == "live":
             if not self._mine(payload):
                 self._on_live(doc_id, payload)

@@ -65,15 +65,19 @@ class FakeHost:
     here: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # people, per document
     reachability: list[bool] = field(default_factory=list)  # what the bus said, in order
     back: list[str] = field(default_factory=list)  # instances heard coming online
+    # Per revision heard, in order: whether the bus vouched that an instance published it.
+    vouched: list[bool] = field(default_factory=list)
 
-    def commit(self, doc_id: str, count: int) -> list[Revision]:
-        """``count`` new revisions of ``doc_id``, made by the engine as a room makes them."""
+    def commit(self, doc_id: str, count: int, *, insert: str = "") -> list[Revision]:
+        """``count`` new revisions of ``doc_id``, made by the engine as a room makes them,
+        each inserting ``insert`` (by default a short line, numbered)."""
         sequencer = self.documents.setdefault(doc_id, Sequencer(""))
         log = self.committed.setdefault(doc_id, [])
         out = []
         for _ in range(count):
             seq = len(log) + 1
-            edit = edit_on(sequencer.text, sequencer.rev, "writer", seq, 0, 0, f"{seq} <&>\r\n")
+            words = insert or f"{seq} <&>\r\n"
+            edit = edit_on(sequencer.text, sequencer.rev, "writer", seq, 0, 0, words)
             out.append(sequencer.submit(edit, "Ann").revision)
             log.append(out[-1])
         return out
@@ -109,8 +113,11 @@ class FakeHost:
     def title_of(self, doc_id: str) -> str:
         return self.titles.get(doc_id, "")
 
-    async def revisions_heard(self, doc_id: str, revisions: list[Revision]) -> None:
+    async def revisions_heard(
+        self, doc_id: str, revisions: list[Revision], *, from_instance: bool = False
+    ) -> None:
         self.heard.append(Heard("revisions", doc_id, list(revisions)))
+        self.vouched.extend([from_instance] * len(revisions))
 
     async def caught_up(self, doc_id: str) -> None:
         self.heard.append(Heard("caught_up", doc_id))
@@ -166,8 +173,8 @@ class Instance:
         self.host.opened.discard(doc_id)
         await self.bus.unsubscribe(doc_id)
 
-    def commit(self, doc_id: str, count: int) -> list[Revision]:
-        revisions = self.host.commit(doc_id, count)
+    def commit(self, doc_id: str, count: int, *, insert: str = "") -> list[Revision]:
+        revisions = self.host.commit(doc_id, count, insert=insert)
         self.bus.publish(doc_id, revisions)
         return revisions
 

@@ -1,16 +1,21 @@
 """What the bus delivers to an instance's rooms (``RoomRegistry.revisions_heard``): the store
 is the truth. A revision heard that the store does not have (forged, garbled, not folding)
-never reaches the room, and the document keeps taking edits."""
+never reaches the room, and the document keeps taking edits. What the bus vouches one of our
+instances published is folded as heard, without a store read, as far as it checks out."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from app.core.registry import RoomRegistry
+from app.core.rooms import Room
+from app.core.store import AppendResult, Commit
+from sync.protocol import Revision
 from sync.server import Sequencer
 from tests.sync.helpers import edit_on
 
@@ -46,3 +51,64 @@ async def test_revisions_the_store_does_not_have_change_nothing(
         await rooms.release(room)
     text = (await client.get("/api/documents/heard/text")).json()
     assert (text["rev"], text["text"]) == (2, "hello world!")
+
+
+async def commit_elsewhere(room: Room, sequencer: Sequencer, words: list[str]) -> list[Revision]:
+    """Revisions another instance sequenced (on its own copy, ``sequencer``) and committed to
+    the shared store, which ``room`` has not heard of."""
+    revisions = []
+    for word in words:
+        text = sequencer.text
+        edit = edit_on(text, sequencer.rev, "bee", sequencer.rev + 1, len(text), 0, word)
+        outcome = sequencer.submit(edit, "Bee")
+        commit = Commit(outcome.revision, outcome.op, sequencer.text)
+        assert await room.store.append(room.doc_id, [commit]) is AppendResult.APPENDED
+        revisions.append(outcome.revision)
+    return revisions
+
+
+def count_store_reads(room: Room, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    reads: list[int] = []
+    read: Callable[[str, int, int], Awaitable[list[Revision]]] = room.store.revisions_after
+
+    async def counted(doc_id: str, after: int, limit: int) -> list[Revision]:
+        reads.append(after)
+        return await read(doc_id, after, limit)
+
+    monkeypatch.setattr(room.store, "revisions_after", counted)
+    return reads
+
+
+async def test_revisions_an_instance_published_fold_without_a_store_read(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    response = await client.post("/api/documents", json={"id": "vouched", "text": "hello"})
+    assert response.status_code == 201, response.text
+    rooms: RoomRegistry = app.state.rooms
+    room = await rooms.acquire("vouched")
+    try:
+        elsewhere = Sequencer("hello", 0)
+        first = await commit_elsewhere(room, elsewhere, [" big", " wide"])
+        reads = count_store_reads(room, monkeypatch)
+        await rooms.revisions_heard("vouched", first, from_instance=True)
+        assert (room.sequencer.rev, room.sequencer.text) == (2, "hello big wide")
+        assert reads == []
+        # Heard again (an old item, or one already folded from an answer): nothing happens.
+        await rooms.revisions_heard("vouched", first, from_instance=True)
+        assert room.sequencer.rev == 2 and reads == []
+
+        # A gap (revision 3 never heard): what lies between comes from the store.
+        later = await commit_elsewhere(room, elsewhere, [" world", "!"])
+        await rooms.revisions_heard("vouched", later[1:], from_instance=True)
+        assert (room.sequencer.rev, room.sequencer.text) == (4, "hello big wide world!")
+        assert reads[0] == 2  # from where the room was (then until the store has no more)
+        del reads[:]
+
+        # Vouched for, but garbled on the way: not folded; the store has the truth.
+        (real,) = await commit_elsewhere(room, elsewhere, ["?"])
+        garbled = dataclasses.replace(real, checksum="22:0000000000000000")
+        await rooms.revisions_heard("vouched", [garbled], from_instance=True)
+        assert (room.sequencer.rev, room.sequencer.text) == (5, "hello big wide world!?")
+        assert reads[:1] == [4]
+    finally:
+        await rooms.release(room)

@@ -12,8 +12,10 @@ import secrets
 
 import pytest
 
+from app.buses.memory import MemoryBus
 from app.core.bus import PresenceEvent
 from app.core.chat import ChatMessage, ChatRelay
+from sdk.xmpp.nodes import ITEM_BUDGET
 from tests.app.buses.support import Backend, Instance, eventually, fence, new_doc
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -63,8 +65,26 @@ async def test_revisions_reach_a_subscriber_in_order_and_not_their_publisher(
     await eventually(lambda: set(b.host.revs(doc)) >= set(range(1, 16)), "b hears r1-r15")
     assert_in_order_and_complete(b.host.revs(doc), 1, 15)
     assert {r.rev: r for r in b.host.revisions(doc)} == {r.rev: r for r in published}
+    # The bus vouches that an instance published them (XMPP: the server names the publisher,
+    # the service account), so b's rooms may fold them in without reading the store.
+    assert b.host.vouched == [True] * len(b.host.revs(doc))
     await fence(b, a, doc)
     assert a.host.revs(doc) == [], "a heard its own revisions"
+
+
+async def test_a_revision_too_big_for_one_item_is_heard_whole(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    doc = new_doc()
+    await a.open(doc)
+    await b.open(doc)
+    (big,) = a.commit(doc, 1, insert="x" * (ITEM_BUDGET + 1000))
+    await eventually(lambda: b.host.revs(doc) == [1], "b hears r1")
+    assert b.host.revisions(doc) == [big]
+    # On XMPP it came in parts, and each part could have come from anyone on the node: the
+    # bus does not vouch for it (the store serves it). In process, only instances publish.
+    assert b.host.vouched == [isinstance(a.bus, MemoryBus)]
 
 
 async def test_an_unsubscribed_document_is_not_heard(pair: tuple[Instance, Instance]) -> None:
