@@ -33,10 +33,10 @@ def drain(port: int, connections: int, expected: int, ready: Event) -> None:
     received = 0
     while received < expected:
         for key, _ in selector.select(5):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            ready_socket = key.fileobj
+            assert isinstance(ready_socket, socket.socket)
             try:
-                received += len(sock.recv(1 << 16))
+                received += len(ready_socket.recv(1 << 16))
             except BlockingIOError:
                 continue
     for sock in sockets:
