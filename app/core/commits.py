@@ -58,6 +58,12 @@ FUZZY_BUDGET = 5_000_000
 LARGE_PATCH_CHARS = 32_768
 # Sequencing a batch on the event loop lets other callbacks run at least this often (seconds).
 YIELD_EVERY = 0.01
+# A commit slower than this is logged (every acknowledgement in its batch waited for it): a
+# disk stalling its fsync, a database under a lock. At most one line per document every
+# SLOW_COMMIT_LOG_EVERY seconds, saying how many more there were, so a slow disk cannot
+# flood the log.
+SLOW_COMMIT_SECONDS = 0.25
+SLOW_COMMIT_LOG_EVERY = 10.0
 # Two threads: a document whose edits need a worker does not make every other such document
 # wait behind it.
 _WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sequencing")
@@ -184,6 +190,8 @@ class GroupCommit:
         _PLACERS.start()
         self._waiting: FairQueue[str, Waiting] = FairQueue(room.settings.max_waiting_edits)
         self._committer: asyncio.Task[Any] | None = None
+        self._slow_logged_at = -SLOW_COMMIT_LOG_EVERY  # monotonic time of the last line
+        self._slow_unlogged = 0  # slow commits since that line
 
     @property
     def room(self) -> Room:
@@ -234,7 +242,9 @@ class GroupCommit:
                 results, commits = await self._sequence_locked(batch)
                 result = AppendResult.APPENDED  # nothing new: duplicates and refusals only
                 if commits:
+                    started = time.monotonic()
                     result = await self.room.store.append(self.room.doc_id, commits)
+                    self._note_commit_time(len(commits), time.monotonic() - started)
             except BaseException:
                 self.room.sequencer.rollback()
                 raise
@@ -257,6 +267,23 @@ class GroupCommit:
             await self.room.refresh_locked()  # another process committed first
         for waiting in batch:
             waiting.settle(Busy(f"document '{self.room.doc_id}' is too contended; try again"))
+
+    def _note_commit_time(self, revisions: int, seconds: float) -> None:
+        if seconds < SLOW_COMMIT_SECONDS:
+            return
+        now = time.monotonic()
+        if now - self._slow_logged_at < SLOW_COMMIT_LOG_EVERY:
+            self._slow_unlogged += 1
+            return
+        more = f" ({self._slow_unlogged} more since the last report)" if self._slow_unlogged else ""
+        log.warning(
+            "committing %d revision(s) of %s took %.0f ms; their acknowledgements waited%s",
+            revisions,
+            self.room.doc_id,
+            seconds * 1000,
+            more,
+        )
+        self._slow_logged_at, self._slow_unlogged = now, 0
 
     async def _sequence_locked(
         self, batch: list[Waiting]

@@ -260,3 +260,56 @@ def test_a_flooding_client_does_not_starve_a_typist(monkeypatch: pytest.MonkeyPa
     asyncio.run(run())
     # The typist's edit is in the batch after the one in flight when it arrived.
     assert max(waits) <= 2, waits
+
+
+@dataclass
+class StallingStore(MemoryStore):
+    """A memory store whose appends take ``stall`` seconds (a disk stalling its fsync)."""
+
+    stall: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    async def append(self, doc_id: str, batch: Sequence[Commit]) -> AppendResult:
+        await asyncio.sleep(self.stall)
+        return await super().append(doc_id, batch)
+
+
+def test_a_slow_commit_is_logged_once_in_a_while(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(commits, "SLOW_COMMIT_SECONDS", 0.05)
+    monkeypatch.setattr(commits, "SLOW_COMMIT_LOG_EVERY", 0.5)
+
+    async def run() -> None:
+        store = StallingStore()
+        settings = Settings(_env_file=None, data_dir=Path("unused"))  # type: ignore[call-arg]
+        registry = RoomRegistry(store, settings, Extensions())
+        await store.create("doc", "Doc", "")
+        room = await registry.acquire("doc")
+        seq = 0
+
+        async def insert() -> None:
+            nonlocal seq
+            seq += 1
+            base = await room.snapshot()
+            op = ops.replace(len(base.text), 0, "", f"<{seq}>")
+            edit = Edit(base.rev, OpId("c", seq), patches.patch_text(base.text, op))
+            await room.submit(edit, "a")
+
+        await insert()  # fast: nothing said
+        store.stall = 0.08
+        for _ in range(3):  # slow, within one reporting period: one line
+            await insert()
+        await asyncio.sleep(0.5)
+        await insert()  # slow, in the next period: a line counting the two unreported
+        await registry.close()
+
+    with caplog.at_level("WARNING", logger="app.core.commits"):
+        asyncio.run(run())
+    lines = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("committing 1 revision(s) of doc took ")
+    assert "waited" in lines[0] and "more since" not in lines[0]
+    assert lines[1].endswith("(2 more since the last report)")
