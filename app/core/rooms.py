@@ -133,40 +133,35 @@ class Room:
         """Fold in ``revision``, committed by the instance that sequences this document, if
         it is still the next one here; else nothing (a refresh reads what is missing)."""
         async with self.lock:
+            self._fold_locked([revision])
+
+    async def fold_published(self, revisions: list[Revision]) -> None:
+        """Fold in ``revisions``, in order, which another of our instances committed and
+        published, as far as they follow on and fold; then what is missing is read from the
+        store, so nothing is skipped or taken on trust beyond where it checks out."""
+        async with self.lock:
+            self._fold_locked(revisions)
+            if self.sequencer.rev < revisions[-1].rev:
+                await self.refresh_locked()
+
+    def _fold_locked(self, revisions: list[Revision]) -> None:
+        """Fold in committed ``revisions`` that follow on from the head, each checked against
+        its checksum, and send them to the members; stop at the first gap or the first that
+        does not fold (the caller, or a later refresh, reads the rest from the store)."""
+        folded: list[str] = []
+        for revision in revisions:
+            if revision.rev <= self.sequencer.rev:
+                continue  # folded already (from a forwarded edit's answer, say)
             if revision.rev != self.sequencer.rev + 1:
-                return
+                break  # a gap: the store has what lies between
             try:
                 self.sequencer.ingest(revision)
             except sync_errors.SyncError:
                 log.warning("revision %d of %s did not fold; reading it", revision.rev, self.doc_id)
-                return
-            self.broadcast(revision.to_wire())
-
-    async def fold_published(self, revisions: list[Revision]) -> None:
-        """Fold in ``revisions``, in order, which another of our instances committed and
-        published: each that follows on is folded (its checksum checked) and sent to our
-        members; from the first that does not follow on or does not fold, what is missing
-        is read from the store instead, so nothing is skipped or taken on trust beyond
-        where it checks out."""
-        async with self.lock:
-            folded: list[str] = []
-            for revision in revisions:
-                if revision.rev <= self.sequencer.rev:
-                    continue  # folded already (from a forwarded edit's answer, say)
-                if revision.rev != self.sequencer.rev + 1:
-                    break  # a gap: the store has what lies between
-                try:
-                    self.sequencer.ingest(revision)
-                except sync_errors.SyncError:
-                    log.warning(
-                        "revision %d of %s did not fold; reading it", revision.rev, self.doc_id
-                    )
-                    break
-                folded.append(encode(revision.to_wire()))
-            if folded:
-                self.broadcast_many(tuple(folded))
-            if self.sequencer.rev < revisions[-1].rev:
-                await self.refresh_locked()
+                break
+            folded.append(encode(revision.to_wire()))
+        if folded:
+            self.broadcast_many(tuple(folded))
 
     async def revisions_after(self, after: int, limit: int) -> list[Revision]:
         """Committed revisions after ``after``, from memory when it still has them.
