@@ -5,8 +5,9 @@ instances published is folded as heard, without a store read, as far as it check
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -22,14 +23,24 @@ from tests.sync.helpers import edit_on
 pytestmark = pytest.mark.anyio
 
 
+@contextlib.asynccontextmanager
+async def open_room(client: httpx.AsyncClient, app: FastAPI, doc_id: str) -> AsyncIterator[Room]:
+    """A new document holding "hello", its room held open for the block."""
+    response = await client.post("/api/documents", json={"id": doc_id, "text": "hello"})
+    assert response.status_code == 201, response.text
+    rooms: RoomRegistry = app.state.rooms
+    room = await rooms.acquire(doc_id)
+    try:
+        yield room
+    finally:
+        await rooms.release(room)
+
+
 async def test_revisions_the_store_does_not_have_change_nothing(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    response = await client.post("/api/documents", json={"id": "heard", "text": "hello"})
-    assert response.status_code == 201, response.text
     rooms: RoomRegistry = app.state.rooms
-    room = await rooms.acquire("heard")
-    try:
+    async with open_room(client, app, "heard") as room:
         # The next revision, valid in every way, but never committed: what a forged event
         # carried. Folded in, it would put the room ahead of the database for good.
         forged = Sequencer("hello", 0).submit(edit_on("hello", 0, "mallory", 1, 0, 0, "X"), "M")
@@ -47,8 +58,6 @@ async def test_revisions_the_store_does_not_have_change_nothing(
             outcome = await room.submit(edit, "Ann")
             assert outcome.revision.rev == seq
         assert room.sequencer.text == "hello world!"
-    finally:
-        await rooms.release(room)
     text = (await client.get("/api/documents/heard/text")).json()
     assert (text["rev"], text["text"]) == (2, "hello world!")
 
@@ -82,11 +91,8 @@ def count_store_reads(room: Room, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def test_revisions_an_instance_published_fold_without_a_store_read(
     client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    response = await client.post("/api/documents", json={"id": "vouched", "text": "hello"})
-    assert response.status_code == 201, response.text
     rooms: RoomRegistry = app.state.rooms
-    room = await rooms.acquire("vouched")
-    try:
+    async with open_room(client, app, "vouched") as room:
         elsewhere = Sequencer("hello", 0)
         first = await commit_elsewhere(room, elsewhere, [" big", " wide"])
         reads = count_store_reads(room, monkeypatch)
@@ -110,5 +116,3 @@ async def test_revisions_an_instance_published_fold_without_a_store_read(
         await rooms.revisions_heard("vouched", [garbled], from_instance=True)
         assert (room.sequencer.rev, room.sequencer.text) == (5, "hello big wide world!?")
         assert reads[:1] == [4]
-    finally:
-        await rooms.release(room)
