@@ -38,6 +38,7 @@ from app.core.members import SEND_MANY_EXTENSION, SEND_NOW_EXTENSION
 _TEXT = 0x81
 _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
+_OPEN = State.OPEN
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -88,9 +89,20 @@ class FramingProtocol(WebSocketsSansIOProtocol):
         """``send_many`` if the transport takes it without waiting; False (nothing sent) if
         it is paused or the connection is not open (then ``send_many`` waits, or raises).
         The frames are built once for every connection given the same tuple."""
-        if not self.writable.is_set() or not self._open() or self.transport.is_closing():
+        # ``_open`` and ``_framed`` written out: this runs for every member of every revision.
+        if (
+            self.disconnected
+            or self.close_sent
+            or not self.handshake_complete
+            or self.conn.state is not _OPEN
+            or not self.writable.is_set()
+        ):
             return False
-        self.transport.write(_framed(texts))
+        transport = self.transport
+        if transport.is_closing():
+            return False
+        last = _last_framed
+        transport.write(last[1] if last is not None and last[0] is texts else _framed(texts))
         return True
 
 

@@ -102,7 +102,7 @@ async def measure(ws: Any, members: int, broadcasts: int, batch: int) -> float:
                         texts.append(MESSAGE % (rev, rev - 1, rev))
                     room.broadcast_many(tuple(texts))
                     await asyncio.sleep(0)
-                    while any(m.queue.qsize() or m._sending for m in room.members.values()) or any(
+                    while any(m.backlogged for m in room.members.values()) or any(
                         t.get_write_buffer_size() for t in transports
                     ):
                         await asyncio.sleep(0.001)

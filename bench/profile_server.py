@@ -1,7 +1,7 @@
 """Where the server's time goes: py-spy on `collab serve` while editors type.
 
     python -m bench.profile_server [--editors K] [--rate R] [--observers N] [--seconds S]
-                                   [--xmpp managed|off]
+                                   [--xmpp managed|off] [--sample-rate HZ]
 
 Starts the server as `collab serve` (SQLite FULL, managed Prosody unless --xmpp off), lets K
 editors insert markers at R edits/s each (default 5, Poisson arrivals) through
@@ -148,7 +148,13 @@ def summarize(raw: Path) -> list[tuple[str, float]]:
 
 
 async def main(
-    editors: int, rate: float, observers: int, seconds: float, xmpp: str, raw: Path
+    editors: int,
+    rate: float,
+    observers: int,
+    seconds: float,
+    xmpp: str,
+    raw: Path,
+    samples_per_second: int,
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         server = LiveServer(
@@ -180,6 +186,8 @@ async def main(
                     "raw",
                     "--output",
                     str(raw),
+                    "--rate",
+                    str(samples_per_second),
                     "--nonblocking",
                 ],
                 stdout=subprocess.DEVNULL,
@@ -211,6 +219,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--xmpp", choices=["managed", "off"], default="managed")
     parser.add_argument("--raw", type=Path, default=Path("profile.txt"))
+    parser.add_argument("--sample-rate", type=int, default=100, help="py-spy's samples per second")
     arguments = parser.parse_args()
     asyncio.run(
         main(
@@ -220,5 +229,6 @@ if __name__ == "__main__":
             arguments.seconds,
             arguments.xmpp,
             arguments.raw,
+            arguments.sample_rate,
         )
     )

@@ -142,8 +142,10 @@ class Member:
     # large, when nothing else waits.
     byte_limit: int = DEFAULT_QUEUE_BYTES
     queued_bytes: int = 0
-    # True while the sender holds messages taken off the queue and not yet written.
-    _sending: bool = False
+    # True while messages must go through the queue: something is queued or being written
+    # (a direct send would overtake it), or the member is closed. Kept as one flag, not
+    # worked out from the queue, because the fan-out asks it once per member per revision.
+    _queue_first: bool = False
     _send_now: Callable[[tuple[str, ...]], bool] | None = field(default=None, init=False)
     # Asked at ``join`` to be told who wrote the text with each snapshot (``authorship``).
     authorship: bool = False
@@ -155,6 +157,17 @@ class Member:
     @property
     def closing(self) -> bool:
         return self.closed.is_set()
+
+    @property
+    def backlogged(self) -> bool:
+        """Whether messages wait in its queue or are being written (or it is closed): what
+        it is sent now waits its turn instead of going out directly."""
+        return self._queue_first
+
+    def mark_closed(self) -> None:
+        """Take nothing more for this member, from this moment (``stop`` closes it)."""
+        self._queue_first = True
+        self.closed.set()
 
     @property
     def room_left(self) -> int:
@@ -176,6 +189,7 @@ class Member:
         if self.queued_bytes and self.queued_bytes + len(data) > self.byte_limit:
             return False
         self.queued_bytes += len(data)
+        self._queue_first = True
         self.queue.put_nowait(data)
         return True
 
@@ -186,15 +200,15 @@ class Member:
         them right here: no queue, no wake-up of its sender (the common case, and the hot
         path of fan-out). Otherwise they wait behind what is queued, as ``push`` does.
         """
-        if self.closing:
-            return True
         send_now = self._send_now
-        if send_now is not None and not self._sending and not self.queue.qsize():
+        if send_now is not None and not self._queue_first:
             try:
                 if send_now(messages):
                     return True
             except Exception:  # never the broadcaster's problem: the sender meets it again
                 log.debug("direct send to %s failed", self.person.session, exc_info=True)
+        if self.closing:
+            return True
         return all(self.push(message) for message in messages)
 
     async def _drain(self) -> None:
@@ -203,7 +217,6 @@ class Member:
             message = await self.queue.get()
             if message is None:
                 return
-            self._sending = True
             self.queued_bytes -= len(message)
             batch, last = [message], False
             if send_many is not None:
@@ -226,11 +239,12 @@ class Member:
                     await send_many(batch)
             except Exception:  # the socket is gone: nothing more can reach this member
                 log.debug("send to %s failed", self.person.session, exc_info=True)
-                self.closed.set()
+                self.mark_closed()
                 return
-            self._sending = False
             if last:
                 return
+            if not self.queue.qsize() and not self.closing:
+                self._queue_first = False  # all written: the next message may go directly
 
     async def stop(self, code: int | None = None, reason: str = "", *, flush: bool = False) -> None:
         """Stop sending and, with ``code``, close the channel. ``flush`` first sends what is
@@ -239,7 +253,7 @@ class Member:
         Idempotent: a second call waits for the first, whose code wins. Never waits on the
         peer longer than ``CLOSE_TIMEOUT_SECONDS``.
         """
-        self.closed.set()
+        self.mark_closed()
         if self._stopping is None:
             self._stopping = asyncio.ensure_future(self._stop(code, reason, flush))
         await asyncio.shield(self._stopping)

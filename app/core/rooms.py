@@ -278,8 +278,9 @@ class Room:
     def broadcast_many(self, messages: tuple[str, ...], *, exclude: str | None = None) -> None:
         """Send encoded ``messages``, in order, to every member (but ``exclude``): to each
         in one write where its channel allows (``Member.push_many``)."""
-        for session, member in list(self.members.items()):
-            if session == exclude or self.members.get(session) is not member:
+        members = self.members
+        for session, member in list(members.items()):
+            if session == exclude or members.get(session) is not member:
                 continue  # excluded, or dropped while this loop ran
             if not member.push_many(messages):
                 self._drop_too_slow(member)
@@ -298,13 +299,13 @@ class Room:
         if self.members.get(session) is member:
             self._drop(member, CLOSE_TOO_SLOW, "too slow: reconnect and resync")
         else:  # still joining (its catch-up did not fit): not a member yet
-            member.closed.set()
+            member.mark_closed()
             self.background.spawn(member.stop(CLOSE_TOO_SLOW, "too slow: reconnect and resync"))
         self.background.spawn(self.extensions.member_dropped(self.doc_id, "too-slow"))
 
     def _drop(self, member: Member, code: int, reason: str) -> None:
         """Take ``member`` out now and close it in the background (it may be stuck)."""
-        member.closed.set()  # queue nothing more for it, from this very moment
+        member.mark_closed()  # queue nothing more for it, from this very moment
         self.remove(member)
         self.background.spawn(member.stop(code, reason))
 

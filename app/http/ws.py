@@ -86,6 +86,11 @@ def _access(member: Member) -> Access:
     return access
 
 
+def _cannot_send_now(data: tuple[str, ...]) -> bool:
+    """``send_now`` where the server offers no direct write: everything goes through the queue."""
+    return False
+
+
 class WebSocketChannel:
     """A member's socket. Where the server offers it (``SEND_MANY_EXTENSION``, see
     app/serving.py), messages go out framed straight onto the connection's transport, several
@@ -97,8 +102,10 @@ class WebSocketChannel:
         self._send_many: Callable[[list[str]], Awaitable[None]] | None = extensions.get(
             SEND_MANY_EXTENSION
         )
-        self._send_now: Callable[[tuple[str, ...]], bool] | None = extensions.get(
-            SEND_NOW_EXTENSION
+        # The server's own callable where it offers one, so that the fan-out, which calls it
+        # for every member of every revision, reaches the transport without a hop through here.
+        self.send_now: Callable[[tuple[str, ...]], bool] = (
+            extensions.get(SEND_NOW_EXTENSION) or _cannot_send_now
         )
 
     async def send_text(self, data: str) -> None:
@@ -113,9 +120,6 @@ class WebSocketChannel:
             return
         for text in data:
             await self.websocket.send_text(text)
-
-    def send_now(self, data: tuple[str, ...]) -> bool:
-        return self._send_now is not None and self._send_now(data)
 
     async def close(self, code: int, reason: str) -> None:
         if self.websocket.client_state is not WebSocketState.DISCONNECTED:

@@ -112,6 +112,25 @@ async def test_an_idle_member_is_sent_a_broadcast_at_once_and_a_busy_one_queues_
     await member.stop()
 
 
+async def test_a_member_is_sent_directly_again_once_its_queue_is_written_but_never_closed() -> None:
+    channel = BatchingChannel(now=True)
+    member = member_on(channel)  # the gate is shut: the first message queues
+    assert member.push_many(("a",))
+    await asyncio.sleep(0)
+    assert member.backlogged
+    channel.gate.set()
+    await eventually(lambda: not member.backlogged, what="the queue written out")
+    writes = len(channel.writes)
+    assert member.push_many(("b",))
+    assert len(channel.writes) == writes + 1 and channel.writes[-1] == ["b"]  # directly
+
+    member.mark_closed()
+    assert member.backlogged
+    assert member.push_many(("c",))  # taken (a closed member is no broadcaster's problem)
+    assert [t for w in channel.writes for t in w] == ["a", "b"]  # but never sent
+    await member.stop()
+
+
 async def test_push_many_keeps_the_queue_bounds() -> None:
     channel = BatchingChannel(now=True)  # paused: everything queues
     member = member_on(channel, queue_limit=3)
