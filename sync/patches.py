@@ -17,13 +17,14 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from diff_match_patch import diff_match_patch, patch_obj
 
 from sync import ops
 from sync.errors import EditTooComplex, MalformedPatch, PatchRejected
 from sync.ops import DIFF_DELETE, DIFF_EQUAL, DIFF_INSERT, Delete, Diff, Insert, Op, Retain
-from sync.text import validate_text
+from sync.text import find_invalid, validate_text
 
 PATCH_MARGIN = 4  # diff-match-patch's Patch_Margin
 MATCH_MAX_BITS = 32  # diff-match-patch's Match_MaxBits
@@ -81,15 +82,19 @@ def format_patch(hunks: Sequence[Hunk]) -> str:
 
 
 _LINE_KINDS = {"+": DIFF_INSERT, "-": DIFF_DELETE, " ": DIFF_EQUAL}
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-def _decode_line(line: str, number: int) -> str:
+def _decode_line(line: str, number: int, *, checked: bool = False) -> str:
+    """The text of a patch line's body. ``checked``: the whole patch is known to hold no
+    forbidden character and no bad escape, so only the escaped bytes remain to be checked."""
     # Raw (unescaped) text is tolerated, as diff-match-patch's own reader does, but it must
     # be valid on its own: a lone surrogate cannot even be turned into bytes.
-    validate_text(line, what=f"patch line {number}")
+    if not checked and find_invalid(line) is not None:
+        validate_text(line, what=f"patch line {number}")
     if "%" not in line:
         return line  # nothing escaped (most context lines): already checked above
-    if re.search(r"%(?![0-9A-Fa-f]{2})", line):
+    if not checked and _BAD_ESCAPE.search(line):
         raise MalformedPatch(f"patch line {number}: '%' not followed by two hex digits")
     try:
         text = urllib.parse.unquote_to_bytes(line).decode("utf-8")
@@ -97,7 +102,8 @@ def _decode_line(line: str, number: int) -> str:
         raise MalformedPatch(
             f"patch line {number}: escaped bytes are not UTF-8 ({exc.reason})"
         ) from exc
-    validate_text(text, what=f"patch line {number}")
+    if find_invalid(text) is not None:
+        validate_text(text, what=f"patch line {number}")
     return text
 
 
@@ -117,35 +123,51 @@ def parse_patch(text: str) -> list[Hunk]:
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
-    hunk: Hunk | None = None
+    # Raw text and escapes checked once for the whole patch, not line by line; a patch that
+    # fails either is read line by line, so that the error names the line.
+    checked = find_invalid(text) is None and _BAD_ESCAPE.search(text) is None
+    diffs: list[Diff] | None = None  # the current hunk's
+    # What each hunk's lines hold (base, result), counted as they are read and compared with
+    # its header once every line is read: a malformed line later on is reported first.
+    held: list[tuple[int, int]] = []
+    length1 = length2 = 0
     for number, line in enumerate(lines, start=1):
-        if line.startswith("@@"):
-            match = _HEADER.fullmatch(line)
-            if match is None:
-                raise MalformedPatch(f"patch line {number}: bad hunk header {line[:80]!r}")
-            start1, length1 = _parse_coords(match.group(1), match.group(2))
-            start2, length2 = _parse_coords(match.group(3), match.group(4))
-            if start1 < 0 or start2 < 0:
-                raise MalformedPatch(f"patch line {number}: positions start at 1")
-            hunk = Hunk(start1, length1, start2, length2, [])
-            hunks.append(hunk)
-            continue
-        if hunk is None:
-            raise MalformedPatch(f"patch line {number}: text before the first '@@' header")
-        if not line:
-            raise MalformedPatch(f"patch line {number}: empty line inside a hunk")
-        sign, body = line[0], line[1:]
-        kind = _LINE_KINDS.get(sign)
+        kind = _LINE_KINDS.get(line[:1])
         if kind is None:
-            raise MalformedPatch(f"patch line {number}: unknown line kind {sign!r}")
-        hunk.diffs.append((kind, _decode_line(body, number)))
-    for index, hunk in enumerate(hunks):
-        length1 = sum(len(t) for k, t in hunk.diffs if k != DIFF_INSERT)
-        length2 = sum(len(t) for k, t in hunk.diffs if k != DIFF_DELETE)
-        if (length1, length2) != (hunk.length1, hunk.length2):
+            if line.startswith("@@"):
+                match = _HEADER.fullmatch(line)
+                if match is None:
+                    raise MalformedPatch(f"patch line {number}: bad hunk header {line[:80]!r}")
+                start1, size1 = _parse_coords(match.group(1), match.group(2))
+                start2, size2 = _parse_coords(match.group(3), match.group(4))
+                if start1 < 0 or start2 < 0:
+                    raise MalformedPatch(f"patch line {number}: positions start at 1")
+                if diffs is not None:
+                    held.append((length1, length2))
+                    length1 = length2 = 0
+                diffs = []
+                hunks.append(Hunk(start1, size1, start2, size2, diffs))
+                continue
+            if diffs is None:
+                raise MalformedPatch(f"patch line {number}: text before the first '@@' header")
+            if not line:
+                raise MalformedPatch(f"patch line {number}: empty line inside a hunk")
+            raise MalformedPatch(f"patch line {number}: unknown line kind {line[0]!r}")
+        if diffs is None:
+            raise MalformedPatch(f"patch line {number}: text before the first '@@' header")
+        data = _decode_line(line[1:], number, checked=checked)
+        diffs.append((kind, data))
+        if kind != DIFF_INSERT:
+            length1 += len(data)
+        if kind != DIFF_DELETE:
+            length2 += len(data)
+    if diffs is not None:
+        held.append((length1, length2))
+    for index, (hunk, lengths) in enumerate(zip(hunks, held, strict=True)):
+        if lengths != (hunk.length1, hunk.length2):
             raise MalformedPatch(
                 f"hunk {index + 1}: header says {hunk.length1}/{hunk.length2} characters "
-                f"but its lines hold {length1}/{length2}"
+                f"but its lines hold {lengths[0]}/{lengths[1]}"
             )
     return hunks
 
@@ -274,8 +296,19 @@ def op_from_patch(hunks: Sequence[Hunk], base_length: int) -> tuple[Op, list[Con
     other context against the base. Raises :class:`PatchRejected` if hunks change the same
     text, run backwards or reach past the end.
     """
+    op, checks = _op_and_context(hunks, base_length)
+    return op, [ContextCheck(*check) for check in checks]
+
+
+# A context check as ``_op_and_context`` gives it: ``ContextCheck``'s fields, in a tuple
+# (a frozen dataclass costs more to make than the rest of a keystroke's check).
+_Check: TypeAlias = tuple[int, str, bool]
+
+
+def _op_and_context(hunks: Sequence[Hunk], base_length: int) -> tuple[Op, list[_Check]]:
+    """``op_from_patch``, with the checks as tuples."""
     builder = ops.OpBuilder()
-    checks: list[ContextCheck] = []
+    checks: list[_Check] = []
     done = 0  # rolling position just after the previous hunk's last change
     built = 0  # base position up to which the operation is built
     shift = 0  # net length change of the changes so far
@@ -296,9 +329,9 @@ def op_from_patch(hunks: Sequence[Hunk], base_length: int) -> tuple[Op, list[Con
             if kind == DIFF_EQUAL:
                 settled = max(0, min(len(data), done - position)) if i < first else 0
                 if settled:
-                    checks.append(ContextCheck(position, data[:settled], in_result=True))
+                    checks.append((position, data[:settled], True))
                 if settled < len(data):
-                    checks.append(ContextCheck(position + settled - shift, data[settled:]))
+                    checks.append((position + settled - shift, data[settled:], False))
                 if first < i < last:
                     builder.retain(len(data))
                     built += len(data)
@@ -329,21 +362,23 @@ def verify_context(
 
     ``text`` is the base text, or with ``result=True`` the patched text (for overlaps).
     """
-    for index, check in enumerate(checks):
-        if check.in_result != result:
-            continue
-        if text[check.position : check.position + len(check.text)] != check.text:
+    return _failed_check(text, [(c.position, c.text, c.in_result) for c in checks], result)
+
+
+def _failed_check(text: str, checks: list[_Check], result: bool) -> int | None:
+    for index, (position, expected, in_result) in enumerate(checks):
+        if in_result == result and text[position : position + len(expected)] != expected:
             return index
     return None
 
 
 def apply_patch(text: str, hunks: Sequence[Hunk]) -> tuple[str, Op]:
     """Apply a patch that must fit ``text`` exactly; returns the new text and the operation."""
-    op, checks = op_from_patch(hunks, len(text))
-    failed = verify_context(text, checks)
+    op, checks = _op_and_context(hunks, len(text))
+    failed = _failed_check(text, checks, False)
     if failed is None:
         new_text = ops.apply(text, op)  # also checks every deletion
-        failed = verify_context(new_text, checks, result=True)
+        failed = _failed_check(new_text, checks, True)
         if failed is None:
             return new_text, op
     raise PatchRejected(f"the patch's context does not match the text (check {failed + 1})")

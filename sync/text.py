@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import zlib
+from collections.abc import Sequence
 
 from sync.errors import InvalidText
 from sync.ops import Delete, Op, Retain
@@ -86,6 +87,23 @@ def _masks(slots: int) -> tuple[int, int, int]:
     return low32, (low32 >> 16) & low32, (low32 >> 13) & low32
 
 
+def _spread(body: str) -> bytearray:
+    """The code points of ``body``, one per slot."""
+    raw = bytearray(len(body) * _SLOT_BYTES)
+    if body.isascii():
+        # One byte per code point (Python knows it without a scan): one strided copy instead
+        # of an encoding and three.
+        raw[0::_SLOT_BYTES] = body.encode("ascii")
+    else:
+        # Code points are below 2**21: the first three bytes of each UTF-32LE unit (written
+        # out, not looped: this runs twice per keystroke on every copy of a document).
+        utf32 = body.encode("utf-32-le", "surrogatepass")
+        raw[0::_SLOT_BYTES] = utf32[0::4]
+        raw[1::_SLOT_BYTES] = utf32[1::4]
+        raw[2::_SLOT_BYTES] = utf32[2::4]
+    return raw
+
+
 def _slots(text: str, start: int, stop: int) -> bytes | bytearray:
     """The code points that the windows ending at ``start`` to ``stop - 1`` cover, one per
     slot, with sentinels for positions past either end of ``text``."""
@@ -93,14 +111,7 @@ def _slots(text: str, start: int, stop: int) -> bytes | bytearray:
     body = text[max(0, first) : min(len(text), stop)]
     before = max(0, -first)
     after = stop - first - before - len(body)
-    raw = bytearray(len(body) * _SLOT_BYTES)
-    if body:
-        # Code points are below 2**21: the first three bytes of each UTF-32LE unit (written
-        # out, not looped: this runs twice per keystroke on every copy of a document).
-        utf32 = body.encode("utf-32-le", "surrogatepass")
-        raw[0::_SLOT_BYTES] = utf32[0::4]
-        raw[1::_SLOT_BYTES] = utf32[1::4]
-        raw[2::_SLOT_BYTES] = utf32[2::4]
+    raw = _spread(body)
     if before or after:
         return b"".join((_SENTINEL_SLOT * before, raw, _SENTINEL_SLOT * after))
     return raw
@@ -109,22 +120,28 @@ def _slots(text: str, start: int, stop: int) -> bytes | bytearray:
 def _sum_slots(value: int, count: int) -> int:
     """The sum of the first ``count`` slots of ``value`` (each below 2**32), mod 2**32."""
     value &= (1 << (_SLOT * count)) - 1
-    if count <= 256:
-        # 2**64 = 1 mod (2**64 - 1), and the sum stays below 2**64 - 1.
-        return value % ((1 << _SLOT) - 1) & _MASK
-    while count > 1:  # by halves: faster than % on long values
+    # By halves down to a few slots, then by %: a shift, a mask and an add cost little per
+    # bit, while % (a division) costs many times more per bit.
+    while count > 8:
         half = (count + 1) // 2
         value = (value & ((1 << (_SLOT * half)) - 1)) + (value >> (_SLOT * half))
         count = half
-    return value & _MASK
+    # 2**64 = 1 mod (2**64 - 1), and the sum stays below 2**64 - 1.
+    return value % ((1 << _SLOT) - 1) & _MASK
 
 
-def _window_sums(*ranges: tuple[str, int, int]) -> list[tuple[int, int]]:
-    """For each ``(text, start, stop)``: both lanes' sums over the windows of ``text`` that end
-    at code points ``start`` to ``stop - 1``. Ranges are laid out one after another, each
-    with the K - 1 code points before its first window; the slots where a window would
-    straddle two ranges are not summed."""
-    raw = b"".join([_slots(text, start, stop) for text, start, stop in ranges])
+def _hashes(ranges: Sequence[tuple[str, int, int]]) -> tuple[int, int]:
+    """The mixed hash of every window of ``ranges`` laid out one after another, each with the
+    K - 1 code points before its first window: both lanes (lane 2 above lane 1) in one
+    integer, and the number of slots per lane. Slots where a window would straddle two
+    ranges hold garbage."""
+    raw: bytes | bytearray
+    for text, start, stop in ranges:
+        if start < K - 1 or stop > len(text):
+            raw = b"".join([_slots(text, start, stop) for text, start, stop in ranges])
+            break
+    else:  # no sentinels (every keystroke away from the ends): one string, spread once
+        raw = _spread("".join([text[start - (K - 1) : stop] for text, start, stop in ranges]))
     slots = len(raw) // _SLOT_BYTES
     values = int.from_bytes(raw, "little")
     low32 = _masks(slots)[0]
@@ -141,6 +158,13 @@ def _window_sums(*ranges: tuple[str, int, int]) -> list[tuple[int, int]]:
     lanes ^= (lanes >> 13) & low19
     lanes = (lanes * 0xC2B2AE35) & low32
     lanes ^= (lanes >> 16) & low16
+    return lanes, slots
+
+
+def _window_sums(*ranges: tuple[str, int, int]) -> list[tuple[int, int]]:
+    """For each ``(text, start, stop)``: both lanes' sums over the windows of ``text`` that end
+    at code points ``start`` to ``stop - 1`` (see ``_hashes`` for how they are laid out)."""
+    lanes, slots = _hashes(ranges)
     sums = []
     offset = K - 1  # the slot of the first whole window of the range
     for _, start, stop in ranges:
@@ -150,6 +174,39 @@ def _window_sums(*ranges: tuple[str, int, int]) -> list[tuple[int, int]]:
         sums.append((one, two))
         offset += count + K - 1
     return sums
+
+
+# A change whose old and new windows together are at most this many is summed by
+# ``_window_delta``, whose masks are cached per size.
+_DELTA_WINDOWS = 256
+
+
+@functools.lru_cache(maxsize=128)
+def _delta_masks(gone: int, come: int) -> tuple[int, int]:
+    """For ``gone`` old windows then ``come`` new ones laid out as ``_hashes`` does, in both
+    lanes: the low 32 bits of every window's slot, and of every old window's slot."""
+    pad = bytes(_SLOT_BYTES * (K - 1))
+    low32 = _MASK.to_bytes(_SLOT_BYTES, "little")
+    old = pad + low32 * gone
+    keep = (old + pad + low32 * come) * 2
+    negate = (old + bytes(_SLOT_BYTES * (K - 1 + come))) * 2
+    return int.from_bytes(keep, "little"), int.from_bytes(negate, "little")
+
+
+def _window_delta(old: tuple[str, int, int], new: tuple[str, int, int]) -> tuple[int, int]:
+    """Per lane, the sum over the windows of ``new`` minus the sum over those of ``old`` (each
+    ``(text, start, stop)`` as in ``_window_sums``), mod 2**32: what ``_window_sums`` gives,
+    subtracted, with one sum per lane instead of two."""
+    lanes, slots = _hashes((old, new))
+    gone, come = old[2] - old[1], new[2] - new[1]
+    keep, negate = _delta_masks(gone, come)
+    # Straddling slots are cleared, and old windows' hashes x become x ^ (2**32 - 1), which
+    # is -x - 1 mod 2**32: each lane's sum is then the change minus ``gone``.
+    lanes = (lanes & keep) ^ negate
+    count = slots - (K - 1)
+    one = _sum_slots(lanes >> (_SLOT * (K - 1)), count)
+    two = _sum_slots(lanes >> (_SLOT * (slots + K - 1)), count)
+    return (one + gone) & _MASK, (two + gone) & _MASK
 
 
 def _format(length: int, lanes: tuple[int, int]) -> str:
@@ -246,8 +303,14 @@ def update_checksum(old_checksum: str, old_text: str, op: Op, new_text: str) -> 
     for start, end, new_start, new_end in _changed_ranges(op):
         old_range = (old_text, start, end + K - 1)
         new_range = (new_text, new_start, new_end + K - 1)
-        if end - start + new_end - new_start < _CHUNK:
-            gone, come = _window_sums(old_range, new_range)  # a keystroke: one pass for both
+        size = end - start + new_end - new_start
+        if size + 2 * (K - 1) <= _DELTA_WINDOWS:
+            one, two = _window_delta(old_range, new_range)  # a keystroke: one pass for both
+            lane1 += one
+            lane2 += two
+            continue
+        if size < _CHUNK:
+            gone, come = _window_sums(old_range, new_range)
         else:
             gone, come = _chunked_sums(*old_range), _chunked_sums(*new_range)
         lane1 += come[0] - gone[0]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 from diff_match_patch import diff_match_patch
@@ -185,3 +186,107 @@ def test_a_header_number_of_more_than_16_digits_is_malformed() -> None:
     for header in ("@@ -1,0 +" + "9" * 17 + ",1 @@", "@@ -" + "1" * 5000 + ",0 +1,1 @@"):
         with pytest.raises(MalformedPatch, match="bad hunk header"):
             patches.parse_patch(header + "\n+a\n")
+
+
+# -- the reader against a plain one, on damaged patches ----------------------------------------
+
+
+def reference_parse(text: str) -> list[patches.Hunk]:
+    """The reader written plainly: every line checked on its own, lengths summed at the end."""
+    hunks: list[patches.Hunk] = []
+    hunk: patches.Hunk | None = None
+    lines = text.split("\n") if text else []
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("@@"):
+            match = patches._HEADER.fullmatch(line)
+            if match is None:
+                raise MalformedPatch(f"patch line {number}: bad hunk header {line[:80]!r}")
+            start1, length1 = patches._parse_coords(match.group(1), match.group(2))
+            start2, length2 = patches._parse_coords(match.group(3), match.group(4))
+            if start1 < 0 or start2 < 0:
+                raise MalformedPatch(f"patch line {number}: positions start at 1")
+            hunk = patches.Hunk(start1, length1, start2, length2, [])
+            hunks.append(hunk)
+            continue
+        if hunk is None:
+            raise MalformedPatch(f"patch line {number}: text before the first '@@' header")
+        if not line:
+            raise MalformedPatch(f"patch line {number}: empty line inside a hunk")
+        kind = patches._LINE_KINDS.get(line[0])
+        if kind is None:
+            raise MalformedPatch(f"patch line {number}: unknown line kind {line[0]!r}")
+        hunk.diffs.append((kind, patches._decode_line(line[1:], number)))
+    for index, hunk in enumerate(hunks):
+        length1 = sum(len(t) for k, t in hunk.diffs if k != ops.DIFF_INSERT)
+        length2 = sum(len(t) for k, t in hunk.diffs if k != ops.DIFF_DELETE)
+        if (length1, length2) != (hunk.length1, hunk.length2):
+            raise MalformedPatch(
+                f"hunk {index + 1}: header says {hunk.length1}/{hunk.length2} characters "
+                f"but its lines hold {length1}/{length2}"
+            )
+    return hunks
+
+
+def outcome(read: Callable[[], object]) -> object:
+    try:
+        return read()
+    except (MalformedPatch, InvalidText) as exc:
+        return type(exc), str(exc)
+
+
+DAMAGE = [
+    "%",
+    "%4",
+    "%C3",
+    "%FF",
+    "%00",
+    "%01",
+    "%0A",
+    "%e9",
+    "\x01",
+    "\ud800",
+    "\n",
+    "@",
+    "@@",
+    "?",
+    "1",
+    " ",
+]
+
+
+@given(pairs, st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(DAMAGE)), max_size=3))
+def test_reader_refuses_as_a_plain_reader_does(
+    pair: tuple[str, str], damage: list[tuple[int, str]]
+) -> None:
+    a, b = pair
+    text = patches.patch_text(a, op_between(a, b))
+    for at, piece in damage:
+        at %= len(text) + 1
+        text = text[:at] + piece + text[at:]
+    assert outcome(lambda: patches.parse_patch(text)) == outcome(lambda: reference_parse(text))
+
+
+@given(pairs, st.text(alphabet=ALPHABET, max_size=80))
+def test_apply_patch_is_op_from_patch_checked(pair: tuple[str, str], other: str) -> None:
+    """apply_patch's own checks give what op_from_patch's checks and verify_context give."""
+    a, b = pair
+    hunks = patches.make_patch(a, op_between(a, b))
+    for text in (a, other, a[1:], a + "x"):
+        try:
+            expected: object = patches.apply_patch(text, hunks)
+        except PatchRejected as exc:
+            expected = str(exc)
+        try:
+            op, checks = patches.op_from_patch(hunks, len(text))
+            failed = patches.verify_context(text, checks)
+            if failed is None:
+                new_text = ops.apply(text, op)
+                failed = patches.verify_context(new_text, checks, result=True)
+                if failed is None:
+                    assert expected == (new_text, op)
+                    continue
+            assert expected == f"the patch's context does not match the text (check {failed + 1})"
+        except PatchRejected as exc:
+            assert expected == str(exc)

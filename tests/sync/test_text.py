@@ -200,6 +200,39 @@ def test_update_equals_the_checksum_from_scratch(case: tuple[str, ops.Op]) -> No
     assert update_checksum(checksum(old), old, op, new) == checksum(new)
 
 
+@st.composite
+def two_ranges(draw: st.DrawFn) -> tuple[tuple[str, int, int], tuple[str, int, int]]:
+    """An old and a new range of windows, ASCII or not, in the middle or at either end."""
+    ranges = []
+    for _ in range(2):
+        text = draw(st.text(alphabet=draw(st.sampled_from(["ab\n", ALPHABET])), max_size=60))
+        start = draw(st.integers(0, len(text) + K - 1))
+        stop = draw(st.integers(start, min(start + 100, len(text) + K - 1)))
+        ranges.append((text, start, stop))
+    return ranges[0], ranges[1]
+
+
+@given(two_ranges())
+def test_window_delta_is_the_difference_of_window_sums(
+    ranges: tuple[tuple[str, int, int], tuple[str, int, int]],
+) -> None:
+    old, new = ranges
+    gone, come = text_module._window_sums(old, new)
+    assert text_module._window_delta(old, new) == (
+        (come[0] - gone[0]) & 0xFFFFFFFF,
+        (come[1] - gone[1]) & 0xFFFFFFFF,
+    )
+
+
+@given(st.text(alphabet=ALPHABET + "\ud800", max_size=40))
+def test_ascii_and_general_spreading_agree(text: str) -> None:
+    ascii_text = text.encode("ascii", "replace").decode()
+    for body in (text, ascii_text):
+        utf32 = body.encode("utf-32-le", "surrogatepass")
+        expected = b"".join(utf32[i : i + 4] + bytes(4) for i in range(0, len(utf32), 4))
+        assert bytes(text_module._spread(body)) == expected
+
+
 def test_update_needs_a_version_2_checksum() -> None:
     op = ops.replace(3, 0, "", "x")
     with pytest.raises(ValueError, match="not a version 2 checksum"):
