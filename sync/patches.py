@@ -13,6 +13,7 @@ exactly, and :func:`op_from_patch` turns hunks back into an exact operation.
 
 from __future__ import annotations
 
+import codecs
 import re
 import urllib.parse
 from collections.abc import Sequence
@@ -85,6 +86,19 @@ _LINE_KINDS = {"+": DIFF_INSERT, "-": DIFF_DELETE, " ": DIFF_EQUAL}
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
+def _unescape(line: str) -> bytes:
+    """``urllib.parse.unquote_to_bytes(line)``, for a line whose every '%' is followed by two
+    hex digits (checked before)."""
+    data = line.encode("utf-8")
+    if b"\\" in data:
+        return urllib.parse.unquote_to_bytes(data)
+    # The C decoder of bytes literals' escapes, several times faster than unquote_to_bytes's
+    # loop (most of a keystroke's patch reading): with no backslash of the line's own, every
+    # escape it reads is one of ours, and each is a valid \xhh.
+    unescaped: bytes = codecs.escape_decode(data.replace(b"%", b"\\x"))[0]
+    return unescaped
+
+
 def _decode_line(line: str, number: int, *, checked: bool = False) -> str:
     """The text of a patch line's body. ``checked``: the whole patch is known to hold no
     forbidden character and no bad escape, so only the escaped bytes remain to be checked."""
@@ -97,7 +111,7 @@ def _decode_line(line: str, number: int, *, checked: bool = False) -> str:
     if not checked and _BAD_ESCAPE.search(line):
         raise MalformedPatch(f"patch line {number}: '%' not followed by two hex digits")
     try:
-        text = urllib.parse.unquote_to_bytes(line).decode("utf-8")
+        text = _unescape(line).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedPatch(
             f"patch line {number}: escaped bytes are not UTF-8 ({exc.reason})"

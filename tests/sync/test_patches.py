@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import random
+import re
+import urllib.parse
 from collections.abc import Callable
 
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from sync import ops, patches
 from sync.errors import InvalidText, MalformedPatch, PatchRejected
+from sync.text import validate_text
 
 ALPHABET = "ab c\n😀é字\r"
 dmp = diff_match_patch()
@@ -191,6 +194,22 @@ def test_a_header_number_of_more_than_16_digits_is_malformed() -> None:
 # -- the reader against a plain one, on damaged patches ----------------------------------------
 
 
+def reference_decode(line: str, number: int) -> str:
+    validate_text(line, what=f"patch line {number}")
+    if "%" not in line:
+        return line
+    if re.search(r"%(?![0-9A-Fa-f]{2})", line):
+        raise MalformedPatch(f"patch line {number}: '%' not followed by two hex digits")
+    try:
+        text = urllib.parse.unquote_to_bytes(line).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedPatch(
+            f"patch line {number}: escaped bytes are not UTF-8 ({exc.reason})"
+        ) from exc
+    validate_text(text, what=f"patch line {number}")
+    return text
+
+
 def reference_parse(text: str) -> list[patches.Hunk]:
     """The reader written plainly: every line checked on its own, lengths summed at the end."""
     hunks: list[patches.Hunk] = []
@@ -217,7 +236,7 @@ def reference_parse(text: str) -> list[patches.Hunk]:
         kind = patches._LINE_KINDS.get(line[0])
         if kind is None:
             raise MalformedPatch(f"patch line {number}: unknown line kind {line[0]!r}")
-        hunk.diffs.append((kind, patches._decode_line(line[1:], number)))
+        hunk.diffs.append((kind, reference_decode(line[1:], number)))
     for index, hunk in enumerate(hunks):
         length1 = sum(len(t) for k, t in hunk.diffs if k != ops.DIFF_INSERT)
         length2 = sum(len(t) for k, t in hunk.diffs if k != ops.DIFF_DELETE)
@@ -244,6 +263,10 @@ DAMAGE = [
     "%00",
     "%01",
     "%0A",
+    "%5C",
+    "\\",
+    "\\x41",
+    "%5Cx41",
     "%e9",
     "\x01",
     "\ud800",
@@ -290,3 +313,14 @@ def test_apply_patch_is_op_from_patch_checked(pair: tuple[str, str], other: str)
             assert expected == f"the patch's context does not match the text (check {failed + 1})"
         except PatchRejected as exc:
             assert expected == str(exc)
+
+
+@given(
+    st.binary(max_size=40),
+    st.text(alphabet="ab\\x%é😀", max_size=10),
+    st.sampled_from([str, str.upper, str.lower]),
+)
+def test_unescaping_is_unquote_to_bytes(data: bytes, raw: str, case: Callable[[str], str]) -> None:
+    """Escapes in either case, raw text around them, raw backslashes (another path)."""
+    line = case(raw.replace("%", "%25") + urllib.parse.quote(data, safe=patches._SAFE + "\\"))
+    assert patches._unescape(line) == urllib.parse.unquote_to_bytes(line)
