@@ -79,6 +79,8 @@ class Room:
         self.background = Background()
         # Where edits go when another instance sequences this document (None: always here).
         self.route: Route | None = None
+        # Who waits for the head to reach a revision (``wait_for_head``), by that revision.
+        self._head_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     # -- sequencing ---------------------------------------------------------------------
 
@@ -128,6 +130,7 @@ class Room:
             for revision in newer:
                 self.sequencer.ingest(revision)
                 self.broadcast(revision.to_wire())
+            self._head_moved()
 
     async def fold_committed(self, revision: Revision) -> None:
         """Fold in ``revision``, committed by the instance that sequences this document, if
@@ -162,6 +165,28 @@ class Room:
             folded.append(encode(revision.to_wire()))
         if folded:
             self.broadcast_many(tuple(folded))
+            self._head_moved()
+
+    async def wait_for_head(self, rev: int, timeout: float) -> bool:
+        """Whether the head reaches ``rev`` within ``timeout`` seconds, through what this
+        room folds in or reads (not through its own commits: who waits here is an instance
+        that does not sequence the document)."""
+        if self.sequencer.rev >= rev:
+            return True
+        reached = asyncio.get_running_loop().create_future()
+        waiter = (rev, reached)
+        self._head_waiters.append(waiter)
+        try:
+            await asyncio.wait({reached}, timeout=timeout)
+        finally:
+            self._head_waiters.remove(waiter)
+        return self.sequencer.rev >= rev
+
+    def _head_moved(self) -> None:
+        head = self.sequencer.rev
+        for rev, reached in self._head_waiters:
+            if rev <= head and not reached.done():
+                reached.set_result(None)
 
     async def revisions_after(self, after: int, limit: int) -> list[Revision]:
         """Committed revisions after ``after``, from memory when it still has them.

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from fastapi import FastAPI
 
 from app.buses.memory import MemoryBus, MemoryHub
 from app.config import Settings
-from app.core.bus import ForwardFailed
+from app.core.bus import Forwarded, ForwardFailed
 from app.core.leases import MemoryLeases
 from app.core.routing import SequencerRouting
 from app.main import create_app
@@ -236,3 +237,122 @@ async def test_a_forwarder_folds_the_carried_revision_and_only_the_next_one(
         await forwarder.close()
     finally:
         await store.engine.dispose()
+
+
+# -- waiting for the holder's publication ----------------------------------------------------
+
+
+class _AnsweringBus:
+    """A bus whose holder has already committed the forwarded edit: it answers ``answer``."""
+
+    def __init__(self, name: str, answer: Forwarded) -> None:
+        self.identity = name
+        self.answer = answer
+
+    async def forward(self, holder: str, doc_id: str, edit: object, author: str) -> Forwarded:
+        return self.answer
+
+
+@pytest.mark.parametrize("published", [True, False])
+async def test_a_forwarder_behind_the_holder_waits_for_its_publication_before_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, published: bool
+) -> None:
+    """The holder committed someone else's edit before the forwarded one: the answer carries
+    only the forwarded one's revision, which does not fold on the forwarder's older head. The
+    holder's publication brings both right behind the answer: the forwarder waits for it and
+    reads nothing from the store. When no publication comes, it reads the store after the
+    wait, and the outcome is the same."""
+    from tests.app.buses.test_bus_ingest import count_store_reads
+    from tests.app.core.test_rooms import insert_at, open_store, registry_for
+
+    data_dir = tmp_path / "data"
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    store = await open_store(settings)
+    try:
+        await store.create("doc", "Doc", "hello")
+        holder, forwarder = registry_for(store, data_dir), registry_for(store, data_dir)
+        room_a, room_b = await holder.acquire("doc"), await forwarder.acquire("doc")
+        first = await room_a.submit(insert_at(room_a, "ann", 1, 5, " world"), "Ann")
+        edit = insert_at(room_a, "bob", 1, 0, ">")  # Bob's, forwarded by room_b's instance
+        second = await room_a.submit(edit, "Bob")
+        reads = count_store_reads(room_b, monkeypatch)
+
+        leases = MemoryLeases()
+        await leases.claim("doc", "a", datetime.now(UTC), timedelta(seconds=600))
+        answer = Forwarded(second.revision.rev, "exact", second.revision)
+        routing = SequencerRouting(leases, _AnsweringBus("b", answer), settings)  # type: ignore[arg-type]
+
+        async def publish_soon() -> None:
+            await asyncio.sleep(0.05)
+            await room_b.fold_published([first.revision, second.revision])
+
+        publication = asyncio.create_task(publish_soon()) if published else None
+        outcome = await routing.route(room_b, edit, "Bob", "websocket")
+        assert outcome is not None and outcome.revision == second.revision
+        assert room_b.sequencer.text == room_a.sequencer.text == ">hello world"
+        if published:
+            assert reads == []
+        else:
+            assert reads[:1] == [0]  # from where the forwarder was, after the wait
+        if publication is not None:
+            await publication
+        await holder.release(room_a)
+        await forwarder.release(room_b)
+        await holder.close()
+        await forwarder.close()
+    finally:
+        await store.engine.dispose()
+
+
+async def test_waiting_for_a_head_ends_when_the_room_folds_it_or_after_the_timeout(
+    tmp_path: Path,
+) -> None:
+    from tests.app.core.test_rooms import insert_at, open_store, registry_for
+
+    data_dir = tmp_path / "data"
+    store = await open_store(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    try:
+        await store.create("doc", "Doc", "hi")
+        holder, forwarder = registry_for(store, data_dir), registry_for(store, data_dir)
+        room_a, room_b = await holder.acquire("doc"), await forwarder.acquire("doc")
+        assert await room_b.wait_for_head(0, timeout=0)  # there already
+        assert not await room_b.wait_for_head(1, timeout=0.01)  # nothing comes
+        first = await room_a.submit(insert_at(room_a, "ann", 1, 2, "!"), "Ann")
+        waiting = asyncio.create_task(room_b.wait_for_head(1, timeout=30))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        await room_b.fold_committed(first.revision)
+        assert await asyncio.wait_for(waiting, 5)  # woken by the fold, long before 30 s
+        second = asyncio.create_task(room_b.wait_for_head(2, timeout=30))
+        await room_a.submit(insert_at(room_a, "ann", 2, 0, "<"), "Ann")
+        await asyncio.sleep(0)
+        await room_b.refresh()  # a store read moves the head too
+        assert await asyncio.wait_for(second, 5)
+        await holder.release(room_a)
+        await forwarder.release(room_b)
+        await holder.close()
+        await forwarder.close()
+    finally:
+        await store.engine.dispose()
+
+
+async def test_edits_arriving_while_the_lease_is_read_share_one_reading(tmp_path: Path) -> None:
+    class CountingLeases(MemoryLeases):
+        def __init__(self) -> None:
+            super().__init__()
+            self.claims = 0
+
+        async def claim(self, *args: Any, **kwargs: Any) -> Any:
+            self.claims += 1
+            await asyncio.sleep(0.01)  # a database round trip, during which more edits come
+            return await super().claim(*args, **kwargs)
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    leases = CountingLeases()
+    routing = SequencerRouting(leases, _CutOffBus("b", holder_gone=False), settings)  # type: ignore[arg-type]
+    holders = await asyncio.gather(*(routing.holder_of("d") for _ in range(20)))
+    assert holders == ["b"] * 20
+    assert leases.claims == 1
+    routing.known["d"].until = 0.0  # due again: the next edits read it again, once
+    await asyncio.gather(*(routing.holder_of("d") for _ in range(5)))
+    assert leases.claims == 2
