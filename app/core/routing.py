@@ -155,12 +155,39 @@ class SequencerRouting(Extension):
     async def _renew(self) -> None:
         while self.loaded:
             await asyncio.sleep(self.refresh_seconds)
-            for doc_id in list(self.loaded):
-                known = self.known.get(doc_id)
-                if known is not None and known.holder == self.me:
-                    known.until = 0.0  # claim again now: renews ours
-                with contextlib.suppress(Exception):
-                    await self.holder_of(doc_id)
+            with contextlib.suppress(Exception):  # logged; the next round tries again
+                await self.renew_all()
+
+    async def renew_all(self) -> None:
+        """Renew the leases we hold, and read again the others', of every document loaded
+        here, in one go (``LeaseStore.claim_all``): an instance holding thousands of
+        documents open must not cost the database a transaction per document every few
+        seconds."""
+        doc_ids = sorted(self.loaded)
+        if not doc_ids:
+            return
+        try:
+            leases = await self.leases.claim_all(doc_ids, self.me, self.clock(), self.ttl)
+        except Exception:
+            log.exception("could not renew the sequencer leases of %d documents", len(doc_ids))
+            raise
+        until = time.monotonic() + self.refresh_seconds
+        gone: list[str] = []
+        unloaded: list[str] = []
+        for doc_id, lease in leases.items():
+            if doc_id not in self.loaded:
+                # Unloaded while we claimed: its release may have come before our claim.
+                if lease.holder == self.me:
+                    unloaded.append(doc_id)
+                continue
+            self.known[doc_id] = _Known(lease.holder, until)
+            if lease.holder != self.me and lease.holder in self.gone:
+                gone.append(doc_id)
+        for doc_id in unloaded:
+            with contextlib.suppress(Exception):  # it expires anyway
+                await self.leases.release(doc_id, self.me)
+        for doc_id in gone:  # a gone holder's: taken over now, as ``holder_of`` does
+            await self.holder_of(doc_id)
 
     async def stop(self) -> None:
         if self._renewer is not None:

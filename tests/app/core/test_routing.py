@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -356,3 +356,44 @@ async def test_edits_arriving_while_the_lease_is_read_share_one_reading(tmp_path
     routing.known["d"].until = 0.0  # due again: the next edits read it again, once
     await asyncio.gather(*(routing.holder_of("d") for _ in range(5)))
     assert leases.claims == 2
+
+
+async def test_renewing_reads_every_loaded_lease_in_one_go(tmp_path: Path) -> None:
+    class CountingLeases(MemoryLeases):
+        def __init__(self) -> None:
+            super().__init__()
+            self.claims = self.rounds = 0
+            self.meanwhile: Callable[[], None] = lambda: None
+
+        async def claim(self, *args: Any, **kwargs: Any) -> Any:
+            self.claims += 1
+            return await super().claim(*args, **kwargs)
+
+        async def claim_all(self, *args: Any, **kwargs: Any) -> Any:
+            self.rounds += 1
+            self.claims -= len(args[0])  # MemoryLeases claims one by one underneath
+            self.meanwhile()
+            return await super().claim_all(*args, **kwargs)
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    leases = CountingLeases()
+    await leases.claim("d3", "a", datetime.now(UTC), timedelta(seconds=600))
+    await leases.claim("old", "b", datetime.now(UTC), timedelta(seconds=600))
+    routing = SequencerRouting(leases, _CutOffBus("b", holder_gone=False), settings)  # type: ignore[arg-type]
+    routing.loaded.update({"d1", "d2", "d3", "old"})
+    await routing.renew_all()
+    assert (leases.rounds, leases.claims) == (1, 2)  # one round; no claim of its own
+    assert {d: k.holder for d, k in routing.known.items()} == {
+        "d1": "b",
+        "d2": "b",
+        "d3": "a",
+        "old": "b",
+    }
+
+    routing.holder_gone("a")  # d3's holder: taken over at the next renewal
+    # "old" is unloaded (and its lease released) while the renewal reads the leases: the
+    # renewal's claim made it ours again, and lets it go.
+    leases.meanwhile = lambda: routing.loaded.discard("old")
+    await routing.renew_all()
+    assert routing.known["d3"].holder == "b"
+    assert (await leases.claim("old", "c", datetime.now(UTC), timedelta(seconds=60))).holder == "c"

@@ -80,3 +80,37 @@ async def test_leases_are_claimed_renewed_taken_over_and_released(
     assert (await leases.claim(doc, "app/a", later, ttl)).holder == "app/c"
     await leases.release(doc, "app/c")
     assert (await leases.claim(doc, "app/a", later, ttl)).holder == "app/a"
+
+
+async def test_leases_are_claimed_all_at_once_as_one_by_one(
+    stores: tuple[VersionStore, LeaseStore, str],
+) -> None:
+    """``claim_all``: what an instance renews every few seconds, for every document it holds
+    open. Each lease ends as ``claim`` would leave it: ours renewed, another's live one left
+    alone, an expired one taken, a missing one made."""
+    _, leases, doc = stores
+    ttl = timedelta(seconds=15)
+    ours, theirs, expired, missing = (f"{doc}-{name}" for name in ("o", "t", "e", "m"))
+    await leases.claim(ours, "app/a", T0 - timedelta(seconds=5), ttl)
+    await leases.claim(theirs, "app/b", T0, ttl)
+    await leases.claim(expired, "app/b", T0 - timedelta(seconds=60), ttl)
+    claimed = await leases.claim_all([ours, theirs, expired, missing], "app/a", T0, ttl)
+    assert {d: lease.holder for d, lease in claimed.items()} == {
+        ours: "app/a",
+        theirs: "app/b",
+        expired: "app/a",
+        missing: "app/a",
+    }
+    assert all(lease.expires_at == T0 + ttl for lease in claimed.values())
+    assert all(lease.doc_id == d for d, lease in claimed.items())
+    # What was written is what a single claim then finds.
+    assert (await leases.claim(missing, "app/b", T0, ttl)).holder == "app/a"
+    assert (await leases.claim(theirs, "app/a", T0, ttl)).holder == "app/b"
+
+    # More documents than one statement takes (SQLite's limit on bound parameters).
+    many = [f"{doc}-{number}" for number in range(1_100)]
+    claimed = await leases.claim_all(many, "app/c", T0, ttl)
+    assert sorted(claimed) == sorted(many)
+    assert {lease.holder for lease in claimed.values()} == {"app/c"}
+    renewed = await leases.claim_all(many, "app/c", T0 + timedelta(seconds=5), ttl)
+    assert {lease.expires_at for lease in renewed.values()} == {T0 + timedelta(seconds=20)}
