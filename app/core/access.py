@@ -265,19 +265,29 @@ class Access:
 
     async def account_changed(self, name: str) -> None:
         """``name`` was disabled, enabled, removed or given another XMPP identity: every
-        document it has a role on follows."""
-        for doc_id in await self.accounts.documents_of(name):
+        document it has a role on follows, and every document its bots have one on (a bot
+        acts for its owner, and loses its roles while the owner is disabled)."""
+        doc_ids = set(await self.accounts.documents_of(name))
+        for bot in await self.accounts.bots_of(name):
+            doc_ids.update(await self.accounts.documents_of(bot.name))
+        for doc_id in sorted(doc_ids):
             self.members_changed(doc_id)
 
     async def bus_members(self, doc_id: str) -> dict[str, BusMember]:
         """The XMPP identities with a role on ``doc_id`` (bare JID -> member): the accounts
-        granted one that name an identity and are not disabled. Share links and the
-        administrators' powers stay in the app: they have no XMPP identity to give."""
+        granted one that name an identity and are not disabled (nor bots whose owner is).
+        Share links and the administrators' powers stay in the app: they have no XMPP
+        identity to give."""
         members: dict[str, BusMember] = {}
         for grant in await self.accounts.grants_of(doc_id):
             account = await self.accounts.get_account(grant.account)
             if account is None or account.disabled or not account.xmpp_jid:
                 continue
+            if account.bot:
+                # A bot acts for its owner: not while the owner is disabled (or removed).
+                owner = await self.accounts.get_account(account.bot_owner)
+                if owner is None or owner.disabled:
+                    continue
             members[account.xmpp_jid] = BusMember(account.name, grant.role.value)
         return members
 

@@ -122,3 +122,31 @@ async def test_an_administrator_sets_a_persons_xmpp_address(made: World) -> None
     )
     assert cleared.json()["xmpp_jid"] == ""
     assert await made.access.bus_members("notes") == {}
+
+
+async def test_a_bot_acts_for_its_owner_and_not_while_the_owner_is_disabled(made: World) -> None:
+    # "solo" is shared with the editor's bot only (by an administrator's hand), not with
+    # the editor: it follows the bot's owner all the same.
+    created = await made.request(
+        "owner", "POST", "/api/documents", json={"id": "solo", "title": "solo", "text": ""}
+    )
+    assert created.status_code == 201, created.text
+    body = {"name": "clock", "jid": "clock@chat.example", "documents": {}}
+    response = await made.request("editor", "POST", "/api/bots", json=body)
+    assert response.status_code == 201, response.text
+    await made.access.share("solo", "clock", Role.EDITOR)
+    assert "clock@chat.example" in await made.access.bus_members("solo")
+    told: list[str] = []
+    made.access.listeners.append(told.append)  # what keeps the nodes' affiliations equal
+
+    response = await made.request("admin", "PATCH", "/api/users/editor", json={"disabled": True})
+    assert response.status_code == 200, response.text
+    assert "clock@chat.example" not in await made.access.bus_members("solo")
+    assert "solo" in told  # the bot's document, where its owner has no role of their own
+
+    told.clear()
+    response = await made.request("admin", "PATCH", "/api/users/editor", json={"disabled": False})
+    assert response.status_code == 200, response.text
+    members = await made.access.bus_members("solo")
+    assert members["clock@chat.example"].may_edit  # back with its owner
+    assert "solo" in told
