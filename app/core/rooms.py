@@ -191,9 +191,19 @@ class Room:
     async def revisions_after(self, after: int, limit: int) -> list[Revision]:
         """Committed revisions after ``after``, from memory when it still has them.
 
-        Under the lock: a batch being committed is in the sequencer's memory, and must not
-        be seen before it is durable.
+        A batch being committed is in the sequencer's memory, and must not be seen before it
+        is durable: what is in memory is read up to the head before that batch (``kept_rev``)
+        without waiting for the lock, which the commit holds through its database write (the
+        publisher and forwarded edits' answers would wait a commit for revisions they could
+        have at once); anything else is read under the lock.
         """
+        sequencer = self.sequencer
+        kept = sequencer.kept_rev
+        if sequencer.oldest_base <= after < kept:
+            # No await between these reads and the return: nothing moves the sequencer here.
+            held = sequencer.catch_up(after)
+            if isinstance(held, list):
+                return [revision for revision in held if revision.rev <= kept][:limit]
         async with self.lock:
             if after >= self.sequencer.oldest_base:
                 result = self.sequencer.catch_up(after)

@@ -313,3 +313,50 @@ def test_a_slow_commit_is_logged_once_in_a_while(
     assert lines[0].startswith("committing 1 revision(s) of doc took ")
     assert "waited" in lines[0] and "more since" not in lines[0]
     assert lines[1].endswith("(2 more since the last report)")
+
+
+class GatedStore(MemoryStore):
+    """A memory store whose appends wait for ``gate`` while it is shut."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: asyncio.Event | None = None
+
+    async def append(self, doc_id: str, batch: Sequence[Commit]) -> AppendResult:
+        if self.gate is not None:
+            await self.gate.wait()
+        return await super().append(doc_id, batch)
+
+
+def test_committed_revisions_are_read_during_a_commit_and_the_batch_in_flight_is_not() -> None:
+    """The publisher and forwarded edits' answers read committed revisions while the next
+    batch's commit holds the room's lock through its database write: they get what is
+    durable at once, and never the batch in flight."""
+
+    async def run() -> None:
+        store = GatedStore()
+        settings = Settings(_env_file=None, data_dir=Path("unused"))  # type: ignore[call-arg]
+        registry = RoomRegistry(store, settings, Extensions())
+        await store.create("doc", "Doc", "")
+        room = await registry.acquire("doc")
+
+        def insert(seq: int) -> Edit:
+            text = room.sequencer.text
+            op = ops.replace(len(text), 0, "", f"<{seq}>")
+            return Edit(room.sequencer.rev, OpId("c", seq), patches.patch_text(text, op))
+
+        await room.submit(insert(1), "a")
+        store.gate = asyncio.Event()  # the next commit's write stalls
+        in_flight = asyncio.create_task(room.submit(insert(2), "a"))
+        while room.sequencer.rev < 2:  # sequenced in memory, its write not done
+            await asyncio.sleep(0.001)
+        assert room.lock.locked()
+        read = await asyncio.wait_for(room.revisions_after(0, 10), 0.5)
+        assert [revision.rev for revision in read] == [1]
+        assert await asyncio.wait_for(room.revisions_after(0, 1), 0.5) == read[:1]
+        store.gate.set()
+        await in_flight
+        assert [revision.rev for revision in await room.revisions_after(0, 10)] == [1, 2]
+        await registry.close()
+
+    asyncio.run(run())
