@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import Settings
-from app.stores.sql.engine import make_engine
 from app.stores.sql.leases import SqlLeaseStore
-from app.stores.sql.migrate import upgrade
+from bench.databases import scratch_postgres, scratch_sqlite
 
-POSTGRES_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TTL = timedelta(seconds=15)
 
 
@@ -63,32 +56,13 @@ async def compare(
 
 
 async def on_sqlite(documents: int, rounds: int) -> dict[str, tuple[float, float]]:
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(_env_file=None, data_dir=Path(folder))
-        engine = make_engine(settings)
-        await upgrade(engine)
-        try:
-            return await compare(engine, documents, rounds)
-        finally:
-            await engine.dispose()
+    async with scratch_sqlite() as engine:
+        return await compare(engine, documents, rounds)
 
 
 async def on_postgres(documents: int, rounds: int) -> dict[str, tuple[float, float]]:
-    name = f"collab_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        engine = create_async_engine(POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name)
-        await upgrade(engine)
-        try:
-            return await compare(engine, documents, rounds)
-        finally:
-            await engine.dispose()
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with scratch_postgres() as engine:
+        return await compare(engine, documents, rounds)
 
 
 async def main(documents: int, rounds: int) -> None:

@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from app.config import Settings
 from app.core.store import Commit
-from app.stores.sql.engine import make_engine
-from app.stores.sql.migrate import upgrade
 from app.stores.sql.store import SqlStore
+from bench.databases import scratch_postgres, scratch_sqlite
 from sync import ops, patches
 from sync.protocol import Edit, OpId
 from sync.server import Sequencer
-
-POSTGRES_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
 async def measure(store: SqlStore, appends: int, batch: int) -> tuple[float, float]:
@@ -56,10 +46,7 @@ async def measure(store: SqlStore, appends: int, batch: int) -> tuple[float, flo
 
 
 async def sqlite(appends: int, batch: int, *, writer_thread: bool) -> tuple[float, float]:
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(_env_file=None, data_dir=Path(folder))  # type: ignore[call-arg]
-        engine = make_engine(settings)
-        await upgrade(engine)
+    async with scratch_sqlite() as engine:
         store = SqlStore(engine)
         if not writer_thread:
             store._writer = None  # the SQLAlchemy path, as PostgreSQL takes it
@@ -70,22 +57,12 @@ async def sqlite(appends: int, batch: int, *, writer_thread: bool) -> tuple[floa
 
 
 async def postgres(appends: int, batch: int) -> tuple[float, float]:
-    name = f"collab_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        engine = create_async_engine(POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name)
-        await upgrade(engine)
+    async with scratch_postgres() as engine:
         store = SqlStore(engine)
         try:
             return await measure(store, appends, batch)
         finally:
             await store.close()
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def main(appends: int, batch: int) -> None:
