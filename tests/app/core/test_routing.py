@@ -24,6 +24,7 @@ from app.buses.memory import MemoryBus, MemoryHub
 from app.config import Settings
 from app.core.bus import Forwarded, ForwardFailed
 from app.core.leases import MemoryLeases
+from app.core.rooms import Room
 from app.core.routing import SequencerRouting
 from app.main import create_app
 from sdk.websocket import WSClient
@@ -188,26 +189,37 @@ async def test_a_failed_forward_takes_over_only_from_a_holder_that_is_gone(
 # -- the revision carried back ---------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def holder_and_forwarder(data_dir: Path, text: str) -> AsyncIterator[tuple[Room, Room]]:
+    """One document in one store, open in two registries: the holder's room and a
+    forwarder's, as two instances on one database have them."""
+    from tests.app.core.test_rooms import open_store, registry_for
+
+    store = await open_store(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    try:
+        await store.create("doc", "Doc", text)
+        holder, forwarder = registry_for(store, data_dir), registry_for(store, data_dir)
+        room_a, room_b = await holder.acquire("doc"), await forwarder.acquire("doc")
+        try:
+            yield room_a, room_b
+        finally:
+            await holder.release(room_a)
+            await forwarder.release(room_b)
+            await holder.close()
+            await forwarder.close()
+    finally:
+        await store.engine.dispose()
+
+
 async def test_a_forwarder_folds_the_carried_revision_and_only_the_next_one(
     tmp_path: Path,
 ) -> None:
     """The holder's answer carries the committed revision: the forwarder's room folds it in
     (and sends it to its members) when it is the next one there, and ignores it otherwise,
     or when it does not fold (a refresh then reads the truth from the store)."""
-    from tests.app.core.test_rooms import (
-        FakeChannel,
-        insert_at,
-        make_member,
-        open_store,
-        registry_for,
-    )
+    from tests.app.core.test_rooms import FakeChannel, insert_at, make_member
 
-    data_dir = tmp_path / "data"
-    store = await open_store(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
-    try:
-        await store.create("doc", "Doc", "hello")
-        holder, forwarder = registry_for(store, data_dir), registry_for(store, data_dir)
-        room_a, room_b = await holder.acquire("doc"), await forwarder.acquire("doc")
+    async with holder_and_forwarder(tmp_path / "data", "hello") as (room_a, room_b):
         channel = FakeChannel()
         member = make_member(channel)
         await room_b.join(member, 0, full=True, welcome={"type": "joined"})
@@ -231,12 +243,6 @@ async def test_a_forwarder_folds_the_carried_revision_and_only_the_next_one(
         assert room_b.sequencer.text == room_a.sequencer.text == ">hello world"
         room_b.remove(member)
         await member.stop()
-        await holder.release(room_a)
-        await forwarder.release(room_b)
-        await holder.close()
-        await forwarder.close()
-    finally:
-        await store.engine.dispose()
 
 
 # -- waiting for the holder's publication ----------------------------------------------------
@@ -263,15 +269,10 @@ async def test_a_forwarder_behind_the_holder_waits_for_its_publication_before_th
     reads nothing from the store. When no publication comes, it reads the store after the
     wait, and the outcome is the same."""
     from tests.app.buses.test_bus_ingest import count_store_reads
-    from tests.app.core.test_rooms import insert_at, open_store, registry_for
+    from tests.app.core.test_rooms import insert_at
 
-    data_dir = tmp_path / "data"
-    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
-    store = await open_store(settings)
-    try:
-        await store.create("doc", "Doc", "hello")
-        holder, forwarder = registry_for(store, data_dir), registry_for(store, data_dir)
-        room_a, room_b = await holder.acquire("doc"), await forwarder.acquire("doc")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    async with holder_and_forwarder(tmp_path / "data", "hello") as (room_a, room_b):
         first = await room_a.submit(insert_at(room_a, "ann", 1, 5, " world"), "Ann")
         edit = insert_at(room_a, "bob", 1, 0, ">")  # Bob's, forwarded by room_b's instance
         second = await room_a.submit(edit, "Bob")
@@ -296,25 +297,14 @@ async def test_a_forwarder_behind_the_holder_waits_for_its_publication_before_th
             assert reads[:1] == [0]  # from where the forwarder was, after the wait
         if publication is not None:
             await publication
-        await holder.release(room_a)
-        await forwarder.release(room_b)
-        await holder.close()
-        await forwarder.close()
-    finally:
-        await store.engine.dispose()
 
 
 async def test_waiting_for_a_head_ends_when_the_room_folds_it_or_after_the_timeout(
     tmp_path: Path,
 ) -> None:
-    from tests.app.core.test_rooms import insert_at, open_store, registry_for
+    from tests.app.core.test_rooms import insert_at
 
-    data_dir = tmp_path / "data"
-    store = await open_store(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
-    try:
-        await store.create("doc", "Doc", "hi")
-        holder, forwarder = registry_for(store, data_dir), registry_for(store, data_dir)
-        room_a, room_b = await holder.acquire("doc"), await forwarder.acquire("doc")
+    async with holder_and_forwarder(tmp_path / "data", "hi") as (room_a, room_b):
         assert await room_b.wait_for_head(0, timeout=0)  # there already
         assert not await room_b.wait_for_head(1, timeout=0.01)  # nothing comes
         first = await room_a.submit(insert_at(room_a, "ann", 1, 2, "!"), "Ann")
@@ -328,12 +318,6 @@ async def test_waiting_for_a_head_ends_when_the_room_folds_it_or_after_the_timeo
         await asyncio.sleep(0)
         await room_b.refresh()  # a store read moves the head too
         assert await asyncio.wait_for(second, 5)
-        await holder.release(room_a)
-        await forwarder.release(room_b)
-        await holder.close()
-        await forwarder.close()
-    finally:
-        await store.engine.dispose()
 
 
 async def test_edits_arriving_while_the_lease_is_read_share_one_reading(tmp_path: Path) -> None:
