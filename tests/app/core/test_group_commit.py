@@ -23,6 +23,7 @@ from app.core.errors import AppError
 from app.core.extensions import Extensions
 from app.core.members import Member, Person, TokenBucket
 from app.core.registry import RoomRegistry
+from app.core.rooms import Room
 from app.core.store import AppendResult, Commit
 from app.stores.memory import MemoryStore
 from sync import ops, patches
@@ -30,6 +31,17 @@ from sync.errors import SyncError
 from sync.protocol import Edit, OpId, Revision
 from sync.server import Placement, Sequencer
 from tests.app.core.test_rooms import replay
+
+
+async def open_room(store: MemoryStore, **settings: Any) -> tuple[RoomRegistry, Room]:
+    """The room of a new, empty document "doc" in ``store``, and the registry holding it."""
+    registry = RoomRegistry(
+        store,
+        Settings(_env_file=None, data_dir=Path("unused"), **settings),  # type: ignore[call-arg]
+        Extensions(),
+    )
+    await store.create("doc", "Doc", "")
+    return registry, await registry.acquire("doc")
 
 
 class DiskFull(Exception):
@@ -93,10 +105,7 @@ class Attempt:
 async def scenario(seed: int, authors: int, edits: int, fail: float, race: float) -> None:
     rng = random.Random(seed)
     store = UnluckyStore(rng=random.Random(seed + 1), fail_rate=fail, race_rate=race)
-    settings = Settings(_env_file=None, data_dir=Path("unused"), history_limit=10_000)  # type: ignore[call-arg]
-    registry = RoomRegistry(store, settings, Extensions())
-    await store.create("doc", "Doc", "")
-    room = await registry.acquire("doc")
+    registry, room = await open_room(store, history_limit=10_000)
     watcher = Recorder()
     member = Member(Person("s", "watcher", "W", "#000000"), watcher, 100_000, TokenBucket(1, 1))
     member.start()
@@ -187,10 +196,7 @@ def test_batches_really_form_under_concurrency() -> None:
 
     async def run() -> None:
         store = UnluckyStore(rng=random.Random(3))
-        settings = Settings(_env_file=None, data_dir=Path("unused"))  # type: ignore[call-arg]
-        registry = RoomRegistry(store, settings, Extensions())
-        await store.create("doc", "Doc", "")
-        room = await registry.acquire("doc")
+        registry, room = await open_room(store)
 
         async def author(index: int) -> None:
             for seq in range(1, 6):
@@ -219,10 +225,7 @@ def test_a_flooding_client_does_not_starve_a_typist(monkeypatch: pytest.MonkeyPa
 
     async def run() -> None:
         store = UnluckyStore(rng=random.Random(5))
-        settings = Settings(_env_file=None, data_dir=Path("unused"), max_waiting_edits=40)  # type: ignore[call-arg]
-        registry = RoomRegistry(store, settings, Extensions())
-        await store.create("doc", "Doc", "")
-        room = await registry.acquire("doc")
+        registry, room = await open_room(store, max_waiting_edits=40)
         stop = asyncio.Event()
         refused = 0
 
@@ -284,10 +287,7 @@ def test_a_slow_commit_is_logged_once_in_a_while(
 
     async def run() -> None:
         store = StallingStore()
-        settings = Settings(_env_file=None, data_dir=Path("unused"))  # type: ignore[call-arg]
-        registry = RoomRegistry(store, settings, Extensions())
-        await store.create("doc", "Doc", "")
-        room = await registry.acquire("doc")
+        registry, room = await open_room(store)
         seq = 0
 
         async def insert() -> None:
@@ -335,10 +335,7 @@ def test_committed_revisions_are_read_during_a_commit_and_the_batch_in_flight_is
 
     async def run() -> None:
         store = GatedStore()
-        settings = Settings(_env_file=None, data_dir=Path("unused"))  # type: ignore[call-arg]
-        registry = RoomRegistry(store, settings, Extensions())
-        await store.create("doc", "Doc", "")
-        room = await registry.acquire("doc")
+        registry, room = await open_room(store)
 
         def insert(seq: int) -> Edit:
             text = room.sequencer.text
