@@ -69,6 +69,11 @@ class MucChat:
         self._spawn = spawn
         self._connected = connected
         self._opening: set[str] = set()
+        self._creating: set[str] = set()
+        # Rooms joined here *and* configured: a line said before the configuration is in
+        # may be said in a room that is not yet persistent (ejabberd then keeps no history
+        # of it), so lines wait in ``_pending`` until the room is ready.
+        self._ready: set[str] = set()
         # Lines written while this instance was not (yet) in the room: said once it is.
         self._pending: dict[str, list[ChatMessage]] = {}
         self._heard_rate: dict[str, TokenBucket] = {}
@@ -89,11 +94,11 @@ class MucChat:
         ``RETRY_SECONDS`` while the server refuses, as long as the document stays open."""
         self.wanted.add(doc_id)
         self.titles[doc_id] = title
-        if doc_id in self._opening:
-            return
+        if doc_id in self._opening or doc_id in self._creating:
+            return  # that one makes the room ready (create() calls open() if it fails)
         self._opening.add(doc_id)
         try:
-            while doc_id in self.wanted and self._connected() and not self.rooms.joined(doc_id):
+            while doc_id in self.wanted and self._connected() and not self.ready(doc_id):
                 try:
                     await self._open(doc_id)
                     return
@@ -115,6 +120,14 @@ class MucChat:
             return
         await self._configure(doc_id)
         await self.mirror(doc_id)
+        self._made_ready(doc_id)
+
+    def ready(self, doc_id: str) -> bool:
+        """In the document's room, configured: lines said now are kept in its history."""
+        return doc_id in self._ready and self.rooms.joined(doc_id)
+
+    def _made_ready(self, doc_id: str) -> None:
+        self._ready.add(doc_id)
         for message in self._pending.pop(doc_id, []):
             self.send_chat(doc_id, message)
 
@@ -126,10 +139,13 @@ class MucChat:
         if doc_id in self.wanted or doc_id in self._opening:
             return  # open() makes it
         self.titles[doc_id] = title
+        self._creating.add(doc_id)
         try:
             await self.rooms.join(doc_id)
             await self._configure(doc_id)
             await self.mirror(doc_id)
+            if doc_id in self.wanted:  # opened here meanwhile: it stays, ready
+                self._made_ready(doc_id)
         except (BridgeError, IqError, IqTimeout) as exc:
             log.warning(
                 "could not make the chat room of %s: %s (made when it is first opened)",
@@ -137,18 +153,23 @@ class MucChat:
                 _reason(exc),
             )
         finally:
+            self._creating.discard(doc_id)
             if doc_id not in self.wanted:
                 self.titles.pop(doc_id, None)
                 self.rooms.leave(doc_id)
+            elif not self.ready(doc_id):  # opened meanwhile, and the making failed
+                self._spawn(self.open(doc_id, self.titles.get(doc_id, title)))
 
     def close(self, doc_id: str) -> None:
         self.wanted.discard(doc_id)
+        self._ready.discard(doc_id)
         self.titles.pop(doc_id, None)
         self._pending.pop(doc_id, None)
         self._heard_rate.pop(doc_id, None)
         self.rooms.leave(doc_id)
 
     def disconnected(self) -> None:
+        self._ready.clear()
         self.rooms.forget_all()
 
     async def destroy(self, doc_id: str) -> None:
@@ -198,7 +219,7 @@ class MucChat:
         self.host = host
 
     def send_chat(self, doc_id: str, message: ChatMessage) -> None:
-        if not self.rooms.joined(doc_id):
+        if not self.ready(doc_id):
             pending = self._pending.setdefault(doc_id, [])
             if len(pending) < CHAT_HISTORY:  # said once in the room (after an outage, say)
                 pending.append(message)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from slixmpp import ClientXMPP
+from slixmpp.exceptions import IqTimeout
 
 from app.buses.xmpp.chat import HEARD_BURST, MucChat, instance_nick
 from app.core.chat import ChatMessage
@@ -110,3 +111,92 @@ async def test_a_flood_from_the_room_reaches_the_pages_at_a_bounded_rate() -> No
     history = [line(nick="gus", id=f"h{index}", history=True) for index in range(100)]
     assert len(await heard(chat, host, spawned, history)) == 100
     await asyncio.sleep(0)
+
+
+class GatedRooms:
+    """The room side of the relay, with its configuration held until the test lets it go:
+    what a line written while the room is being made meets."""
+
+    def __init__(self) -> None:
+        self.inside: set[str] = set()
+        self.said: list[tuple[str, str, bool]] = []  # (doc, text, configured when said)
+        self.configured: set[str] = set()
+
+    async def join(self, doc_id: str) -> None:
+        self.inside.add(doc_id)
+
+    def joined(self, doc_id: str) -> bool:
+        return doc_id in self.inside
+
+    def leave(self, doc_id: str) -> None:
+        self.inside.discard(doc_id)
+
+    def say(self, doc_id: str, text: str, *, relay: dict[str, str] | None = None) -> str:
+        self.said.append((doc_id, text, doc_id in self.configured))
+        return "id"
+
+
+async def test_a_line_written_while_the_room_is_being_made_is_said_once_it_is_configured() -> None:
+    chat, _host, spawned = relay()
+    rooms = GatedRooms()
+    chat.rooms = rooms  # type: ignore[assignment]
+    gate = asyncio.Event()
+
+    async def configure(doc_id: str) -> None:
+        await gate.wait()
+        rooms.configured.add(doc_id)
+
+    async def mirror(doc_id: str) -> None:
+        return None
+
+    chat._configure = configure  # type: ignore[method-assign]
+    chat.mirror = mirror  # type: ignore[method-assign]
+    message = ChatMessage(id="c-1", name="Ann", text="first line", at=1, color="#e6194b")
+
+    # The document was just made (its room is being made) and a page opens it at once.
+    making = asyncio.create_task(chat.create("doc", "Title"))
+    await asyncio.sleep(0)
+    assert rooms.joined("doc") and not chat.ready("doc")
+    await chat.open("doc", "Title")
+    chat.send_chat("doc", message)
+    assert rooms.said == []  # joined, but not yet configured: the line waits
+
+    gate.set()
+    await making
+    assert rooms.said == [("doc", "first line", True)]
+    assert chat.ready("doc") and rooms.joined("doc")  # opened meanwhile: the room stays
+    assert spawned == []
+    chat.send_chat("doc", message)
+    assert rooms.said[-1] == ("doc", "first line", True)
+
+
+async def test_a_room_whose_making_failed_while_it_was_opened_is_opened_again() -> None:
+    chat, _host, spawned = relay()
+    rooms = GatedRooms()
+    chat.rooms = rooms  # type: ignore[assignment]
+    gate = asyncio.Event()
+    attempts: list[str] = []
+
+    async def configure(doc_id: str) -> None:
+        attempts.append(doc_id)
+        if len(attempts) == 1:
+            await gate.wait()
+            raise IqTimeout(None)  # type: ignore[no-untyped-call]
+        rooms.configured.add(doc_id)
+
+    async def mirror(doc_id: str) -> None:
+        return None
+
+    chat._configure = configure  # type: ignore[method-assign]
+    chat.mirror = mirror  # type: ignore[method-assign]
+    making = asyncio.create_task(chat.create("doc", "Title"))
+    await asyncio.sleep(0)
+    await chat.open("doc", "Title")
+    chat.send_chat("doc", ChatMessage(id="c-1", name="Ann", text="hello", at=1, color="#e6194b"))
+    gate.set()
+    await making
+    assert not chat.ready("doc") and rooms.said == []
+    [again] = spawned  # create() hands the room to open(), which tries again
+    await again
+    assert chat.ready("doc")
+    assert rooms.said == [("doc", "hello", True)]
