@@ -209,6 +209,7 @@ async def main(
     )
     for name, share in summarize(raw):
         print(f"  {share:5.1f} %  {name}")
+    print(f"collapsed stacks: {raw}")
 
 
 if __name__ == "__main__":
@@ -218,7 +219,12 @@ if __name__ == "__main__":
     parser.add_argument("--observers", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--xmpp", choices=["managed", "off"], default="managed")
-    parser.add_argument("--raw", type=Path, default=Path("profile.txt"))
+    parser.add_argument(
+        "--raw",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "collab-profile.txt",
+        help="where py-spy's collapsed stacks go (default: outside the checkout)",
+    )
     parser.add_argument("--sample-rate", type=int, default=100, help="py-spy's samples per second")
     arguments = parser.parse_args()
     asyncio.run(

@@ -8,6 +8,10 @@ Prosody 0.12:
 * ``pubsub_max_items`` defaults to 256; it is raised so a node can hold a useful history;
 * ``storage = "internal"`` rewrites a node's whole item file per publish (24 to 300 publishes/s);
   SQL storage (``lua-dbi-sqlite3``) sustains several hundred, so it is used when available;
+* on SQLite, Prosody 0.12 keeps SQLite's rollback journal, whose every commit (one per
+  published item) syncs the journal, the database and the directory: two fifths of Prosody's
+  CPU while a document is typed in. Its database is switched to write-ahead logging (a
+  setting kept in the file) before Prosody opens it: one sync per commit, as durable;
 * Prosody refuses to run as root unless told to; as root we set ``run_as_root``;
 * there is no TLS on loopback, so plaintext authentication is allowed there and only there;
 * documents' chat rooms are on ``conference.<domain>`` (mod_muc), where only admins, so the
@@ -36,6 +40,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +85,20 @@ def die_with_parent() -> None:
 def _prosody_child() -> None:
     _private_umask()
     die_with_parent()
+
+
+def write_ahead_log(database: Path) -> None:
+    """Put the SQLite database at ``database`` (made if missing, private) in WAL mode, which
+    SQLite records in the file itself, so Prosody's connections use it without being told.
+    Prosody must not have it open: it is called before Prosody starts."""
+    os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    connection = sqlite3.connect(database)
+    try:
+        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    finally:
+        connection.close()
+    if mode != "wal":
+        log.warning("Prosody's database %s stays in journal mode %s", database, mode)
 
 
 def private_dir(path: Path) -> Path:
@@ -206,6 +225,8 @@ class ManagedProsody:
     def write_config(self) -> None:
         self._private_tree()
         sql = sql_storage_available()
+        if sql:
+            write_ahead_log(self.root / "data" / "prosody.sqlite")
         if not sql:
             log.warning(
                 "lua-dbi-sqlite3 is missing: Prosody falls back to file storage, which is slow "

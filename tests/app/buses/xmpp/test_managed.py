@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -36,6 +37,40 @@ def test_restart_keeps_the_service_account(tmp_path: Path) -> None:
         saved = json.loads((tmp_path / "prosody" / "connection.json").read_text())
         assert saved["password"] == first.password and saved["port"] == first.port
         assert oct((tmp_path / "prosody" / "connection.json").stat().st_mode)[-3:] == "600"
+
+    asyncio.run(scenario())
+
+
+def test_prosodys_database_is_in_write_ahead_log_mode(tmp_path: Path) -> None:
+    """One sync per published item instead of the rollback journal's several: a database
+    from a version that left it in rollback mode is switched, and keeps what it held."""
+    database = tmp_path / "prosody" / "data" / "prosody.sqlite"
+    database.parent.mkdir(parents=True)
+    older = sqlite3.connect(database)
+    older.execute("CREATE TABLE kept (value TEXT)")
+    older.execute("INSERT INTO kept VALUES ('from before')")
+    older.commit()
+    assert older.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    older.close()
+
+    async def scenario() -> None:
+        server = ManagedProsody(tmp_path, port=free_port())
+        account = await server.start()
+        try:
+            # Prosody itself writes to it: the account the app registered is in there.
+            reader = sqlite3.connect(database)
+            try:
+                assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                assert reader.execute("SELECT value FROM kept").fetchall() == [("from before",)]
+                users = reader.execute(
+                    "SELECT DISTINCT user FROM prosody WHERE store = 'accounts'"
+                ).fetchall()
+                assert users == [(account.jid.split("@")[0],)]
+            finally:
+                reader.close()
+            assert oct(database.stat().st_mode)[-3:] == "600"
+        finally:
+            await server.stop()
 
     asyncio.run(scenario())
 
