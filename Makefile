@@ -92,7 +92,7 @@ bench-xmpp: system-deps install
 	$(PY) -m bench.latency
 
 # Ours next to pycrdt-websocket and @y/websocket-server, each built into bench/peers/.env
-# (docs/benchmarks-peers.md, about 25 minutes). ARGS=--quick checks the harness (about 2).
+# (docs/benchmarks-peers.md, about 15 minutes). ARGS=--quick checks the harness (about 2).
 bench-peers: system-deps install
 	$(PY) -m bench.peers $(ARGS)
 
