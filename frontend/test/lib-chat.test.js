@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ChatLines, asLine, chatErrorText, chatTime } from "../src/lib/chat.js";
+import {
+  ChatLines,
+  Unread,
+  asLine,
+  chatErrorText,
+  chatTime,
+  titleWithUnread,
+  unreadLabel,
+} from "../src/lib/chat.js";
 
 const line = (/** @type {string} */ id, /** @type {number} */ at, extra = {}) => ({
   id,
@@ -40,4 +48,28 @@ test("times are short today and dated otherwise; refusals read as sentences", ()
   assert.match(chatErrorText({ code: "chat-too-long" }), /at most 2000 characters/);
   assert.match(chatErrorText({ code: "rate-limited" }), /too fast/);
   assert.match(chatErrorText({ code: "bad-message", message: "'text' must be a string" }), /must be a string/);
+});
+
+test("lines count as unread below where the reader scrolled, and while the page was hidden", () => {
+  const unread = new Unread();
+  unread.arrived(1, { atEnd: true, hidden: false });
+  assert.deepEqual([unread.below, unread.away], [0, 0], "seen as it came");
+  unread.arrived(1, { atEnd: false, hidden: false });
+  unread.arrived(2, { atEnd: false, hidden: true });
+  assert.deepEqual([unread.below, unread.away], [3, 2]);
+  unread.sawEnd();
+  assert.deepEqual([unread.below, unread.away], [0, 2], "scrolling down is not coming back");
+  unread.arrived(1, { atEnd: true, hidden: true });
+  assert.equal(unread.away, 3);
+  unread.back();
+  assert.deepEqual([unread.below, unread.away], [0, 0]);
+});
+
+test("the unread count in words and in the tab's title", () => {
+  assert.equal(unreadLabel(1), "1 new message");
+  assert.equal(unreadLabel(3), "3 new messages");
+  assert.equal(unreadLabel(250), "99+ new messages");
+  assert.equal(titleWithUnread("Plan · XMPP Collab", 0), "Plan · XMPP Collab");
+  assert.equal(titleWithUnread("Plan · XMPP Collab", 4), "(4) Plan · XMPP Collab");
+  assert.equal(titleWithUnread("Plan", 100), "(99+) Plan");
 });

@@ -133,3 +133,67 @@ def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("the XMPP client did not hear it in time")
         time.sleep(0.05)
+
+
+@pytest.fixture
+def alone(tmp_path: Path) -> Iterator[LiveServer]:
+    """One instance, no XMPP: the pages' chat goes through it alone."""
+    server = LiveServer(tmp_path / "alone", idle_unload_seconds=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log(), server.log()
+
+
+HIDE = """hidden => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def test_lines_that_come_unseen_are_counted_until_they_are_seen(
+    browser: Browser, alone: LiveServer
+) -> None:
+    doc_id = create_document(alone, "Notes\n", title="Notes")
+    people = People(browser, alone)
+    try:
+        ann = people.editor(doc_id, "Ann")
+        bob = people.editor(doc_id, "Bob")
+        more = bob.locator("#chat-more")
+        log = bob.locator("#chat-log")
+        at_end = "log => log.scrollHeight - log.scrollTop - log.clientHeight < 24"
+
+        # Taller than the log: Bob's page follows it to its end, nothing is unread.
+        say(ann, "\n".join(f"point {n}" for n in range(30)))
+        line(bob, "Ann", "point 29")
+        assert log.evaluate(at_end)
+        expect(more).to_be_hidden()
+
+        # Bob scrolls up to read; two lines come below: a button says so, and takes him down.
+        log.evaluate("log => { log.scrollTop = 0; }")
+        say(ann, "below the fold")
+        say(ann, "and another")
+        expect(more).to_have_text("2 new messages ↓")
+        assert not log.evaluate(at_end)
+        more.click()
+        expect(more).to_be_hidden()
+        assert log.evaluate(at_end)
+
+        # Bob's tab is hidden: the lines that come meanwhile are counted in its title, and
+        # the count goes once the tab is shown again.
+        expect(bob).to_have_title("Notes · XMPP Collab")
+        bob.evaluate(HIDE, True)
+        say(ann, "while you were away")
+        expect(bob).to_have_title("(1) Notes · XMPP Collab")
+        say(ann, "still away?")
+        expect(bob).to_have_title("(2) Notes · XMPP Collab")
+        expect(ann).to_have_title("Notes · XMPP Collab")  # the writer's own tab is shown
+        bob.evaluate(HIDE, False)
+        expect(bob).to_have_title("Notes · XMPP Collab")
+        expect(more).to_be_hidden()  # he was at the end: those lines were not below
+    finally:
+        people.close()
+    assert people.page_errors == [], people.page_errors
+    assert people.violations == [], people.violations

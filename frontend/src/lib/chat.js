@@ -3,6 +3,9 @@
  * room (docs/protocol.md, "Chat"). `ChatLines` keeps them (each id once, in time order, the
  * newest `MAX_LINES`); `ChatPanel` shows them and sends what is typed (Enter sends,
  * Shift+Enter starts a new line). Names and text go in as text nodes, never as HTML.
+ * `Unread` counts the lines that came while the reader could not see them: below the part of
+ * the log they had scrolled to (a "new messages" button), or while the page was hidden (a
+ * count in the tab's title).
  * @module
  */
 
@@ -83,6 +86,59 @@ export class ChatLines {
   }
 }
 
+/** Lines that came while the reader could not see them. */
+export class Unread {
+  constructor() {
+    /** Lines below where the reader has scrolled the log to. */
+    this.below = 0;
+    /** Lines that came while the page was hidden. */
+    this.away = 0;
+  }
+
+  /**
+   * New lines came.
+   * @param {number} count
+   * @param {{atEnd: boolean, hidden: boolean}} reader  whether the log showed its newest
+   *   line, and whether the page was hidden
+   */
+  arrived(count, reader) {
+    if (!reader.atEnd) this.below += count;
+    if (reader.hidden) this.away += count;
+  }
+
+  /** The reader has come to the newest line. */
+  sawEnd() {
+    this.below = 0;
+  }
+
+  /** The page is shown again. */
+  back() {
+    this.away = 0;
+  }
+}
+
+/** @param {number} count */
+function shortCount(count) {
+  return count > 99 ? "99+" : String(count);
+}
+
+/**
+ * The button's words: "1 new message", "3 new messages".
+ * @param {number} count
+ */
+export function unreadLabel(count) {
+  return `${shortCount(count)} new message${count === 1 ? "" : "s"}`;
+}
+
+/**
+ * The tab's title with how many lines came while it was hidden: "(3) Plan · XMPP Collab".
+ * @param {string} title
+ * @param {number} count
+ */
+export function titleWithUnread(title, count) {
+  return count > 0 ? `(${shortCount(count)}) ${title}` : title;
+}
+
 /**
  * "14:05" today, "3 Nov 14:05" on another day (in the reader's time zone).
  * @param {number} at
@@ -118,17 +174,41 @@ export function chatErrorText(error) {
  * @property {HTMLFormElement} form
  * @property {HTMLTextAreaElement} input
  * @property {HTMLElement} note  where refusals and "not connected" are said
+ * @property {HTMLButtonElement} [more]  "3 new messages": shown while lines wait below
+ */
+
+/**
+ * @typedef {object} ChatOptions
+ * @property {() => boolean} [hidden]  whether the page is hidden (default: document.hidden)
+ * @property {(count: number) => void} [onAway]  how many lines came while it was hidden,
+ *   each time that changes (0 once it is shown again: call `back()`)
  */
 
 export class ChatPanel {
   /**
    * @param {ChatElements} elements
    * @param {(text: string) => boolean} send  false if it could not be sent (not connected)
+   * @param {ChatOptions} [options]
    */
-  constructor(elements, send) {
+  constructor(elements, send, options = {}) {
     this.elements = elements;
     this.send = send;
     this.lines = new ChatLines();
+    this.unread = new Unread();
+    this.hidden = options.hidden ?? (() => document.hidden);
+    this.onAway = options.onAway ?? (() => {});
+    elements.log.addEventListener("scroll", () => {
+      if (this.unread.below > 0 && this.#atEnd()) {
+        this.unread.sawEnd();
+        this.#showUnread();
+      }
+    });
+    elements.more?.addEventListener("click", () => {
+      elements.log.scrollTop = elements.log.scrollHeight;
+      this.unread.sawEnd();
+      this.#showUnread();
+      elements.log.focus();
+    });
     elements.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.#submit();
@@ -150,10 +230,22 @@ export class ChatPanel {
       this.lines.reset(data.messages);
       this.#render();
     } else if (data.type === "chat" && this.lines.add([data.message])) {
+      const atEnd = this.#atEnd();
       this.#render();
+      const away = this.unread.away;
+      this.unread.arrived(1, { atEnd, hidden: this.hidden() });
+      this.#showUnread();
+      if (this.unread.away !== away) this.onAway(this.unread.away);
     } else if (data.type === "error") {
       this.#note(chatErrorText(data), "error");
     }
+  }
+
+  /** The page is shown again: what came while it was hidden counts as seen. */
+  back() {
+    if (this.unread.away === 0) return;
+    this.unread.back();
+    this.onAway(0);
   }
 
   #submit() {
@@ -166,6 +258,23 @@ export class ChatPanel {
     }
     input.value = "";
     this.#note("", "info");
+    // Whoever writes wants to see their line, and the ones before it.
+    const { log } = this.elements;
+    log.scrollTop = log.scrollHeight;
+    this.unread.sawEnd();
+    this.#showUnread();
+  }
+
+  #atEnd() {
+    const { log } = this.elements;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+  }
+
+  #showUnread() {
+    const { more } = this.elements;
+    if (more === undefined) return;
+    more.hidden = this.unread.below === 0;
+    more.textContent = `${unreadLabel(this.unread.below)} ↓`;
   }
 
   /**
@@ -180,7 +289,7 @@ export class ChatPanel {
   #render() {
     const { log } = this.elements;
     // Follow the newest line unless the reader has scrolled up to read older ones.
-    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+    const atEnd = this.#atEnd();
     log.replaceChildren(...this.lines.lines.map((line) => lineElement(line)));
     if (atEnd) log.scrollTop = log.scrollHeight;
   }

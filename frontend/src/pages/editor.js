@@ -48,7 +48,7 @@ import {
   setPeople,
 } from "../lib/authorship-marks.js";
 import { caretAssoc, opToChanges, sanitizeInsert } from "../lib/changes.js";
-import { ChatPanel } from "../lib/chat.js";
+import { ChatPanel, titleWithUnread } from "../lib/chat.js";
 import { Connection } from "../lib/connection.js";
 import { countText, countsText } from "../lib/counts.js";
 import { debounce } from "../lib/debounce.js";
@@ -226,6 +226,7 @@ function start(id, saved) {
   const url = new URL(`/ws/${encodeURIComponent(id)}`, location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   let rejectedSeen = 0;
+  let pageTitle = document.title; // the tab's title, without the count of unread chat lines
   // The chat beside the document (lib/chat.js): lines travel over this page's connection.
   const chat = new ChatPanel(
     {
@@ -233,9 +234,15 @@ function start(id, saved) {
       form: /** @type {HTMLFormElement} */ (byId("chat-form")),
       input: /** @type {HTMLTextAreaElement} */ (byId("chat-input")),
       note: byId("chat-note"),
+      more: /** @type {HTMLButtonElement} */ (byId("chat-more")),
     },
     (text) => connection.sendChat(text),
+    // Lines that came while the tab was hidden: counted in its title until it is shown.
+    { onAway: (count) => (document.title = titleWithUnread(pageTitle, count)) },
   );
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) chat.back();
+  });
   const connection = new Connection(
     { url: url.href, client, name: identity.name, color: identity.color, authorship: true, chat: true },
     {
@@ -521,7 +528,8 @@ function start(id, saved) {
   function showTitle(title) {
     markdownTitle(title);
     byId("title").textContent = title;
-    document.title = `${title} · XMPP Collab`;
+    pageTitle = `${title} · XMPP Collab`;
+    document.title = titleWithUnread(pageTitle, chat.unread.away);
   }
 
   const nameInput = /** @type {HTMLInputElement} */ (byId("name-input"));
