@@ -37,6 +37,7 @@ from app.core.registry import RoomRegistry
 from app.core.routing import SequencerRouting
 from app.core.store import DocumentStore
 from app.core.versions import MemoryVersions, Versions, VersionStore
+from app.core.xmpp_links import AddressChannel, XmppLinks
 from app.http import docs, pages, ws
 from app.http.api.main import api_router
 from app.http.compression import Compression
@@ -96,6 +97,12 @@ def create_app(
             app.state.versions = Versions(_version_store(store), store)
             hooks.add(app.state.versions)
             gate.identity = Identity(settings, access.accounts, access)
+            # People's own XMPP addresses, proven by a message sent from them (over the bus).
+            app.state.xmpp_links = XmppLinks(access.accounts, access)
+            if isinstance(chosen, AddressChannel):
+                app.state.xmpp_links.channel = chosen
+                if access.enabled:
+                    chosen.attach_address_claims(app.state.xmpp_links.redeem)
             app.state.access = access
             app.state.identity = gate.identity
             app.state.store = store

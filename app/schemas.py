@@ -268,6 +268,16 @@ class TokensPublic(BaseModel):
     items: list[TokenPublic]
 
 
+class AddressClaimCreated(BaseModel):
+    """How to prove an XMPP address is yours: send ``message`` to ``send_to`` from it."""
+
+    code: str = Field(description="The code, valid until expires_at; one at a time")
+    send_to: str = Field(description="The app's XMPP address", examples=["collab@example.org"])
+    message: str = Field(description="What to send, exactly", examples=["link K7Q2M9XDPA"])
+    expires_at: datetime
+    expires_in: int = Field(description="Seconds left")
+
+
 class InviteCreated(BaseModel):
     code: str
     expires_days: float

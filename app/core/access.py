@@ -104,6 +104,8 @@ POLICY: dict[tuple[str, str], Need] = {
     ("GET", "/api/auth/tokens"): Need.ACCOUNT,
     ("POST", "/api/auth/tokens"): Need.ACCOUNT,
     ("DELETE", "/api/auth/tokens/{token_id}"): Need.ACCOUNT,
+    ("POST", "/api/auth/xmpp-link"): Need.ACCOUNT,
+    ("DELETE", "/api/auth/xmpp-link"): Need.ACCOUNT,
     # administration
     ("GET", "/api/users"): Need.ADMIN,
     ("POST", "/api/users"): Need.ADMIN,

@@ -115,6 +115,17 @@ class Invite:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressClaim:
+    """A person's claim to an XMPP address, proven by sending the code from it
+    (app/core/xmpp_links.py). One per account: a new one replaces it."""
+
+    code_hash: str
+    account: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Grant:
     doc_id: str
     account: str
@@ -196,6 +207,18 @@ class AccountStore(Protocol):
 
     async def take_invite(self, code_hash: str, now: datetime) -> bool:
         """Use an invitation up: true once for a valid, unexpired code, then never again."""
+
+    # -- XMPP address claims --------------------------------------------------------------
+
+    async def add_address_claim(self, claim: AddressClaim) -> None:
+        """Keep ``claim``, replacing the account's earlier one."""
+
+    async def redeem_address_claim(self, code_hash: str, jid: str, now: datetime) -> str | None:
+        """Use a claim up: give its account the bare JID ``jid`` and return the account's
+        name, once, for a valid unexpired code; None for any other. In one transaction, so
+        that of two instances hearing the same message one links and the other then finds
+        the address linked. ``AccountExists`` if ``jid`` is another account's (the claim
+        stays, for the right address)."""
 
     # -- documents' roles and links -----------------------------------------------------
 

@@ -9,6 +9,7 @@ from app.core.accounts import (
     Account,
     AccountExists,
     AccountNotFound,
+    AddressClaim,
     ApiToken,
     BrowserSession,
     Grant,
@@ -25,6 +26,7 @@ class MemoryAccountStore:
         self._sessions: dict[str, BrowserSession] = {}
         self._tokens: dict[str, ApiToken] = {}  # by hash
         self._invites: dict[str, Invite] = {}
+        self._claims: dict[str, AddressClaim] = {}
         self._roles: dict[tuple[str, str], Role] = {}  # (doc_id, account)
         self._links: dict[tuple[str, Role], ShareLink] = {}
 
@@ -87,6 +89,8 @@ class MemoryAccountStore:
             del self._tokens[token_hash]
         for key in [k for k in self._roles if k[1] == name]:
             del self._roles[key]
+        for code_hash in [h for h, c in self._claims.items() if c.account == name]:
+            del self._claims[code_hash]
         return True
 
     async def first_admin(self) -> str | None:
@@ -131,6 +135,26 @@ class MemoryAccountStore:
     async def take_invite(self, code_hash: str, now: datetime) -> bool:
         invite = self._invites.pop(code_hash, None)
         return invite is not None and invite.expires_at > now
+
+    async def add_address_claim(self, claim: AddressClaim) -> None:
+        for code_hash, held in list(self._claims.items()):
+            if held.account == claim.account:
+                del self._claims[code_hash]
+        self._claims[claim.code_hash] = claim
+
+    async def redeem_address_claim(self, code_hash: str, jid: str, now: datetime) -> str | None:
+        claim = self._claims.get(code_hash)
+        if claim is None:
+            return None
+        if claim.expires_at <= now or claim.account not in self._accounts:
+            del self._claims[code_hash]  # an expired claim goes, as in the SQL store
+            return None
+        holder = next((a for a in self._accounts.values() if a.xmpp_jid == jid), None)
+        if holder is not None and holder.name != claim.account:
+            raise AccountExists(f"the XMPP address '{jid}' is another account's")
+        del self._claims[code_hash]
+        self._accounts[claim.account] = replace(self._accounts[claim.account], xmpp_jid=jid)
+        return claim.account
 
     async def set_role(self, doc_id: str, account: str, role: Role | None) -> None:
         if role is None:

@@ -58,6 +58,7 @@ from slixmpp.xmlstream.handler import CoroutineCallback
 from slixmpp.xmlstream.matcher import StanzaPath
 
 from app.buses.xmpp import forwarding
+from app.buses.xmpp.address_claims import AddressClaims
 from app.buses.xmpp.affiliations import AffiliationMirror, normalized
 from app.buses.xmpp.chat import MucChat
 from app.buses.xmpp.prosody import ManagedProsody, XmppAccount
@@ -75,6 +76,7 @@ from app.core.bus import (
 from app.core.chat import ChatHost, ChatMessage
 from app.core.errors import AppError, PayloadTooLarge, Refusal, Refused
 from app.core.members import TokenBucket
+from app.core.xmpp_links import Redeem
 from app.metrics import Metrics
 from sdk.xmpp import stanza as st
 from sdk.xmpp.connection import XmppConnection, XmppState
@@ -204,6 +206,13 @@ class XmppBridge:
             xmpp,
             settings.xmpp_muc or f"conference.{domain}",
             resource,
+            self._spawn,
+            lambda: self.connection.connected,
+        )
+        # People's own addresses, proven by a message from them (app/core/xmpp_links.py).
+        self.address_claims = AddressClaims(
+            xmpp,
+            lambda: {self.chat.service, account.pubsub},
             self._spawn,
             lambda: self.connection.connected,
         )
@@ -731,6 +740,14 @@ class XmppBridge:
 
     def send_chat(self, doc_id: str, message: ChatMessage) -> None:
         self.chat.send_chat(doc_id, message)
+
+    # -- people's own addresses (AddressChannel) -------------------------------------------
+
+    def claim_address(self) -> str | None:
+        return self.address_claims.address()
+
+    def attach_address_claims(self, redeem: Redeem) -> None:
+        self.address_claims.redeem = redeem
 
     # -- who may read and write the nodes ------------------------------------------------
 

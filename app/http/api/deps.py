@@ -18,6 +18,7 @@ from app.core.extensions import ConnectionRequest, Extensions
 from app.core.identity import Identity
 from app.core.registry import RoomRegistry
 from app.core.store import DocumentStore
+from app.core.xmpp_links import XmppLinks
 from app.metrics import Metrics
 from app.schemas import DOC_ID_PATTERN
 
@@ -86,6 +87,7 @@ def get_identity(request: Request) -> Identity:
 ACCOUNT_ROUTES: tuple[str, ...] = (
     *("/api/auth/setup", "/api/auth/login", "/api/auth/register", "/api/auth/logout"),
     *("/api/auth/me", "/api/auth/password", "/api/auth/sessions", "/api/auth/tokens"),
+    "/api/auth/xmpp-link",
     *("/api/users", "/api/invites", "/api/bots"),
 )
 
@@ -116,6 +118,11 @@ async def authorize(
     return Caller(principal, role)
 
 
+def get_xmpp_links(request: Request) -> XmppLinks:
+    links: XmppLinks = request.app.state.xmpp_links
+    return links
+
+
 def signed_in(caller: Annotated[Caller, Depends(authorize)]) -> Account:
     """The caller's account (routes that need one; the policy has made sure of it)."""
     account = caller.principal.account
@@ -135,6 +142,7 @@ AuthorizedDep = Annotated[Caller, Depends(authorize)]
 AccountDep = Annotated[Account, Depends(signed_in)]
 AccessDep = Annotated[Access, Depends(get_access)]
 IdentityDep = Annotated[Identity, Depends(get_identity)]
+XmppLinksDep = Annotated[XmppLinks, Depends(get_xmpp_links)]
 DocId = Annotated[
     str,
     Path(

@@ -13,6 +13,7 @@ from app.core.accounts import (
     Account,
     AccountExists,
     AccountNotFound,
+    AddressClaim,
     ApiToken,
     BrowserSession,
     Grant,
@@ -21,7 +22,15 @@ from app.core.accounts import (
     ShareLink,
     sorted_grants,
 )
-from app.stores.sql.models import AccountRow, GrantRow, InviteRow, LinkRow, SessionRow, TokenRow
+from app.stores.sql.models import (
+    AccountRow,
+    AddressClaimRow,
+    GrantRow,
+    InviteRow,
+    LinkRow,
+    SessionRow,
+    TokenRow,
+)
 from app.stores.sql.utc import aware
 
 
@@ -154,6 +163,7 @@ class SqlAccountStore:
                 (SessionRow, SessionRow.account),
                 (TokenRow, TokenRow.account),
                 (GrantRow, GrantRow.account),
+                (AddressClaimRow, AddressClaimRow.account),
             ):
                 await session.execute(delete(table).where(column == name))
             await session.commit()
@@ -249,6 +259,47 @@ class SqlAccountStore:
             )
             await session.commit()
             return valid and bool(getattr(result, "rowcount", 0))
+
+    # -- XMPP address claims --------------------------------------------------------------
+
+    async def add_address_claim(self, claim: AddressClaim) -> None:
+        async with self.session() as session:
+            await session.execute(
+                delete(AddressClaimRow).where(AddressClaimRow.account == claim.account)
+            )
+            session.add(
+                AddressClaimRow(
+                    code_hash=claim.code_hash,
+                    account=claim.account,
+                    created_at=claim.created_at,
+                    expires_at=claim.expires_at,
+                )
+            )
+            await session.commit()
+
+    async def redeem_address_claim(self, code_hash: str, jid: str, now: datetime) -> str | None:
+        async with self.session() as session:
+            # Deleting the claim is what uses it: of two instances hearing the same message,
+            # one deletes the row (the other waits for its transaction, then finds none).
+            claimed = await session.execute(
+                delete(AddressClaimRow)
+                .where(AddressClaimRow.code_hash == code_hash)
+                .returning(AddressClaimRow.account, AddressClaimRow.expires_at)
+            )
+            row = claimed.first()
+            if row is None or aware(row.expires_at) <= now:
+                await session.commit()  # an expired claim goes either way
+                return None
+            account = await session.get(AccountRow, row.account)
+            if account is None:
+                await session.commit()
+                return None
+            account.xmpp_jid = jid
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                raise AccountExists(f"the XMPP address '{jid}' is another account's") from exc
+            return str(row.account)
 
     # -- roles and links ----------------------------------------------------------------
 

@@ -115,6 +115,17 @@ class InviteRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class AddressClaimRow(Base):
+    """A person's pending claim to an XMPP address (app/core/xmpp_links.py): one per account."""
+
+    __tablename__ = "address_claims"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class GrantRow(Base):
     __tablename__ = "grants"
 

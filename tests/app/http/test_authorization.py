@@ -91,6 +91,9 @@ ROUTES: list[tuple[str, str, dict[str, Any], tuple[Any, ...]]] = [
     ("GET", "/api/auth/tokens", {}, account(200)),
     ("POST", "/api/auth/tokens", {"json": {"name": "script"}}, account(201)),
     ("DELETE", "/api/auth/tokens/{token_id}", {}, account((404, "token-not-found"))),
+    # (No XMPP in this world: nobody would hear the code. tests/app/buses/xmpp has the rest.)
+    ("POST", "/api/auth/xmpp-link", {"json": {}}, account((503, "xmpp-unavailable"))),
+    ("DELETE", "/api/auth/xmpp-link", {}, account(200)),
     ("GET", "/api/users", {}, admin(200)),
     (
         "POST",

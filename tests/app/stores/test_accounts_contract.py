@@ -13,6 +13,7 @@ from app.core.accounts import (
     AccountExists,
     AccountNotFound,
     AccountStore,
+    AddressClaim,
     ApiToken,
     BrowserSession,
     Grant,
@@ -23,7 +24,15 @@ from app.core.accounts import (
 )
 from app.stores.memory_accounts import MemoryAccountStore
 from app.stores.sql.accounts import SqlAccountStore
-from app.stores.sql.models import AccountRow, GrantRow, InviteRow, LinkRow, SessionRow, TokenRow
+from app.stores.sql.models import (
+    AccountRow,
+    AddressClaimRow,
+    GrantRow,
+    InviteRow,
+    LinkRow,
+    SessionRow,
+    TokenRow,
+)
 from tests.app.stores.support import Backend
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +48,15 @@ async def accounts(backend: Backend) -> AsyncIterator[AccountStore]:
     store = await backend.open_sql()
     try:
         async with store.session() as session:  # a shared PostgreSQL database: start empty
-            for row in (AccountRow, SessionRow, TokenRow, InviteRow, GrantRow, LinkRow):
+            for row in (
+                AccountRow,
+                SessionRow,
+                TokenRow,
+                InviteRow,
+                GrantRow,
+                LinkRow,
+                AddressClaimRow,
+            ):
                 await session.execute(delete(row))
             await session.commit()
         yield SqlAccountStore(store.engine)
@@ -97,6 +114,45 @@ async def test_tokens_listed_per_account_and_revoked_by_their_owner_only(
     assert not await accounts.delete_token("bob", "t1")  # not bob's
     assert await accounts.delete_token("ann", "t1")
     assert await accounts.token_by_hash(digest("s1")) is None
+
+
+async def test_an_address_claim_links_its_account_once_and_not_after_it_expires(
+    accounts: AccountStore,
+) -> None:
+    for name in ("ann", "bob", "cat"):
+        await accounts.create_account(account(name))
+    later = T0 + timedelta(minutes=10)
+    await accounts.add_address_claim(AddressClaim(digest("first"), "ann", T0, later))
+    await accounts.add_address_claim(AddressClaim(digest("second"), "ann", T0, later))
+    # A new claim replaces the account's last one.
+    assert await accounts.redeem_address_claim(digest("first"), "ann@chat.example", T0) is None
+    assert await accounts.redeem_address_claim(digest("second"), "ann@chat.example", T0) == "ann"
+    linked = await accounts.get_account("ann")
+    assert linked is not None and linked.xmpp_jid == "ann@chat.example"
+    assert (await accounts.account_by_jid("ann@chat.example")) == linked
+    # Used up: the same message heard again (on another instance) links nothing more.
+    assert await accounts.redeem_address_claim(digest("second"), "mallory@evil", T0) is None
+    assert (await accounts.get_account("ann")) == linked
+
+    # An address already another account's: refused, and the claim stays for the right one.
+    await accounts.add_address_claim(AddressClaim(digest("bobs"), "bob", T0, later))
+    with pytest.raises(AccountExists):
+        await accounts.redeem_address_claim(digest("bobs"), "ann@chat.example", T0)
+    bob = await accounts.get_account("bob")
+    assert bob is not None and bob.xmpp_jid == ""
+    assert await accounts.redeem_address_claim(digest("bobs"), "bob@chat.example", T0) == "bob"
+
+    # Expired: nothing happens, and it is gone.
+    await accounts.add_address_claim(AddressClaim(digest("late"), "cat", T0, later))
+    assert await accounts.redeem_address_claim(digest("late"), "cat@chat.example", later) is None
+    assert await accounts.redeem_address_claim(digest("late"), "cat@chat.example", T0) is None
+    cat = await accounts.get_account("cat")
+    assert cat is not None and cat.xmpp_jid == ""
+
+    # A removed account's claim goes with it.
+    await accounts.add_address_claim(AddressClaim(digest("gone"), "cat", T0, later))
+    assert await accounts.delete_account("cat")
+    assert await accounts.redeem_address_claim(digest("gone"), "cat@chat.example", T0) is None
 
 
 async def test_an_invitation_is_used_once_and_not_after_it_expires(

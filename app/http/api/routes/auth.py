@@ -7,11 +7,18 @@ from fastapi import APIRouter, Request, Response, status
 from app.core.access import Principal
 from app.core.accounts import Account, TokenNotFound
 from app.core.identity import CSRF_COOKIE, SESSION_COOKIE, NewSession
-from app.http.api.deps import AccountDep, AuthorizedDep, IdentityDep, SettingsDep
+from app.http.api.deps import (
+    AccountDep,
+    AuthorizedDep,
+    IdentityDep,
+    SettingsDep,
+    XmppLinksDep,
+)
 from app.http.api.responses import errors
 from app.schemas import (
     AccountCreate,
     AccountPublic,
+    AddressClaimCreated,
     AuthState,
     Credentials,
     Me,
@@ -200,3 +207,31 @@ async def revoke_token(token_id: str, account: AccountDep, identity: IdentityDep
     if not await identity.revoke_token(account, token_id):
         raise TokenNotFound(f"you have no token '{token_id}'")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/xmpp-link",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AddressClaimCreated,
+    responses=errors(403, 429, 503),
+)
+async def claim_xmpp_address(account: AccountDep, links: XmppLinksDep) -> AddressClaimCreated:
+    """Link your own XMPP address: send the answer's `message` to `send_to` from that address
+    (any XMPP client) within ten minutes; the app answers there, and `GET /api/auth/me` then
+    shows it. A new code replaces the last. 503 while the server has no XMPP connection."""
+    claimed = await links.claim(account)
+    left = (claimed.expires_at - links.now()).total_seconds()
+    return AddressClaimCreated(
+        code=claimed.code,
+        send_to=claimed.send_to,
+        message=claimed.message,
+        expires_at=claimed.expires_at,
+        expires_in=max(0, round(left)),
+    )
+
+
+@router.delete("/xmpp-link", response_model=AccountPublic, responses=errors(403))
+async def unlink_xmpp_address(account: AccountDep, links: XmppLinksDep) -> AccountPublic:
+    """Your account has no XMPP address any more: documents' nodes and rooms stop admitting
+    it."""
+    return account_public(await links.unlink(account))
