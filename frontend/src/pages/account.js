@@ -1,6 +1,6 @@
 /**
- * Your account (`/account`): who you are, your password, your API tokens, signing out; for
- * administrators, invitation codes.
+ * Your account (`/account`): who you are, your linked XMPP address, your password, your API
+ * tokens, signing out; for administrators, invitation codes.
  * @module
  */
 
@@ -17,6 +17,19 @@ import {
 } from "../lib/accounts.js";
 import { byId, el, say } from "../lib/dom.js";
 import { followTheme } from "../lib/theme.js";
+import {
+  POLL_MS,
+  deadlineOf,
+  durationText,
+  jidOf,
+  linkErrorText,
+  pollOutcome,
+  readLinkedJid,
+  remainingText,
+  requestLinkCode,
+  unlinkXmpp,
+  xmppUri,
+} from "../lib/xmpp-link.js";
 
 followTheme();
 
@@ -55,11 +68,156 @@ async function renderTokens() {
   );
 }
 
+/**
+ * "Your XMPP address": the linked address, asking for a code and watching for the link, and
+ * unlinking. One attempt at a time: a new code replaces the one shown (as on the server).
+ * @param {string} initial  the address linked now ("" for none)
+ */
+function xmppSection(initial) {
+  const status = byId("xmpp-status");
+  const steps = byId("xmpp-steps");
+  const linkButton = byId("xmpp-link");
+  const unlinkButton = byId("xmpp-unlink");
+  const messageBox = input("xmpp-message");
+  const countdown = byId("xmpp-countdown");
+  let linked = initial;
+  let asking = false;
+  /** @type {{before: string, deadline: number, poll: number, tick: number} | null} */
+  let attempt = null;
+
+  const show = () => {
+    byId("xmpp-jid").textContent = linked || "none";
+    unlinkButton.hidden = !linked;
+  };
+
+  const stop = () => {
+    if (!attempt) return;
+    clearTimeout(attempt.poll);
+    clearInterval(attempt.tick);
+    attempt = null;
+    steps.hidden = true;
+  };
+
+  const look = async () => {
+    const current = attempt;
+    if (!current) return;
+    /** @type {{jid?: string, error?: unknown}} */
+    let seen = {};
+    try {
+      seen = { jid: await readLinkedJid() };
+    } catch (error) {
+      seen = { error };
+    }
+    if (attempt !== current) return; // a new code, or unlinked, meanwhile
+    if (seen.jid !== undefined) {
+      linked = seen.jid;
+      show();
+    }
+    const outcome = pollOutcome({ ...current, ...seen, now: Date.now() });
+    switch (outcome) {
+      case "linked":
+        stop();
+        linkButton.textContent = "Link an XMPP address";
+        say(status, `Linked: ${linked}`);
+        break;
+      case "signed-out":
+        stop();
+        linkButton.textContent = "Link an XMPP address";
+        say(status, linkErrorText(seen.error), "error");
+        break;
+      case "expired":
+        stop();
+        linkButton.textContent = "Get a new code";
+        say(
+          status,
+          "The code has expired and no address was linked. Get a new code to try again.",
+          "error",
+        );
+        break;
+      case "wait":
+        current.poll = window.setTimeout(look, POLL_MS);
+    }
+  };
+
+  linkButton.addEventListener("click", async () => {
+    if (asking) return;
+    asking = true;
+    linkButton.setAttribute("aria-busy", "true");
+    try {
+      const code = await requestLinkCode();
+      stop();
+      const deadline = deadlineOf(code, Date.now());
+      messageBox.value = code.message;
+      messageBox.size = Math.max(16, code.message.length + 2);
+      byId("xmpp-send-to").textContent = code.send_to;
+      byId("xmpp-within").textContent = durationText((deadline - Date.now()) / 1000);
+      const until = byId("xmpp-until");
+      until.textContent = new Date(deadline).toLocaleTimeString([], {
+        hour: "2-digit",
+        minute: "2-digit",
+      });
+      until.setAttribute("datetime", new Date(deadline).toISOString());
+      const open = /** @type {HTMLAnchorElement} */ (byId("xmpp-open"));
+      open.href = xmppUri(code.send_to, code.message);
+      const tick = () => {
+        countdown.textContent = remainingText(deadline - Date.now());
+      };
+      tick();
+      steps.hidden = false;
+      linkButton.textContent = "Get a new code";
+      say(status, `Waiting for “${code.message}” to reach ${code.send_to} from your XMPP account.`);
+      attempt = {
+        before: linked,
+        deadline,
+        poll: window.setTimeout(look, POLL_MS),
+        tick: window.setInterval(tick, 1000),
+      };
+    } catch (error) {
+      say(status, linkErrorText(error), "error");
+    } finally {
+      asking = false;
+      linkButton.removeAttribute("aria-busy");
+    }
+  });
+
+  byId("xmpp-copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(messageBox.value);
+      const to = byId("xmpp-send-to").textContent;
+      say(status, `Message copied: paste it into a chat with ${to}, and send it.`);
+    } catch {
+      messageBox.focus();
+      messageBox.select();
+      say(status, "Press Ctrl+C (⌘C) to copy the selected message.");
+    }
+  });
+  messageBox.addEventListener("focus", () => messageBox.select());
+
+  unlinkButton.addEventListener("click", async () => {
+    const was = linked;
+    const question = `Unlink ${was}? It will no longer follow the documents shared with you.`;
+    if (!was || !confirm(question)) return;
+    try {
+      const account = await unlinkXmpp();
+      linked = jidOf(account);
+      if (attempt) attempt.before = linked;
+      show();
+      linkButton.focus(); // the Unlink button is gone
+      say(status, `Unlinked ${was}.`);
+    } catch (error) {
+      say(status, linkErrorText(error), "error");
+    }
+  });
+
+  show();
+}
+
 async function main() {
   const who = await me();
   byId("who").textContent = who.account.display_name;
   byId("account-name").textContent = who.account.name;
   byId("admin").hidden = !who.account.admin;
+  xmppSection(jidOf(who.account));
   await renderTokens();
 
   byId("logout").addEventListener("click", () =>
