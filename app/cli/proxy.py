@@ -42,6 +42,9 @@ defaults
     timeout server 60s
     # An open WebSocket is a tunnel: idle editors stay connected for an hour (the page pings).
     timeout tunnel 1h
+    # Send each WebSocket message on at once: HAProxy otherwise lets the kernel hold a small
+    # write back (Nagle, MSG_MORE) in the hope of more, which a keystroke never has.
+    option http-no-delay
     timeout http-request 10s
     timeout http-keep-alive 10s
     # Pages, scripts, styles and JSON, compressed when the browser accepts it.

@@ -244,6 +244,17 @@ class ManagedEjabberd:
             self.process = await asyncio.create_subprocess_exec(
                 "erl",
                 *distribution,
+                # Sockets without Nagle's algorithm (Erlang's default keeps it, and ejabberd's
+                # listeners do not turn it off): a small stanza written while another is
+                # unacknowledged would wait for the peer's delayed ACK, up to 40 ms.
+                # Accepted connections inherit the listening socket's options; outgoing
+                # ones (to other servers, to other nodes) take the connect options.
+                "-kernel",
+                "inet_default_listen_options",
+                "[{nodelay,true}]",
+                "-kernel",
+                "inet_default_connect_options",
+                "[{nodelay,true}]",
                 "-noinput",
                 "-noshell",
                 "-mnesia",

@@ -4,12 +4,15 @@ instances on the two nodes of an ejabberd cluster."""
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import time
 from pathlib import Path
 
 import pytest
 
-from app.buses.xmpp.ejabberd import ejabberd_config, main
+from app.buses.xmpp.ejabberd import ManagedEjabberd, ejabberd_config, main
+from app.buses.xmpp.prosody import free_port
 from sdk.websocket import WSClient
 from sdk.xmpp.connection import XmppConnection
 from sync.client import SyncClient
@@ -39,6 +42,52 @@ def test_the_printed_configuration_names_the_certificates(
     printed = capsys.readouterr().out
     assert 'certfiles:\n  - "/etc/ejabberd/example.pem"' in printed
     assert '  - "example.org"' in printed
+
+
+def test_every_socket_of_the_managed_ejabberd_sends_without_delay(tmp_path: Path) -> None:
+    """Nagle's algorithm off on the listening sockets and on the connections they accept
+    (asked of the running node itself): otherwise a small stanza written while another is
+    unacknowledged waits for the client's delayed ACK, tens of milliseconds."""
+    cookie = secrets.token_hex(8)
+    server = ManagedEjabberd(
+        tmp_path / "ejabberd",
+        port=free_port(),
+        api_port=free_port(),
+        node=f"nagle{secrets.token_hex(3)}",
+        cookie=cookie,
+    )
+    ask = (
+        f"R = rpc:call('{server.full_node}', erlang, apply, [fun() -> "
+        "[inet:getopts(P, [nodelay]) || P <- erlang:ports(), "
+        'erlang:port_info(P, name) == {name, "tcp_inet"}] end, []]), '
+        'io:format("~p~n", [R]), halt().'
+    )
+
+    async def run() -> str:
+        account = await server.start()
+        try:
+            client = XmppConnection(
+                f"{account.jid}/probe", account.password, account.host, account.port
+            )
+            await client.start(wait=30)
+            try:
+                asked = await asyncio.create_subprocess_exec(
+                    *("erl", "-sname", f"ask{secrets.token_hex(3)}", "-setcookie", cookie),
+                    *("-hidden", "-noinput", "-noshell", "-eval", ask),
+                    stdout=asyncio.subprocess.PIPE,
+                    env={**os.environ, "HOME": str(tmp_path)},
+                )
+                output, _ = await asyncio.wait_for(asked.communicate(), 60)
+                return output.decode()
+            finally:
+                await client.stop()
+        finally:
+            await server.stop()
+
+    answer = asyncio.run(run())
+    # The c2s and API listeners, the client's connection, Erlang distribution's sockets.
+    assert answer.count("{ok,[{nodelay,true}]}") >= 3, answer
+    assert "nodelay,false" not in answer, answer
 
 
 def test_instances_sharing_the_service_account_do_not_evict_each_other(

@@ -41,7 +41,7 @@ def test_restart_keeps_the_service_account(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_prosodys_database_is_in_write_ahead_log_mode(tmp_path: Path) -> None:
+def test_prosodys_database_is_in_write_ahead_log_mode_and_sends_without_delay(tmp_path: Path) -> None:
     """One sync per published item instead of the rollback journal's several: a database
     from a version that left it in rollback mode is switched, and keeps what it held."""
     database = tmp_path / "prosody" / "data" / "prosody.sqlite"
@@ -69,6 +69,9 @@ def test_prosodys_database_is_in_write_ahead_log_mode(tmp_path: Path) -> None:
             finally:
                 reader.close()
             assert oct(database.stat().st_mode)[-3:] == "600"
+            # Stanzas go out at once: Prosody's default keeps Nagle's algorithm on.
+            config = (tmp_path / "prosody" / "prosody.cfg.lua").read_text()
+            assert "network_settings = { nagle = false, opportunistic_writes = true }" in config
         finally:
             await server.stop()
 
