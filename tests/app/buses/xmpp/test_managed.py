@@ -41,7 +41,7 @@ def test_restart_keeps_the_service_account(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_prosodys_database_is_in_write_ahead_log_mode_and_sends_without_delay(tmp_path: Path) -> None:
+def test_prosodys_database_is_in_wal_mode_and_its_stanzas_go_at_once(tmp_path: Path) -> None:
     """One sync per published item instead of the rollback journal's several: a database
     from a version that left it in rollback mode is switched, and keeps what it held."""
     database = tmp_path / "prosody" / "data" / "prosody.sqlite"
