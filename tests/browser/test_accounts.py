@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -228,3 +229,36 @@ def test_revoking_access_closes_an_open_editor(server: LiveServer, people: Peopl
         "access to this document was revoked", timeout=5000
     )
     expect(dan_page.locator("#status")).to_have_attribute("data-state", "closed")
+
+
+def test_the_sign_in_form_cannot_be_sent_before_the_page_is_ready(
+    server: LiveServer, people: People
+) -> None:
+    """Until its script has taken the form over, Enter must not send it the browser's way
+    (the password in a request to the server): the button stays disabled until then."""
+    name, password = make_account(server, f"early-{secrets.token_hex(2)}")
+    context = people.context()
+    page = context.new_page()
+    held: list[Any] = []
+    # Hold the page's first question to the server, so that its script is still waiting.
+    page.route("**/api/auth/state", lambda route: held.append(route))
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(f"{request.method} {request.url}"))
+    page.goto("/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    expect(page.locator("#submit")).to_be_disabled()
+    page.locator("#password").press("Enter")
+    page.wait_for_timeout(300)  # time for a navigation to start, if one would
+    assert page.url == f"{server.http_url}/login"
+    assert not any(password in url for url in sent), sent
+    assert not any(entry.startswith("POST") or "?name=" in entry for entry in sent), sent
+
+    # Let it go: the form is the script's now, and signs in.
+    assert len(held) == 1
+    held[0].continue_()
+    page.unroute("**/api/auth/state")
+    expect(page.locator("#submit")).to_be_enabled()
+    page.fill("#password", password)
+    page.locator("#password").press("Enter")
+    page.wait_for_url(f"{server.http_url}/")

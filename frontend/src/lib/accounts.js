@@ -13,6 +13,9 @@ const enc = encodeURIComponent;
  * @property {string} display_name
  * @property {boolean} admin
  * @property {boolean} disabled
+ * @property {string} created_at  ISO 8601
+ * @property {string} xmpp_jid  the linked XMPP address, "" for none
+ * @property {string} bot_owner  for a bot: the person who owns it, else ""
  *
  * @typedef {object} AuthState
  * @property {boolean} auth

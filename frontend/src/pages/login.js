@@ -63,6 +63,10 @@ async function main() {
       say(message, error instanceof ApiError ? error.message : String(error), "error");
     }
   });
+  // Only now may the form be sent: before this handler was there, a press of Enter would
+  // have sent it the browser's way, the password in a request to the server (the form says
+  // POST, so at least not in a URL that logs and history keep).
+  /** @type {HTMLButtonElement} */ (byId("submit")).disabled = false;
   field("name").focus();
 }
 
