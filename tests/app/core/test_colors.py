@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from app.core import colors
 from app.core.bus import PresenceEvent
 from app.core.members import Member, Person, TokenBucket
 from app.core.rooms import Room
-from tests.app.core.test_rooms import FakeChannel, Store, make_settings, open_store, registry_for
+from tests.app.core.test_rooms import FakeChannel, Store, registry_for
 from tests.app.live import eventually
 
 pytestmark = [pytest.mark.timeout(60)]
@@ -58,18 +57,6 @@ def test_of_two_people_given_one_color_exactly_one_yields() -> None:
 
 
 # -- rooms ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-async def store(data_dir: Path) -> AsyncIterator[Store]:
-    store = await open_store(make_settings(data_dir))
-    yield store
-    await store.engine.dispose()
 
 
 def member(session: str, name: str, color: str = "", author: str = "") -> Member:

@@ -8,7 +8,6 @@ import json
 import random
 import tracemalloc
 import weakref
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +69,6 @@ async def open_store(settings: Settings) -> Store:
     engine = make_engine(settings)
     await upgrade(engine)
     return Store(engine, snapshot_every=settings.snapshot_every)
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-async def store(data_dir: Path) -> AsyncIterator[Store]:
-    store = await open_store(make_settings(data_dir))
-    yield store
-    await store.engine.dispose()
 
 
 def registry_for(store: Store, data_dir: Path, **overrides: Any) -> RoomRegistry:
