@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.app.live import LiveServer, external_xmpp
+from tests.app.live import LiveServer, external_xmpp, serving
 from tests.browser.conftest import People
 from tests.browser.helpers import EDITOR, create_document, wait_synced
 from tests.xmpp_occupant import OccupantThread
@@ -138,12 +138,8 @@ def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 @pytest.fixture
 def alone(tmp_path: Path) -> Iterator[LiveServer]:
     """One instance, no XMPP: the pages' chat goes through it alone."""
-    server = LiveServer(tmp_path / "alone", idle_unload_seconds=0)
-    server.start()
-    try:
+    with serving(tmp_path / "alone", idle_unload_seconds=0) as server:
         yield server
-    finally:
-        server.stop()
     assert "Traceback" not in server.log(), server.log()
 
 
