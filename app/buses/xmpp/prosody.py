@@ -264,9 +264,8 @@ allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
 -- Send each stanza at once: with Nagle's algorithm on (Prosody's default) a small stanza
 -- written while an earlier one is unacknowledged waits for the peer's delayed ACK, up to
--- 40 ms on Linux, and a forwarded edit crosses the server twice each way. Opportunistic
--- writes: a stanza is written when it is routed, not at the end of the loop's turn.
-network_settings = {{ nagle = false, opportunistic_writes = true }}
+-- 40 ms on Linux, and a forwarded edit crosses the server twice each way.
+network_settings = {{ nagle = false }}
 {storage}
 admins = {{ {_lua(admin)} }}
 modules_enabled = {{ "roster", "saslauth", "disco", "ping", "presence", "message", "iq" }}

@@ -71,7 +71,7 @@ def test_prosodys_database_is_in_wal_mode_and_its_stanzas_go_at_once(tmp_path: P
             assert oct(database.stat().st_mode)[-3:] == "600"
             # Stanzas go out at once: Prosody's default keeps Nagle's algorithm on.
             config = (tmp_path / "prosody" / "prosody.cfg.lua").read_text()
-            assert "network_settings = { nagle = false, opportunistic_writes = true }" in config
+            assert "network_settings = { nagle = false }" in config
         finally:
             await server.stop()
 
