@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -45,6 +43,7 @@ from app.core.accounts import (
 )
 from app.core.errors import InvalidInput, Refusal, Refused
 from app.core.store import now
+from app.core.windows import SlidingWindow
 from sync.text import validate_text
 
 SESSION_COOKIE = "collab_session"
@@ -88,7 +87,9 @@ class Identity:
         self._setup_lock = asyncio.Lock()
         # Failed sign-ins per (name, client address), to slow down guessing: in memory, per
         # process (a proxy in front can limit across instances).
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._failures: SlidingWindow[tuple[str, str]] = SlidingWindow(
+            LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS
+        )
         access.refresh = self.refresh
 
     # -- passwords ----------------------------------------------------------------------
@@ -195,23 +196,17 @@ class Identity:
     async def login(self, name: str, password: str, client: str | None = None) -> NewSession:
         name = name.strip().lower()
         key = (name, client or "")
-        if len(self._failures) > 10_000:  # names are the caller's to choose: keep it bounded
-            horizon = time.monotonic() - LOGIN_WINDOW_SECONDS
-            self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > horizon}
-        recent = self._failures.setdefault(key, deque())
-        while recent and recent[0] < time.monotonic() - LOGIN_WINDOW_SECONDS:
-            recent.popleft()
-        if len(recent) >= LOGIN_FAILURES_ALLOWED:
-            wait = int(recent[0] + LOGIN_WINDOW_SECONDS - time.monotonic()) + 1
+        wait = self._failures.wait(key)
+        if wait:
             raise Refused(
-                f"too many failed sign-ins for '{name}' from here; try again in {wait} s",
+                f"too many failed sign-ins for '{name}' from here; try again in {int(wait) + 1} s",
                 Refusal.RATE_LIMITED,
             )
         account = await self.accounts.get_account(name)
         if not await self._verify(account, password) or account is None:
-            recent.append(time.monotonic())
+            self._failures.count(key)
             raise Refused("wrong name or password", Refusal.UNAUTHENTICATED, code="bad-credentials")
-        self._failures.pop(key, None)
+        self._failures.forget(key)
         if account.disabled:
             raise forbidden(f"the account '{account.name}' is disabled")
         if self.hasher.check_needs_rehash(account.password_hash):

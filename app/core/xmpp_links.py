@@ -31,6 +31,7 @@ from typing import Protocol, runtime_checkable
 from app.core.access import Access
 from app.core.accounts import Account, AccountExists, AccountStore, AddressClaim, digest
 from app.core.errors import Busy, Refusal, Refused
+from app.core.windows import SlidingWindow
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ CLAIM_SECONDS = 600.0
 WINDOW_SECONDS = 600.0
 CLAIMS_PER_WINDOW = 5
 FAILURES_PER_WINDOW = 5
-MAX_TRACKED = 10_000  # accounts and addresses whose recent attempts are remembered
 # "link K7Q2M9XDPA", as typed or pasted: any case, spaces around, an optional dash in the code.
 _MESSAGE = re.compile(r"\s*link\s+([A-Za-z0-9-]{10,11})\s*", re.IGNORECASE)
 
@@ -86,27 +86,6 @@ def code_in(text: str) -> str | None:
     return code if len(code) == CODE_LENGTH else None
 
 
-class _Window:
-    """Events per key in a sliding window, for a bounded number of keys."""
-
-    def __init__(self, limit: int, seconds: float, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self.clock = clock
-        self.events: dict[str, list[float]] = {}
-
-    def allows(self, key: str) -> bool:
-        now = self.clock()
-        recent = [t for t in self.events.get(key, []) if now - t < self.seconds]
-        self.events[key] = recent
-        return len(recent) < self.limit
-
-    def count(self, key: str) -> None:
-        if key not in self.events and len(self.events) >= MAX_TRACKED:
-            self.events.pop(next(iter(self.events)))  # the oldest key: memory stays bounded
-        self.events.setdefault(key, []).append(self.clock())
-
-
 class XmppLinks:
     def __init__(
         self,
@@ -120,8 +99,12 @@ class XmppLinks:
         self.access = access
         self.now = now
         self.channel: AddressChannel | None = None
-        self._claims = _Window(CLAIMS_PER_WINDOW, WINDOW_SECONDS, clock)
-        self._failures = _Window(FAILURES_PER_WINDOW, WINDOW_SECONDS, clock)
+        self._claims: SlidingWindow[str] = SlidingWindow(
+            CLAIMS_PER_WINDOW, WINDOW_SECONDS, clock=clock
+        )
+        self._failures: SlidingWindow[str] = SlidingWindow(
+            FAILURES_PER_WINDOW, WINDOW_SECONDS, clock=clock
+        )
 
     async def claim(self, account: Account) -> Claimed:
         """A new code for ``account`` (replacing its last one), and where to send it."""
