@@ -55,13 +55,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def observe(server: LiveServer, doc_id: str, index: int, counts: list[int]) -> None:
-    """A member that only reads: counts the revisions it is sent until it is closed."""
+async def observe(
+    server: LiveServer, doc_id: str, index: int, counts: list[int], joined: asyncio.Semaphore
+) -> None:
+    """A member that only reads: counts the revisions it is sent until it is closed, and
+    releases ``joined`` once the server has welcomed it."""
     socket = await open_socket(server, doc_id, compression=None, max_size=None)
     join = {"type": "join", "client": f"o{index}", "name": f"O{index}", "since": 0, "full": True}
     await socket.send(json.dumps(join))
+    welcomed = False
     try:
         async for raw in socket:
+            if not welcomed:
+                welcomed = True
+                joined.release()
             counts[index] += str(raw).count('"type":"revision"')
     except Exception:  # closed at the end
         return
@@ -169,10 +176,16 @@ async def main(
             await create_document(server, "profile", "")
             assert server.process is not None
             counts = [0] * observers
+            joined = asyncio.Semaphore(0)
             watchers = [
-                asyncio.create_task(observe(server, "profile", i, counts)) for i in range(observers)
+                asyncio.create_task(observe(server, "profile", i, counts, joined))
+                for i in range(observers)
             ]
-            await asyncio.sleep(1.0 + observers / 200)  # every observer joined
+            for _ in range(observers):
+                await joined.acquire()
+            # The joins' presence (each newcomer is told about everyone, and everyone about
+            # the newcomer) settles before the window opens: it is not the steady state.
+            await asyncio.sleep(1.0 + observers / 200)
             cpu_before = cpu_seconds(server.process.pid)
             spy = subprocess.Popen(
                 [

@@ -108,7 +108,9 @@ class DocumentBot:
             jid, password, host, port, allow_plaintext=allow_plaintext, on_session=self._on_session
         )
         domain = jid.split("@", 1)[-1].split("/", 1)[0]
-        self.nodes = DocumentNodes(self.connection.xmpp, pubsub or f"pubsub.{domain}")
+        self.nodes = DocumentNodes(
+            self.connection.xmpp, pubsub or f"pubsub.{domain}", iqs=self.connection.iqs
+        )
         self._service = JID(self.nodes.service)
         self.client = SyncClient(client_id or f"bot-{secrets.token_hex(6)}")
         self.resend_after = resend_after

@@ -17,12 +17,14 @@ import contextlib
 import enum
 import logging
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slixmpp import ClientXMPP
 
 from sdk.backoff import Backoff
+from sdk.xmpp.wire import FastHandler, RawIqs
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,23 @@ class XmppState(enum.Enum):
 
 
 class _Client(ClientXMPP):
-    """slixmpp's client, with its retries of a refused connection on our schedule."""
+    """slixmpp's client, with its retries of a refused connection on our schedule, and the
+    hot path's stanzas taken before slixmpp builds stanza objects for them (sdk/xmpp/wire.py)."""
 
     def __init__(self, jid: str, password: str, next_delay: Callable[[], float]) -> None:
         super().__init__(jid, password)
         self._next_delay = next_delay
+        self.fast_handlers: list[FastHandler] = []
+
+    def _spawn_event(self, xml: ET.Element) -> None:
+        for handler in self.fast_handlers:
+            try:
+                if handler(xml):
+                    return
+            except Exception:  # a handler's bug must not end the stream: slixmpp decides
+                log.exception("a fast handler failed on a stanza; slixmpp handles it")
+                break
+        super()._spawn_event(xml)
 
     def reschedule_connection_attempt(self) -> asyncio.Future[Any] | None:
         # Replaces slixmpp's doubling without a useful cap (1, 3, 7, ... 300 s).
@@ -86,6 +100,9 @@ class XmppConnection:
         self.sessions = 0  # how many sessions have started: 2 or more means reconnects
         self.on_state: list[Callable[[XmppState], object]] = []  # told of every change
         self.xmpp = _Client(jid, password, lambda: next(self._delays))
+        # Requests sent as text, their answers taken before slixmpp's dispatch.
+        self.iqs = RawIqs(self.xmpp)
+        self.xmpp.fast_handlers.append(self.iqs.answer)
         if allow_plaintext:
             # A TLS-less loopback server: slixmpp refuses plain SASL without encryption
             # unless told, and must not insist on STARTTLS.
@@ -105,6 +122,11 @@ class XmppConnection:
         self._delays = backoff.delays()
         self._reconnect_task: asyncio.Task[None] | None = None
         self._session_task: asyncio.Task[None] | None = None
+
+    def add_fast_handler(self, handler: FastHandler) -> None:
+        """Let ``handler`` see each incoming stanza, as parsed, before slixmpp does; what it
+        takes (returns True for), slixmpp's handlers never see."""
+        self.xmpp.fast_handlers.append(handler)
 
     @property
     def connected(self) -> bool:

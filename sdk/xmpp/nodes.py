@@ -42,9 +42,11 @@ from typing import Any
 
 from slixmpp import JID, ClientXMPP
 from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.xmlstream import ElementBase
+from slixmpp.xmlstream import ElementBase, tostring
 
 from sdk.xmpp import stanza as st
+from sdk.xmpp import wire
+from sdk.xmpp.wire import RawIqs
 from sync.errors import BridgeError, ProtocolViolation
 from sync.protocol import Edit, Revision, Snapshot
 from sync.text import checksum_matches
@@ -241,13 +243,30 @@ def _bridge_error(action: str, exc: Exception) -> BridgeError:
     return BridgeError(f"{action}: the XMPP server did not answer in time", condition="timeout")
 
 
+def _failed(action: str, exc: wire.IqFailed) -> BridgeError:
+    """The same errors as ``_bridge_error``, for requests sent as text."""
+    if exc.condition == "timeout":
+        return BridgeError(f"{action}: the XMPP server did not answer in time", condition="timeout")
+    return BridgeError(f"{action}: {exc}", condition=exc.condition)
+
+
 class DocumentNodes:
     """Creates, deletes, publishes to and reads documents' nodes on one pubsub service."""
 
-    def __init__(self, xmpp: ClientXMPP, service: str, *, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        xmpp: ClientXMPP,
+        service: str,
+        *,
+        timeout: float = 15.0,
+        iqs: RawIqs | None = None,
+    ) -> None:
         self.xmpp = xmpp
         self.service = service
         self.timeout = timeout
+        # Publications are written as text where the connection offers it (XmppConnection
+        # does): they are the hot path (sdk/xmpp/wire.py). Otherwise slixmpp's plugin sends.
+        self.iqs = iqs
 
     @property
     def pubsub(self) -> Any:
@@ -425,7 +444,15 @@ class DocumentNodes:
             raise _bridge_error(f"unsubscribing from {node}", exc) from exc
 
     async def _publish(self, node: str, items: list[tuple[str, ElementBase]]) -> None:
+        iqs = self.iqs
         for item_id, payload in items:
+            if iqs is not None:
+                body = wire.publish_body(node, item_id, tostring(payload.xml))
+                try:
+                    await iqs.set(self.service, body, timeout=self.timeout)
+                except wire.IqFailed as exc:
+                    raise _failed(f"publishing item {item_id} to {node}", exc) from exc
+                continue
             try:
                 await self.pubsub.publish(
                     self.service, node, id=item_id, payload=payload, timeout=self.timeout

@@ -45,17 +45,15 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slixmpp import JID, Iq, Message
-from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp import JID, Message
 from slixmpp.jid import InvalidJID
-from slixmpp.xmlstream import ElementBase
-from slixmpp.xmlstream.handler import CoroutineCallback
-from slixmpp.xmlstream.matcher import StanzaPath
+from slixmpp.xmlstream import ElementBase, tostring
 
 from app.buses.xmpp import forwarding
 from app.buses.xmpp.address_claims import AddressClaims
@@ -79,6 +77,7 @@ from app.core.members import TokenBucket
 from app.core.xmpp_links import Redeem
 from app.metrics import Metrics
 from sdk.xmpp import stanza as st
+from sdk.xmpp import wire
 from sdk.xmpp.connection import XmppConnection, XmppState
 from sdk.xmpp.nodes import (
     ITEM_BUDGET,
@@ -152,7 +151,7 @@ class XmppBridge:
             allow_plaintext=settings.xmpp_allow_plaintext,
             on_session=self._on_session,
         )
-        self.nodes = DocumentNodes(self.connection.xmpp, account.pubsub)
+        self.nodes = DocumentNodes(self.connection.xmpp, account.pubsub, iqs=self.connection.iqs)
         self.tracked: dict[str, Tracked] = {}
         self._assemblers: dict[str, RevisionAssembler] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -170,6 +169,7 @@ class XmppBridge:
         # the next session, then forgotten.
         self._left_behind: dict[str, Tracked] = {}
         self._service = JID(account.pubsub)
+        self._service_address = account.pubsub  # as the server writes it, for the fast path
         self._senders: OrderedDict[str, TokenBucket] = OrderedDict()
         self._snapshots_out: set[str] = set()  # documents whose snapshot is being published
         self.dropped = 0  # events refused for their sender or their node
@@ -183,17 +183,12 @@ class XmppBridge:
             # Back at once when our own server is: no waiting out the reconnection backoff.
             server.on_restart.append(self.connection.retry_now)
         xmpp = self.connection.xmpp
+        self.connection.add_fast_handler(self._on_event_fast)
+        self.connection.add_fast_handler(self._on_forward_fast)
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
         xmpp.add_event_handler("pubsub_delete", self._on_delete)
         xmpp.add_event_handler("presence_unavailable", self._on_unavailable)
         xmpp.add_event_handler("presence_available", self._on_available)
-        xmpp.register_handler(
-            CoroutineCallback(
-                "collab forwarded edit",
-                StanzaPath("iq@type=set/collab_forward"),
-                self._on_forward,  # type: ignore[arg-type]
-            )
-        )
         self._identity = f"{account.jid}/{resource}"
         self._said_unreachable = False
         # Bots following documents (their directed presence), by (full JID, document).
@@ -692,46 +687,63 @@ class XmppBridge:
             raise ForwardFailed(
                 f"the edit is too large to forward ({len(edit.patch)} bytes)", holder_gone=False
             )
-        iq = self.connection.xmpp.make_iq_set(ito=holder)
-        iq.append(forwarding.forward_payload(doc_id, edit, author))
+        body = tostring(forwarding.forward_payload(doc_id, edit, author).xml)
         timeout = self.settings.forward_timeout_seconds
         try:
-            answer = await iq.send(timeout=timeout)  # type: ignore[no-untyped-call]
-        except IqTimeout as exc:
-            raise ForwardFailed(f"no answer from {holder} in {timeout:g} s") from exc
-        except IqError as exc:
-            raise ForwardFailed(f"{holder}: {exc.iq['error']['condition']}") from exc
+            result = await self.connection.iqs.set(holder, body, timeout=timeout)
+        except wire.IqFailed as exc:
+            if exc.condition == "timeout":
+                raise ForwardFailed(f"no answer from {holder} in {timeout:g} s") from exc
+            if exc.condition == "disconnected":
+                raise ForwardFailed("the XMPP connection is down", holder_gone=False) from exc
+            raise ForwardFailed(f"{holder}: {exc.condition}") from exc
+        element = result.find(forwarding.ForwardedStanza.tag_name())
         try:
-            first, second = forwarding.outcome_of(answer["collab_forwarded"])
+            if element is None:
+                raise sync_errors.ProtocolViolation("no <forwarded> in the result")
+            answer = forwarding.ForwardedStanza(xml=element)
+            first, second = forwarding.outcome_of(answer)
         except sync_errors.SyncError as exc:
             raise ForwardFailed(f"{holder} answered something else: {exc}") from exc
         if isinstance(first, str):
             raise RemoteRefusal(first, second)
-        return Forwarded(first, second, forwarding.revision_of(answer["collab_forwarded"], first))
+        return Forwarded(first, second, forwarding.revision_of(answer, first))
 
-    async def _on_forward(self, iq: Iq) -> None:
+    def _on_forward_fast(self, stanza: ET.Element) -> bool:
+        """Edits other instances forward to us, taken from the parsed element (every
+        forwarded edit is a request and an answer: sdk/xmpp/wire.py says why not through
+        slixmpp's stanza objects)."""
+        if stanza.tag != wire.IQ or stanza.get("type") != "set":
+            return False
+        request = stanza.find(forwarding.ForwardStanza.tag_name())
+        if request is None:
+            return False
+        self._spawn(self._on_forward(stanza.get("from", ""), stanza.get("id", ""), request))
+        return True
+
+    async def _on_forward(self, sender: str, iq_id: str, request: ET.Element) -> None:
         """Another instance (a resource of our own account, and nobody else) asks us to
         sequence an edit: answer with its revision, or its refusal."""
         me = self.connection.xmpp.boundjid
-        if iq["from"].bare != me.bare or iq["from"].full == me.full:
-            self._drop(f"a forwarded edit from {iq['from']}, not another instance")
-            error = iq.reply(clear=True)  # type: ignore[no-untyped-call]
-            error["type"] = "error"
-            error["error"]["condition"] = "forbidden"
-            error.send()
+        try:
+            jid: JID | None = JID(sender)
+        except InvalidJID:
+            jid = None
+        if jid is None or not sender or jid.bare != me.bare or jid.full == me.full:
+            self._drop(f"a forwarded edit from {sender or 'nobody'}, not another instance")
+            if sender:
+                self.connection.xmpp.send(wire.iq_error(sender, iq_id, "auth", "forbidden"))
             return
         try:
-            doc_id, edit, author = forwarding.edit_of(iq["collab_forward"])
+            doc_id, edit, author = forwarding.edit_of(forwarding.ForwardStanza(xml=request))
             result = await self.host.forwarded_edit(doc_id, edit, author)
             answer = forwarding.applied(result.rev, result.placement, result.revision)
         except (sync_errors.SyncError, AppError) as exc:
             answer = forwarding.refused(exc.code, str(exc))
         except Exception:
-            log.exception("a forwarded edit from %s failed", iq["from"])
+            log.exception("a forwarded edit from %s failed", sender)
             answer = forwarding.refused("internal-error", "the sequencing instance failed")
-        reply = iq.reply(clear=True)  # type: ignore[no-untyped-call]
-        reply.append(answer)
-        reply.send()
+        self.connection.xmpp.send(wire.iq_result(sender, iq_id, tostring(answer.xml)))
 
     # -- chat (ChatRelay), in the documents' rooms -------------------------------------------
 
@@ -822,7 +834,7 @@ class XmppBridge:
     def _mine(self, payload: ElementBase | None) -> bool:
         return payload is not None and st.origin_of(payload) == self.nodes.origin
 
-    def _from_instance(self, item: Any, payload: ElementBase | None) -> bool:
+    def _from_instance(self, publisher: str, payload: ElementBase | None) -> bool:
         """Whether one of the app's instances published ``item``: the XMPP server writes
         the publisher of every item itself (Prosody's ``expose_publisher``, ejabberd's
         ``itemreply: publisher``; a publisher's own claim is overwritten), and only the
@@ -831,7 +843,7 @@ class XmppBridge:
         serves them)."""
         if payload is None or payload.xml.get("parts"):
             return False
-        return _bare(str(item["publisher"])) == str(self.connection.xmpp.boundjid.bare)
+        return _bare(publisher) == str(self.connection.xmpp.boundjid.bare)
 
     def _from_service(self, message: Message, node: str) -> bool:
         """Only the pubsub service sends events; anything else is forged, logged, dropped."""
@@ -860,18 +872,7 @@ class XmppBridge:
             self._drop(f"an event for {items['node']!r}, which this instance does not follow")
             return
         if kind == "revisions":
-            if self._mine(payload):
-                return
-            try:
-                revisions = self._assemblers.setdefault(doc_id, RevisionAssembler()).feed(payload)
-            except sync_errors.SyncError as exc:
-                log.warning("ignoring a bad item on %s: %s", items["node"], exc)
-                return
-            if revisions:
-                heard = self.host.revisions_heard(
-                    doc_id, revisions, from_instance=self._from_instance(item, payload)
-                )
-                self._spawn(heard)
+            self._revision_item(doc_id, payload, str(item["publisher"]))
         elif kind == "live":
             if not self._mine(payload):
                 self._on_live(doc_id, payload)
@@ -879,6 +880,58 @@ class XmppBridge:
             self._spawn(self._handle_edit(doc_id, payload, item["publisher"]))
         elif kind == "inbox" and isinstance(payload, st.SnapshotRequestStanza):
             self._spawn(self._answer_snapshot_request(doc_id, item["publisher"]))
+
+    def _revision_item(self, doc_id: str, payload: ElementBase | None, publisher: str) -> None:
+        if self._mine(payload):
+            return
+        try:
+            revisions = self._assemblers.setdefault(doc_id, RevisionAssembler()).feed(payload)
+        except sync_errors.SyncError as exc:
+            log.warning("ignoring a bad item on %s: %s", document_node(doc_id), exc)
+            return
+        if revisions:
+            heard = self.host.revisions_heard(
+                doc_id, revisions, from_instance=self._from_instance(publisher, payload)
+            )
+            self._spawn(heard)
+
+    def _on_event_fast(self, stanza: ET.Element) -> bool:
+        """Revision and live events, read from the parsed element before slixmpp builds
+        stanza objects for them (sdk/xmpp/wire.py): every revision comes back to the
+        instance that published it, and reaches every other instance. Our own echoes are
+        dropped here; revisions of other publishers on open documents are taken here;
+        anything else (other nodes, other payloads, other senders, which ``_on_publish``
+        logs) goes on to slixmpp and ``_on_publish``, which decide as before."""
+        if stanza.tag != wire.MESSAGE:
+            return False
+        items = stanza.find(wire.EVENT_ITEMS)
+        if items is None or stanza.get("from") != self._service_address:
+            return False
+        parsed = parse_node(items.get("node", ""))
+        if parsed is None or parsed[1] not in ("revisions", "live"):
+            return False
+        doc_id, kind = parsed
+        entries: list[tuple[ET.Element, ET.Element]] = []
+        for item in items:
+            if item.tag != wire.EVENT_ITEM or len(item) != 1:
+                return False
+            entries.append((item, item[0]))
+        if not entries:
+            return False
+        origin = self.nodes.origin
+        if all(payload.get("origin") == origin for _, payload in entries):
+            return True  # what we published, echoed to us as a subscriber
+        if kind != "revisions" or doc_id not in self.tracked:
+            return False
+        wrapped: list[tuple[ElementBase, str]] = []
+        for item, payload in entries:
+            kind_of = _REVISION_PAYLOADS.get(payload.tag)
+            if kind_of is None:
+                return False
+            wrapped.append((kind_of(xml=payload), item.get("publisher", "")))
+        for element, publisher in wrapped:
+            self._revision_item(doc_id, element, publisher)
+        return True
 
     def _on_unavailable(self, presence: Any) -> None:
         """Instances share the service account, each with its own resource, and the XMPP
@@ -1066,6 +1119,13 @@ class XmppBridge:
             log.info("snapshot request for %s not answered: %s", doc_id, exc)
         finally:
             self._snapshots_out.discard(doc_id)
+
+
+# The payloads a revision node's item may hold, by their element's name.
+_REVISION_PAYLOADS: dict[str, type[ElementBase]] = {
+    st.RevisionStanza.tag_name(): st.RevisionStanza,
+    st.RevisionBatchStanza.tag_name(): st.RevisionBatchStanza,
+}
 
 
 def _unpublished(state: Tracked) -> bool:

@@ -100,16 +100,24 @@ def accounts(xmpp_server: XmppServerForTests) -> tuple[XmppAccount, XmppAccount]
     return xmpp_server.service, xmpp_server.account()
 
 
+@pytest.fixture(params=["as-text", "through-slixmpp"])
+def publishing(request: pytest.FixtureRequest) -> str:
+    """How publications are sent: written as text (sdk/xmpp/wire.py, what the app and bots
+    do) or through slixmpp's pubsub plugin (a DocumentNodes given only a client)."""
+    return str(request.param)
+
+
 async def pair(
-    accounts: tuple[XmppAccount, XmppAccount],
+    accounts: tuple[XmppAccount, XmppAccount], publishing: str
 ) -> AsyncIterator[tuple[DocumentNodes, DocumentNodes, XmppConnection]]:
     service, bot = accounts
     app = await connected(service, "app")
     follower = await connected(bot, "b")
+    as_text = publishing == "as-text"
     try:
         yield (
-            DocumentNodes(app.xmpp, service.pubsub),
-            DocumentNodes(follower.xmpp, service.pubsub),
+            DocumentNodes(app.xmpp, service.pubsub, iqs=app.iqs if as_text else None),
+            DocumentNodes(follower.xmpp, service.pubsub, iqs=follower.iqs if as_text else None),
             follower,
         )
     finally:
@@ -117,9 +125,11 @@ async def pair(
         await follower.stop()
 
 
-def test_publish_notify_and_read_back(accounts: tuple[XmppAccount, XmppAccount]) -> None:
+def test_publish_notify_and_read_back(
+    accounts: tuple[XmppAccount, XmppAccount], publishing: str
+) -> None:
     async def scenario() -> None:
-        async for app, bot, follower in pair(accounts):
+        async for app, bot, follower in pair(accounts, publishing):
             await app.ensure("n1")
             await app.ensure("n1")  # idempotent
             events: asyncio.Queue[Message] = asyncio.Queue()
@@ -143,9 +153,11 @@ def test_publish_notify_and_read_back(accounts: tuple[XmppAccount, XmppAccount])
     asyncio.run(scenario())
 
 
-def test_snapshot_published_and_read(accounts: tuple[XmppAccount, XmppAccount]) -> None:
+def test_snapshot_published_and_read(
+    accounts: tuple[XmppAccount, XmppAccount], publishing: str
+) -> None:
     async def scenario() -> None:
-        async for app, bot, _ in pair(accounts):
+        async for app, bot, _ in pair(accounts, publishing):
             await app.ensure("n2")
             assert await bot.latest_snapshot("n2") is None
             text = "hello\r\nworld 😀"
@@ -161,10 +173,10 @@ def recorder(events: asyncio.Queue[tuple[str, Message]], kind: str) -> Callable[
 
 
 def test_live_node_keeps_nothing_and_goes_with_the_document(
-    accounts: tuple[XmppAccount, XmppAccount],
+    accounts: tuple[XmppAccount, XmppAccount], publishing: str
 ) -> None:
     async def scenario() -> None:
-        async for app, bot, follower in pair(accounts):
+        async for app, bot, follower in pair(accounts, publishing):
             await app.ensure("n3")
             events: asyncio.Queue[tuple[str, Message]] = asyncio.Queue()
             for kind in ("publish", "delete"):

@@ -8,8 +8,12 @@ import asyncio
 import secrets
 from pathlib import Path
 
+import pytest
+from slixmpp.exceptions import IqError
 from slixmpp.plugins.xep_0060.stanza.pubsub_event import EventItem
 
+from app.buses.xmpp import forwarding
+from app.buses.xmpp.prosody import XmppAccount
 from sdk.websocket import WSClient
 from sdk.xmpp import stanza as st
 from sdk.xmpp.connection import XmppConnection
@@ -32,23 +36,22 @@ async def eventually(condition: object, what: str, timeout: float = TIMEOUT) -> 
         await asyncio.sleep(0.05)
 
 
+def connection_of(account: XmppAccount) -> XmppConnection:
+    return XmppConnection(f"{account.jid}/x", account.password, account.host, account.port)
+
+
 def test_a_forged_event_sent_to_the_app_changes_nothing(
     tmp_path: Path, xmpp_server: XmppServerForTests
 ) -> None:
     resource = f"forge-{secrets.token_hex(3)}"
     server = LiveServer(tmp_path / "app", **external_xmpp(xmpp_server.service, resource))
     server.start()
-    mallory_account = xmpp_server.account("mallory")
+    mallory_account = xmpp_server.account("mallory")  # another account on the same server
     doc = f"forged-{secrets.token_hex(3)}"
 
     async def scenario() -> None:
         await create_document(server, doc, "hello\n")
-        mallory = XmppConnection(
-            f"{mallory_account.jid}/x",
-            mallory_account.password,
-            mallory_account.host,
-            mallory_account.port,
-        )
+        mallory = connection_of(mallory_account)
         async with (
             WSClient(server.ws_url, doc, SyncClient("ann"), name="Ann") as ann,
             WSClient(server.ws_url, doc, SyncClient("bob"), name="Bob") as bob,
@@ -102,6 +105,39 @@ def test_a_forged_event_sent_to_the_app_changes_nothing(
             await eventually(lambda: ann.text == bob.text, "ann and bob agreeing")
             assert await server_text(server, doc) == (4, "zero\nhello\none\ntwo\nthree\n")
             assert "PWNED" not in ann.text
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+
+
+def test_a_forward_from_another_account_is_refused_and_changes_nothing(
+    tmp_path: Path, xmpp_server: XmppServerForTests
+) -> None:
+    """Only the app's own instances (resources of its account) may hand it edits to
+    sequence: anyone else's forward gets an IQ error ``forbidden``, and the text stays."""
+    resource = f"forward-{secrets.token_hex(3)}"
+    server = LiveServer(tmp_path / "app", **external_xmpp(xmpp_server.service, resource))
+    server.start()
+    mallory_account = xmpp_server.account("mallory")  # another account on the same server
+    doc = f"forward-{secrets.token_hex(3)}"
+
+    async def scenario() -> None:
+        await create_document(server, doc, "hello\n")
+        mallory = connection_of(mallory_account)
+        await mallory.start(wait=TIMEOUT)
+        try:
+            edit = edit_on("hello\n", 0, "mallory", 1, 0, 0, "PWNED ")
+            request = mallory.xmpp.make_iq_set(ito=f"{xmpp_server.service.jid}/{resource}")
+            request.append(forwarding.forward_payload(doc, edit, "Ann"))
+            with pytest.raises(IqError) as refused:
+                await request.send(timeout=TIMEOUT)  # type: ignore[no-untyped-call]
+            assert refused.value.iq["error"]["condition"] == "forbidden"
+        finally:
+            await mallory.stop()
+        assert "not another instance" in server.log()
+        assert await server_text(server, doc) == (0, "hello\n")
 
     try:
         asyncio.run(scenario())
