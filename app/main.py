@@ -112,7 +112,8 @@ def create_app(
             # The bus stops after the rooms have closed (they relay their people leaving).
             if settings.sequencer_routing and _reaches_others(chosen):
                 routing = SequencerRouting(_lease_store(store), chosen, settings)
-                routing.on_forwarded = metrics.forwarded.inc
+                routing.on_forwarded = metrics.forward_answered
+                routing.on_folded = metrics.forward_folded
                 hooks.add(routing)
                 rooms.routing = routing
             hooks.add(ReachabilityNotice(rooms))

@@ -17,7 +17,10 @@ For every edit, the time from typing it to its acknowledgement (which the server
 the edit is durable in PostgreSQL), p50/p95/p99/max; revisions per second (the documents'
 head revisions over the typing window); the refusals clients received by code (``busy``: the
 instance lost a race for the head and the client sent again); and whether every client ended
-with the same text holding every marker once. Results: ``docs/benchmarks-cluster.md``.
+with the same text holding every marker once. For the spread document, also how many edits
+were forwarded to the instance that sequences it and their mean time until its answer and
+until their revision was folded in where they were typed (``collab_forward_seconds`` in each
+instance's ``/metrics``). Results: ``docs/benchmarks-cluster.md``.
 """
 
 from __future__ import annotations
@@ -172,6 +175,37 @@ async def heads(proxy: str, docs: list[str]) -> int:
         return total
 
 
+async def forward_totals(instances: list[str]) -> dict[str, float]:
+    """Summed over the instances' /metrics: forwarded edits, and the seconds they took until
+    answered and until folded (``collab_forward_seconds``)."""
+    totals: dict[str, float] = collections.defaultdict(float)
+    async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
+        for address in instances:
+            text = (await http.get(f"http://{address}/metrics")).text
+            for line in text.splitlines():
+                name, _, value = line.rpartition(" ")
+                for until in ("answered", "folded"):
+                    for kind in ("sum", "count"):
+                        if name == f'collab_forward_seconds_{kind}{{until="{until}"}}':
+                            totals[f"{until} {kind}"] += float(value)
+    return totals
+
+
+def forward_rows(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    count = after["answered count"] - before["answered count"]
+
+    def mean(until: str) -> float | str:
+        folded = after[f"{until} count"] - before[f"{until} count"]
+        seconds = after[f"{until} sum"] - before[f"{until} sum"]
+        return round(1000 * seconds / folded, 1) if folded else ""
+
+    return {
+        "edits forwarded": int(count),
+        "forward, mean until answered (ms)": mean("answered"),
+        "forward, mean until folded (ms)": mean("folded"),
+    }
+
+
 async def one_configuration(
     instances: int, arguments: argparse.Namespace, folder: Path
 ) -> dict[str, dict[str, Any]]:
@@ -198,9 +232,12 @@ async def one_configuration(
         # One document, editors spread over every instance.
         placements = [(urls[i % len(urls)], "spread") for i in range(arguments.editors)]
         before = await heads(cluster.proxy_url, ["spread"])
+        forwards = await forward_totals([u.removeprefix("ws://") for u in urls])
         outcome, _ = await run_editors(placements, 5.0, arguments.seconds, seed=1)
         outcome.revisions = await heads(cluster.proxy_url, ["spread"]) - before
-        results["one document, editors spread"] = outcome.row()
+        results["one document, editors spread"] = outcome.row() | forward_rows(
+            forwards, await forward_totals([u.removeprefix("ws://") for u in urls])
+        )
         # Many documents, through the proxy.
         many = [f"doc-{n}" for n in range(arguments.docs)]
         placements = [(proxy_ws, many[i % len(many)]) for i in range(arguments.many_editors)]

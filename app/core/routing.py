@@ -79,7 +79,10 @@ class SequencerRouting(Extension):
         self.gone: set[str] = set()  # instances known to be offline
         self.loaded: set[str] = set()  # documents loaded here (whose leases we keep)
         self.forwarded = 0  # edits sent to another instance
-        self.on_forwarded: Callable[[], object] | None = None  # counts them (/metrics)
+        # Told of each forwarded edit: the seconds until its answer, then until its revision
+        # was folded in here (/metrics).
+        self.on_forwarded: Callable[[float], object] | None = None
+        self.on_folded: Callable[[float], object] | None = None
         self._renewer: asyncio.Task[None] | None = None
         self._claiming: dict[str, asyncio.Future[str]] = {}  # leases being read, by document
 
@@ -208,6 +211,7 @@ class SequencerRouting(Extension):
         holder = await self.holder_of(room.doc_id)
         if holder == self.me:
             return None
+        sent = time.monotonic()
         try:
             result = await self.bus.forward(holder, room.doc_id, edit, author)
         except ForwardFailed as exc:
@@ -224,7 +228,7 @@ class SequencerRouting(Extension):
             return None
         self.forwarded += 1
         if self.on_forwarded is not None:
-            self.on_forwarded()
+            self.on_forwarded(time.monotonic() - sent)
         # The holder committed it: fold it in, which sends it to our members, its author
         # first among them. From the answer when it carries the next revision we lack (no
         # store read: the holder is our own account's instance, and folding checks the
@@ -244,4 +248,6 @@ class SequencerRouting(Extension):
         revisions = await room.revisions_after(result.rev - 1, 1)
         if not revisions or revisions[0].rev != result.rev:
             raise AppError(f"revision {result.rev} of '{room.doc_id}' is not in the store")
+        if self.on_folded is not None:
+            self.on_folded(time.monotonic() - sent)
         return Outcome(revisions[0], Placement(result.placement))

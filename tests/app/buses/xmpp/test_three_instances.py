@@ -134,6 +134,15 @@ def test_three_instances_one_document(
         sequenced = [metric(server, 'collab_edits_total{placement="exact"}') for server in servers]
         assert sorted(f > 0 for f in forwarded) == [False, True, True], forwarded
         assert [s > 0 for s in sequenced] == [f == 0 for f in forwarded], (forwarded, sequenced)
+        # Each forward was timed until its answer, and until its revision was folded in.
+        answered = [
+            metric(server, 'collab_forward_seconds_count{until="answered"}') for server in servers
+        ]
+        folded = [
+            metric(server, 'collab_forward_seconds_count{until="folded"}') for server in servers
+        ]
+        assert answered == forwarded, (answered, forwarded)
+        assert folded == forwarded, (folded, forwarded)
     finally:
         for server in servers:
             server.stop()
