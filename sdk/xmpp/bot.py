@@ -28,12 +28,15 @@ import contextlib
 import logging
 import secrets
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
 from slixmpp import JID, Message
+from slixmpp.xmlstream import ElementBase
 
 from sdk.xmpp import stanza as st
+from sdk.xmpp import wire
 from sdk.xmpp.chat import ChatDenied, ChatLine, ChatRooms
 from sdk.xmpp.connection import XmppConnection, XmppState
 from sdk.xmpp.nodes import (
@@ -43,6 +46,7 @@ from sdk.xmpp.nodes import (
     live_node,
     parse_node,
     payload_of,
+    revision_payload,
     snapshot_node,
 )
 from sync import ops
@@ -140,6 +144,8 @@ class DocumentBot:
         self._chat_wanted = False
         self._chat_joining: asyncio.Task[None] | None = None
         self.chat_denied = ""  # why the room would not admit the bot, if it would not
+        self._revisions_node = document_node(doc_id)
+        self.connection.add_fast_handler(self._on_event_fast)
         xmpp.add_event_handler("pubsub_publish", self._on_publish)
         xmpp.add_event_handler("pubsub_delete", self._on_delete)
         xmpp.add_event_handler("message", self._on_message)
@@ -369,27 +375,44 @@ class DocumentBot:
             # Events come from the pubsub service; anyone can send us a look-alike.
             log.warning("ignoring a pubsub event from %s, not %s", message["from"], self._service)
             return
-        payload = payload_of(items["item"])
+        self._on_item(parsed[1], payload_of(items["item"]), items["node"])
+
+    def _on_event_fast(self, stanza: ET.Element) -> bool:
+        """This document's revision events, read from the parsed element before slixmpp
+        builds stanza objects for them (sdk/xmpp/wire.py): a bot following a busy document
+        receives one per revision. Anything else goes on to ``_on_publish``."""
+        event = wire.event_items(stanza, self.nodes.service)
+        if event is None or event[0] != self._revisions_node:
+            return False
+        payloads = [revision_payload(payload) for _, payload in event[1]]
+        if any(payload is None for payload in payloads):
+            return False
+        for payload in payloads:
+            self._on_item("revisions", payload, event[0])
+        return True
+
+    def _on_item(self, kind: str, payload: ElementBase | None, node: str) -> None:
+        """One item of this document's nodes, from the pubsub service."""
         origin = st.origin_of(payload) if payload is not None else ""
         if origin and not self.app:
             self.app = str(JID(origin).bare)  # the app's own items name it
             self._say_following()
-        if parsed[1] == "live":
+        if kind == "live":
             if isinstance(payload, st.RollCallStanza):
                 self._say_following()
             return
-        if parsed[1] == "revisions":
+        if kind == "revisions":
             try:
                 revisions = self._assembler.feed(payload)
             except SyncError as exc:
-                log.warning("ignoring a bad revision item on %s: %s", items["node"], exc)
+                log.warning("ignoring a bad revision item on %s: %s", node, exc)
                 return
             if revisions:
                 asyncio.get_running_loop().create_task(self._receive_all(revisions))
-        elif parsed[1] == "snapshot" and not self._started:
+        elif kind == "snapshot" and not self._started:
             # We asked for a snapshot that did not exist yet; it is here now.
             asyncio.get_running_loop().create_task(self._retry_catch_up())
-        elif parsed[1] == "snapshot" and payload is not None:
+        elif kind == "snapshot" and payload is not None:
             # A snapshot ahead of us, with no revision to say how we got behind (the node
             # had no history to publish): catch up, rather than wait for the next edit.
             rev = payload.xml.get("rev") or ""

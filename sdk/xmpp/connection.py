@@ -57,9 +57,13 @@ class _Client(ClientXMPP):
             try:
                 if handler(xml):
                     return
-            except Exception:  # a handler's bug must not end the stream: slixmpp decides
-                log.exception("a fast handler failed on a stanza; slixmpp handles it")
-                break
+            except Exception:
+                # A handler's bug must not end the stream. The stanza is not handed on: the
+                # handler may have acted on part of it, and twice would be worse than not at
+                # all (a revision missed is a gap, which the next one shows and a catch-up
+                # fills).
+                log.exception("a fast handler failed on a stanza; it is dropped")
+                return
         super()._spawn_event(xml)
 
     def reschedule_connection_attempt(self) -> asyncio.Future[Any] | None:

@@ -36,6 +36,7 @@ import asyncio
 import logging
 import random
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -220,6 +221,20 @@ _PLUGINS = {
     f"{{{st.NS}}}renamed": "collab_renamed",
     f"{{{st.NS}}}roll-call": "collab_roll_call",
 }
+
+
+# The payloads a revision node's item may hold, by their element's name.
+_REVISION_PAYLOADS: dict[str, type[ElementBase]] = {
+    st.RevisionStanza.tag_name(): st.RevisionStanza,
+    st.RevisionBatchStanza.tag_name(): st.RevisionBatchStanza,
+}
+
+
+def revision_payload(element: ET.Element) -> ElementBase | None:
+    """A revision item's payload (one revision, a part of one, or a batch), as the stanza
+    element ``RevisionAssembler`` takes; None if it is something else."""
+    kind = _REVISION_PAYLOADS.get(element.tag)
+    return kind(xml=element) if kind is not None else None
 
 
 def payload_of(item: Any) -> ElementBase | None:

@@ -76,6 +76,27 @@ def iq_error(to: str, iq_id: str, kind: str, condition: str) -> str:
     )
 
 
+def event_items(
+    stanza: ET.Element, service: str
+) -> tuple[str, list[tuple[ET.Element, ET.Element]]] | None:
+    """A pubsub items event from ``service`` (as the server writes its address): its node and
+    each item with its single payload element. None for anything else, or anything unusual
+    (another sender, a retraction, an item with no payload or several): slixmpp decides."""
+    if stanza.tag != MESSAGE:
+        return None
+    items = stanza.find(EVENT_ITEMS)
+    if items is None or stanza.get("from") != service:
+        return None
+    entries = []
+    for item in items:
+        if item.tag != EVENT_ITEM or len(item) != 1:
+            return None
+        entries.append((item, item[0]))
+    if not entries:
+        return None
+    return items.get("node", ""), entries
+
+
 def error_of(iq: ET.Element) -> IqFailed:
     """The condition and text of an IQ of type error."""
     error = iq.find(f"{{{CLIENT}}}error")

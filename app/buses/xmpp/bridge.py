@@ -88,6 +88,7 @@ from sdk.xmpp.nodes import (
     live_node,
     parse_node,
     payload_of,
+    revision_payload,
 )
 from sync import errors as sync_errors
 from sync.protocol import Edit, Revision, Snapshot
@@ -902,35 +903,24 @@ class XmppBridge:
         dropped here; revisions of other publishers on open documents are taken here;
         anything else (other nodes, other payloads, other senders, which ``_on_publish``
         logs) goes on to slixmpp and ``_on_publish``, which decide as before."""
-        if stanza.tag != wire.MESSAGE:
+        event = wire.event_items(stanza, self._service_address)
+        if event is None:
             return False
-        items = stanza.find(wire.EVENT_ITEMS)
-        if items is None or stanza.get("from") != self._service_address:
-            return False
-        parsed = parse_node(items.get("node", ""))
+        node, entries = event
+        parsed = parse_node(node)
         if parsed is None or parsed[1] not in ("revisions", "live"):
             return False
         doc_id, kind = parsed
-        entries: list[tuple[ET.Element, ET.Element]] = []
-        for item in items:
-            if item.tag != wire.EVENT_ITEM or len(item) != 1:
-                return False
-            entries.append((item, item[0]))
-        if not entries:
-            return False
         origin = self.nodes.origin
         if all(payload.get("origin") == origin for _, payload in entries):
             return True  # what we published, echoed to us as a subscriber
         if kind != "revisions" or doc_id not in self.tracked:
             return False
-        wrapped: list[tuple[ElementBase, str]] = []
-        for item, payload in entries:
-            kind_of = _REVISION_PAYLOADS.get(payload.tag)
-            if kind_of is None:
-                return False
-            wrapped.append((kind_of(xml=payload), item.get("publisher", "")))
-        for element, publisher in wrapped:
-            self._revision_item(doc_id, element, publisher)
+        wrapped = [(item, revision_payload(payload)) for item, payload in entries]
+        if any(payload is None for _, payload in wrapped):
+            return False
+        for item, payload in wrapped:
+            self._revision_item(doc_id, payload, item.get("publisher", ""))
         return True
 
     def _on_unavailable(self, presence: Any) -> None:
@@ -1119,13 +1109,6 @@ class XmppBridge:
             log.info("snapshot request for %s not answered: %s", doc_id, exc)
         finally:
             self._snapshots_out.discard(doc_id)
-
-
-# The payloads a revision node's item may hold, by their element's name.
-_REVISION_PAYLOADS: dict[str, type[ElementBase]] = {
-    st.RevisionStanza.tag_name(): st.RevisionStanza,
-    st.RevisionBatchStanza.tag_name(): st.RevisionBatchStanza,
-}
 
 
 def _unpublished(state: Tracked) -> bool:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 from slixmpp import Message
+from slixmpp.xmlstream import tostring
 
 from app.buses.xmpp.prosody import XmppAccount
 from sdk.xmpp import nodes
@@ -218,3 +220,19 @@ def test_live_node_keeps_nothing_and_goes_with_the_document(
             assert events.empty()
 
     asyncio.run(scenario())
+
+
+def test_a_revision_payload_is_recognized_from_its_element() -> None:
+    revisions = history("a", "b")
+    for _, payload in [
+        *nodes.revision_items("d", revisions[:1]),
+        *nodes.revision_items("d", revisions),
+    ]:
+        element = ET.fromstring(tostring(payload.xml))
+        found = nodes.revision_payload(element)
+        assert found is not None
+        assert RevisionAssembler().feed(found) == RevisionAssembler().feed(payload)
+    presence = st.presence_stanza(
+        "d", "join", {"session": "s", "name": "N", "color": "#000000"}, "o"
+    )
+    assert nodes.revision_payload(ET.fromstring(tostring(presence.xml))) is None

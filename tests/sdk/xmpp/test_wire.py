@@ -11,7 +11,16 @@ from typing import Any, cast
 import pytest
 from slixmpp import ClientXMPP
 
-from sdk.xmpp.wire import IQ, IqFailed, RawIqs, error_of, iq_error, iq_result, publish_body
+from sdk.xmpp.wire import (
+    IQ,
+    IqFailed,
+    RawIqs,
+    error_of,
+    event_items,
+    iq_error,
+    iq_result,
+    publish_body,
+)
 
 
 class FakeClient:
@@ -157,3 +166,40 @@ def test_answers_are_addressed_escaped_and_well_formed() -> None:
     error = stanza(iq_error("a@b/c", "i2", "auth", "forbidden"))
     assert (error.get("type"), error_of(error).condition) == ("error", "forbidden")
     assert error[0].get("type") == "auth"
+
+
+EVENT = "http://jabber.org/protocol/pubsub#event"
+
+
+def event(sender: str, items: str) -> ET.Element:
+    return stanza(
+        f'<message from="{sender}"><event xmlns="{EVENT}">'
+        f'<items node="collab/doc/d">{items}</items></event></message>'
+    )
+
+
+def test_an_items_event_from_the_service_gives_each_item_and_its_payload() -> None:
+    items = '<item id="1" publisher="a@x"><p xmlns="urn:y"/></item><item id="2"><q/></item>'
+    found = event_items(event("pubsub.x", items), "pubsub.x")
+    assert found is not None
+    node, entries = found
+    assert node == "collab/doc/d"
+    assert [(item.get("id"), payload.tag) for item, payload in entries] == [
+        ("1", "{urn:y}p"),
+        ("2", f"{{{EVENT}}}q"),
+    ]
+
+
+def test_anything_unusual_is_left_to_slixmpp() -> None:
+    one = '<item id="1"><p xmlns="urn:y"/></item>'
+    assert event_items(event("mallory@x", one), "pubsub.x") is None  # not the service
+    assert event_items(event("pubsub.x", ""), "pubsub.x") is None  # no items
+    assert event_items(event("pubsub.x", '<item id="1"/>'), "pubsub.x") is None  # no payload
+    two = '<item id="1"><p xmlns="urn:y"/><p xmlns="urn:y"/></item>'
+    assert event_items(event("pubsub.x", two), "pubsub.x") is None  # two payloads
+    assert event_items(event("pubsub.x", '<retract id="1"/>'), "pubsub.x") is None
+    assert event_items(stanza('<iq type="set" from="pubsub.x"/>'), "pubsub.x") is None
+    deletion = (
+        f'<message from="pubsub.x"><event xmlns="{EVENT}"><delete node="n"/></event></message>'
+    )
+    assert event_items(stanza(deletion), "pubsub.x") is None
