@@ -10,6 +10,7 @@ behaved client never would.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -25,6 +26,8 @@ from typing import Any, TextIO
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from app.buses.xmpp.prosody import XmppAccount
 
@@ -204,6 +207,53 @@ async def server_text(server: LiveServer, doc_id: str) -> tuple[int, str]:
 
 
 # -- raw WebSocket --------------------------------------------------------------------------
+
+
+async def raw_websocket(
+    base_url: str, path: str, *, receive_buffer: int = 0
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket opened by hand (``base_url`` is ``http://host:port``): no library reads
+    what the server sends, so a test can write what no client would, and read in bulk or
+    not at all. ``receive_buffer`` sets the socket's SO_RCVBUF (0: the system's)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return reader, writer
+
+
+def masked(opcode: Opcode, payload: bytes) -> bytes:
+    """One frame as a client sends it (masked)."""
+    return Frame(opcode, payload).serialize(mask=True, extensions=[])
+
+
+def server_frames(data: bytes) -> list[Frame]:
+    """The whole frames in what a server sent (unmasked); a partial last one is left out."""
+    reader = StreamReader()
+    reader.feed_data(data)
+    reader.feed_eof()
+    frames: list[Frame] = []
+    while True:
+        parser = Frame.parse(reader.read_exact, mask=False, max_size=None)
+        try:
+            next(parser)
+        except StopIteration as done:
+            frames.append(done.value)
+            continue
+        except EOFError:
+            pass  # the data ran out: no whole frame left
+        return frames
 
 
 async def open_socket(server: LiveServer, doc_id: str, **options: Any) -> ClientConnection:

@@ -3,10 +3,18 @@ every length encoding, and a live server uses that path."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+import httpx
+import pytest
+from fastapi import FastAPI
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from app.serving import FramingProtocol, text_frame, uvicorn_options
+from app.serving import PARSE_SLICE_BYTES, FramingProtocol, text_frame, uvicorn_options
+from tests.app.conftest import serve
+from tests.app.live import masked, raw_websocket, server_frames
 
 
 def read_frame(data: bytes) -> Frame:
@@ -36,3 +44,64 @@ def test_text_frames_of_every_length_encoding_read_back_exactly() -> None:
 def test_the_server_runs_the_framing_protocol() -> None:
     assert uvicorn_options()["ws"] is FramingProtocol
     assert uvicorn_options()["ws_per_message_deflate"] is False
+
+
+# -- reading: a slice at a time, and not from a peer that does not read ---------------------
+
+
+async def created(url: str, doc_id: str) -> None:
+    async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
+        response = await http.post("/api/documents", json={"id": doc_id, "text": "hello"})
+        assert response.status_code == 201, response.text
+
+
+@pytest.mark.anyio
+async def test_a_burst_in_one_write_is_read_whole_and_in_order(app: FastAPI) -> None:
+    # Far more than one slice (PARSE_SLICE_BYTES) and more than one read of the socket:
+    # every message and every WebSocket ping answered, in the order sent.
+    async with serve(app) as url:
+        await created(url, "burst")
+        reader, writer = await raw_websocket(url, "/ws/burst")
+        burst = [masked(Opcode.TEXT, b'{"type":"join","client":"burst"}')]
+        for n in range(3000):
+            burst.append(masked(Opcode.TEXT, b'{"type":"ping","at":%d}' % n))
+            if n % 10 == 0:
+                burst.append(masked(Opcode.PING, b"%d" % n))
+        data = b"".join(burst)
+        assert len(data) > 16 * PARSE_SLICE_BYTES
+        writer.write(data)
+        received = b""
+        async with asyncio.timeout(30):
+            while b'"at":2999' not in received:
+                received += await reader.read(1 << 16)
+        writer.close()
+    frames = server_frames(received)
+    pongs = [json.loads(bytes(f.data)) for f in frames if f.opcode is Opcode.TEXT]
+    assert [m["at"] for m in pongs if m["type"] == "pong"] == list(range(3000))
+    assert [bytes(f.data) for f in frames if f.opcode is Opcode.PONG] == [
+        b"%d" % n for n in range(0, 3000, 10)
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_peer_that_does_not_read_its_answers_is_not_read_either(app: FastAPI) -> None:
+    # Pings answered by pongs that are never read would pile up in the server's buffer
+    # without end; instead the server stops reading, and the writer's sends stall.
+    async with serve(app) as url:
+        await created(url, "deaf")
+        _, writer = await raw_websocket(url, "/ws/deaf", receive_buffer=64 * 1024)
+        chunk = masked(Opcode.PING, b"p" * 125) * 500  # 65 KB of pings
+        sent = 0
+        try:
+            while sent < 96 * 2**20:
+                writer.write(chunk)
+                await asyncio.wait_for(writer.drain(), 2.0)
+                sent += len(chunk)
+        except TimeoutError:
+            pass
+        finally:
+            writer.transport.abort()
+    # What the kernel buffers on both sides of loopback (9 MB here; the server's receive
+    # buffer may grow to net.ipv4.tcp_rmem's maximum, 32 MB) and the server's own buffer up
+    # to its high-water mark: well under what a server that reads on takes (all of it).
+    assert sent < 48 * 2**20, f"the server read {sent / 2**20:.0f} MB from a peer reading nothing"

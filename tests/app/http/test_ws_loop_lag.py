@@ -10,7 +10,9 @@ their sending, an upper bound on the server's share.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +21,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Frame, Opcode
 
 from sync import ops, patches
 from tests.app.conftest import serve
@@ -119,6 +122,42 @@ async def test_no_hostile_message_holds_the_event_loop_for_50_ms(app: FastAPI) -
             await small.send('{"type": "ping", "at": 1}')
             await answer(small, lambda m: m["type"] == "pong")
 
+        async def one_write_flood() -> None:
+            # Written at once, the server reads them in 256 KiB gulps (app/serving.py).
+            frames = b"".join(
+                Frame(Opcode.TEXT, b'{"type":"presence","cursor":%d}' % n).serialize(
+                    mask=True, extensions=[]
+                )
+                for n in range(20_000)
+            )
+            small.transport.write(frames)
+            await small.send('{"type": "ping", "at": 2}')
+            assert (await answer(small, lambda m: m["type"] == "pong"))["at"] == 2
+
+        async def ping_flood() -> None:
+            # A raw client: what the server answers (a pong per ping) is read in bulk, so
+            # none of its parsing lands on this loop.
+            host, port = url.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"GET /ws/small HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+                % (host.encode(), base64.b64encode(os.urandom(16)))
+            )
+            assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+            join = b'{"type":"join","client":"pinger"}'
+            writer.write(Frame(Opcode.TEXT, join).serialize(mask=True, extensions=[]))
+            ping = Frame(Opcode.PING, b"").serialize(mask=True, extensions=[])
+            writer.write(ping * 40_000)
+            done = b'{"type":"ping","at":3}'
+            writer.write(Frame(Opcode.TEXT, done).serialize(mask=True, extensions=[]))
+            received = b""
+            async with asyncio.timeout(30):
+                while b'"pong"' not in received:
+                    received = received[-16:] + await reader.read(1 << 20)
+            writer.close()
+
         cases = [
             ("an 800 KB edit of 20,000 hunks", many_hunks_edit),
             ("900 hunks that match nothing", unmatched_hunks_edit),
@@ -126,6 +165,8 @@ async def test_no_hostile_message_holds_the_event_loop_for_50_ms(app: FastAPI) -
             ("JSON nested 200,000 deep", deep_json),
             ("a 1.2 MB message", oversized),
             ("5,000 presence messages", presence_flood),
+            ("20,000 presence messages in one write", one_write_flood),
+            ("40,000 WebSocket pings in one write", ping_flood),
         ]
         async with big, small:
             for what, case in cases:
