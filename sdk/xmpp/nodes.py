@@ -251,18 +251,17 @@ def payload_of(item: Any) -> ElementBase | None:
 
 
 def _bridge_error(action: str, exc: Exception) -> BridgeError:
+    """What a request that got no result means, whichever way it was sent: slixmpp's
+    ``IqError``/``IqTimeout`` for stanza objects, ``wire.IqFailed`` for text."""
     if isinstance(exc, IqError):
-        condition = exc.iq["error"]["condition"]
-        text = exc.iq["error"]["text"]
-        return BridgeError(f"{action}: {condition} {text}".strip(), condition=condition)
-    return BridgeError(f"{action}: the XMPP server did not answer in time", condition="timeout")
-
-
-def _failed(action: str, exc: wire.IqFailed) -> BridgeError:
-    """The same errors as ``_bridge_error``, for requests sent as text."""
-    if exc.condition == "timeout":
+        condition, text = exc.iq["error"]["condition"], exc.iq["error"]["text"]
+    elif isinstance(exc, wire.IqFailed):
+        condition, text = exc.condition, exc.text
+    else:
+        condition = "timeout"
+    if condition == "timeout":
         return BridgeError(f"{action}: the XMPP server did not answer in time", condition="timeout")
-    return BridgeError(f"{action}: {exc}", condition=exc.condition)
+    return BridgeError(f"{action}: {condition} {text}".strip(), condition=condition)
 
 
 class DocumentNodes:
@@ -466,7 +465,7 @@ class DocumentNodes:
                 try:
                     await iqs.set(self.service, body, timeout=self.timeout)
                 except wire.IqFailed as exc:
-                    raise _failed(f"publishing item {item_id} to {node}", exc) from exc
+                    raise _bridge_error(f"publishing item {item_id} to {node}", exc) from exc
                 continue
             try:
                 await self.pubsub.publish(
