@@ -232,11 +232,12 @@ async def one_configuration(
         # One document, editors spread over every instance.
         placements = [(urls[i % len(urls)], "spread") for i in range(arguments.editors)]
         before = await heads(cluster.proxy_url, ["spread"])
-        forwards = await forward_totals([u.removeprefix("ws://") for u in urls])
+        instances = [u.removeprefix("ws://") for u in urls]
+        forwards = await forward_totals(instances)
         outcome, _ = await run_editors(placements, 5.0, arguments.seconds, seed=1)
         outcome.revisions = await heads(cluster.proxy_url, ["spread"]) - before
         results["one document, editors spread"] = outcome.row() | forward_rows(
-            forwards, await forward_totals([u.removeprefix("ws://") for u in urls])
+            forwards, await forward_totals(instances)
         )
         # Many documents, through the proxy.
         many = [f"doc-{n}" for n in range(arguments.docs)]

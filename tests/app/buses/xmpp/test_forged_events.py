@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,18 +42,40 @@ def connection_of(account: XmppAccount) -> XmppConnection:
     return XmppConnection(f"{account.jid}/x", account.password, account.host, account.port)
 
 
-def test_a_forged_event_sent_to_the_app_changes_nothing(
-    tmp_path: Path, xmpp_server: XmppServerForTests
-) -> None:
-    resource = f"forge-{secrets.token_hex(3)}"
+@dataclass
+class Scene:
+    """The app on the shared XMPP server, Mallory's account on it, and a document's id."""
+
+    server: LiveServer
+    app_jid: str  # the instance's full JID: its account and resource
+    mallory: XmppAccount
+    doc: str
+
+
+@pytest.fixture
+def scene(tmp_path: Path, xmpp_server: XmppServerForTests) -> Iterator[Scene]:
+    resource = f"app-{secrets.token_hex(3)}"
     server = LiveServer(tmp_path / "app", **external_xmpp(xmpp_server.service, resource))
     server.start()
-    mallory_account = xmpp_server.account("mallory")  # another account on the same server
-    doc = f"forged-{secrets.token_hex(3)}"
+    try:
+        yield Scene(
+            server,
+            f"{xmpp_server.service.jid}/{resource}",
+            xmpp_server.account("mallory"),  # another account on the same server
+            f"doc-{secrets.token_hex(3)}",
+        )
+    finally:
+        server.stop()
+
+
+def test_a_forged_event_sent_to_the_app_changes_nothing(
+    scene: Scene, xmpp_server: XmppServerForTests
+) -> None:
+    server, doc = scene.server, scene.doc
 
     async def scenario() -> None:
         await create_document(server, doc, "hello\n")
-        mallory = connection_of(mallory_account)
+        mallory = connection_of(scene.mallory)
         async with (
             WSClient(server.ws_url, doc, SyncClient("ann"), name="Ann") as ann,
             WSClient(server.ws_url, doc, SyncClient("bob"), name="Bob") as bob,
@@ -69,7 +93,7 @@ def test_a_forged_event_sent_to_the_app_changes_nothing(
             forged = forger.submit(edit_on(before, 1, "mallory", 1, 0, 0, "PWNED "), "Ann")
             await mallory.start(wait=TIMEOUT)
             try:
-                for to in (f"{xmpp_server.service.jid}/{resource}", xmpp_server.service.jid):
+                for to in (scene.app_jid, xmpp_server.service.jid):
                     message = mallory.xmpp.make_message(mto=to, mtype="headline")
                     message["pubsub_event"]["items"]["node"] = document_node(doc)
                     item = EventItem()
@@ -106,30 +130,21 @@ def test_a_forged_event_sent_to_the_app_changes_nothing(
             assert await server_text(server, doc) == (4, "zero\nhello\none\ntwo\nthree\n")
             assert "PWNED" not in ann.text
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.stop()
+    asyncio.run(scenario())
 
 
-def test_a_forward_from_another_account_is_refused_and_changes_nothing(
-    tmp_path: Path, xmpp_server: XmppServerForTests
-) -> None:
+def test_a_forward_from_another_account_is_refused_and_changes_nothing(scene: Scene) -> None:
     """Only the app's own instances (resources of its account) may hand it edits to
     sequence: anyone else's forward gets an IQ error ``forbidden``, and the text stays."""
-    resource = f"forward-{secrets.token_hex(3)}"
-    server = LiveServer(tmp_path / "app", **external_xmpp(xmpp_server.service, resource))
-    server.start()
-    mallory_account = xmpp_server.account("mallory")  # another account on the same server
-    doc = f"forward-{secrets.token_hex(3)}"
+    server, doc = scene.server, scene.doc
 
     async def scenario() -> None:
         await create_document(server, doc, "hello\n")
-        mallory = connection_of(mallory_account)
+        mallory = connection_of(scene.mallory)
         await mallory.start(wait=TIMEOUT)
         try:
             edit = edit_on("hello\n", 0, "mallory", 1, 0, 0, "PWNED ")
-            request = mallory.xmpp.make_iq_set(ito=f"{xmpp_server.service.jid}/{resource}")
+            request = mallory.xmpp.make_iq_set(ito=scene.app_jid)
             request.append(forwarding.forward_payload(doc, edit, "Ann"))
             with pytest.raises(IqError) as refused:
                 await request.send(timeout=TIMEOUT)  # type: ignore[no-untyped-call]
@@ -139,7 +154,4 @@ def test_a_forward_from_another_account_is_refused_and_changes_nothing(
         assert "not another instance" in server.log()
         assert await server_text(server, doc) == (0, "hello\n")
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.stop()
+    asyncio.run(scenario())
