@@ -55,7 +55,7 @@ run: system-deps install frontend
 # The browser tests also refresh docs/screenshots/two-people-editing.png (COLLAB_SCREENSHOTS=1).
 test: system-deps install frontend lint
 	@bash .ci/system-deps.sh --browser
-	COLLAB_SCREENSHOTS=1 $(PY) -m pytest -q -m "not slow"
+	COLLAB_SCREENSHOTS=1 $(PY) -m pytest -q -m "not slow" --durations=30
 	cd frontend && node --test
 
 test-py: install frontend
