@@ -1,10 +1,10 @@
 """No single message holds the event loop for more than 50 ms: measured.
 
-The server runs in this test's own event loop (uvicorn over real sockets), so a probe that
-sleeps 2 ms at a time sees every callback that runs longer: whatever a message costs on the
-loop, the probe wakes that much late. The hostile messages are the ones that once held the
-loop for seconds (issue 11); their clients run in this loop too, so what is measured includes
-their sending, an upper bound on the server's share.
+The server runs in this test's own event loop (uvicorn over real sockets), so a probe
+(tests/app/lag_probe.py) sees every callback that runs longer than its 2 ms sleeps: whatever
+a message costs on the loop, the probe counts the CPU it took. The hostile messages are the
+ones that once held the loop for seconds (issue 11); their clients run in this loop too, so
+what is measured includes their sending, an upper bound on the server's share.
 """
 
 from __future__ import annotations
@@ -26,34 +26,9 @@ from websockets.frames import Frame, Opcode
 from sync import ops, patches
 from tests.app.conftest import serve
 from tests.app.http.test_ws_limits import many_hunks, noise
+from tests.app.lag_probe import MAX_LAG_SECONDS, LagProbe
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
-
-MAX_LAG_SECONDS = 0.05
-PROBE_SECONDS = 0.002
-
-
-class LagProbe:
-    """The longest the loop was late to wake a 2 ms sleep, while the probe ran."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            await asyncio.sleep(PROBE_SECONDS)
-            self.worst = max(self.worst, loop.time() - started - PROBE_SECONDS)
-
-    def __enter__(self) -> LagProbe:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
 
 
 async def joined(url: str, doc_id: str, client: str) -> tuple[ClientConnection, int]:
@@ -175,6 +150,6 @@ async def test_no_hostile_message_holds_the_event_loop_for_50_ms(app: FastAPI) -
                     await case()
                     await asyncio.sleep(0.05)
                 assert probe.worst < MAX_LAG_SECONDS, (
-                    f"{what}: the event loop was held for {probe.worst * 1000:.0f} ms "
+                    f"{what}: the event loop was held for {probe.describe()} "
                     f"(the case took {time.perf_counter() - started:.2f} s)"
                 )
