@@ -18,6 +18,7 @@ import enum
 import logging
 import time
 import xml.etree.ElementTree as ET
+from asyncio import BaseTransport
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,11 @@ SessionHook = Callable[[], Awaitable[None]]
 XMPP_BACKOFF = Backoff(initial=0.2, maximum=3.0, jitter=0.5)
 # From the TCP connection to an established session (authenticated, resource bound).
 SESSION_TIMEOUT_SECONDS = 10.0
+# slixmpp parses all that one read of the socket brings, and handles every stanza in it, in
+# one callback. Any account on the server can send us messages back to back: 5,000 of them
+# held the event loop 314 ms (Prosody) and 505 ms (ejabberd). A slice this size is a few
+# dozen small stanzas; the next waits a turn of the loop, with reading paused meanwhile.
+PARSE_SLICE_BYTES = 4 * 1024
 
 
 class XmppState(enum.Enum):
@@ -51,6 +57,46 @@ class _Client(ClientXMPP):
         super().__init__(jid, password)
         self._next_delay = next_delay
         self.fast_handlers: list[FastHandler] = []
+
+    # What was read and is not parsed yet, and whether a turn of the loop is booked for it.
+    _unparsed = b""
+    _parse_booked = False
+
+    def connection_made(self, transport: BaseTransport, send_event: bool = True) -> None:
+        # A new connection (or the same one after STARTTLS, whose <proceed/> is the last
+        # thing read before it): nothing read before belongs to it.
+        self._unparsed = b""
+        super().connection_made(transport, send_event)
+
+    def data_received(self, data: bytes | str) -> None:
+        if isinstance(data, str):  # not from a socket; slixmpp takes it as it is
+            super().data_received(data)
+            return
+        if self._unparsed:
+            self._unparsed += data  # read before the slices were done: it comes after them
+            return
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        if len(data) > PARSE_SLICE_BYTES:
+            self._unparsed = data[PARSE_SLICE_BYTES:]
+            data = data[:PARSE_SLICE_BYTES]
+            if self.transport is not None:
+                self.transport.pause_reading()
+            if not self._parse_booked:
+                self._parse_booked = True
+                asyncio.get_running_loop().call_soon(self._parse_more)
+        super().data_received(data)
+
+    def _parse_more(self) -> None:
+        self._parse_booked = False
+        rest, self._unparsed = self._unparsed, b""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.parser is None:
+            return  # the stream is gone: the rest belongs to nothing
+        self._parse(rest)
+        if not self._unparsed:
+            transport.resume_reading()
 
     def _spawn_event(self, xml: ET.Element) -> None:
         for handler in self.fast_handlers:
