@@ -10,9 +10,7 @@ what is measured includes their sending, an upper bound on the server's share.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,12 +19,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.frames import Frame, Opcode
+from websockets.frames import Opcode
 
 from sync import ops, patches
 from tests.app.conftest import serve
 from tests.app.http.test_ws_limits import many_hunks, noise
 from tests.app.lag_probe import MAX_LAG_SECONDS, LagProbe
+from tests.app.live import masked, raw_websocket
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -100,10 +99,7 @@ async def test_no_hostile_message_holds_the_event_loop_for_50_ms(app: FastAPI) -
         async def one_write_flood() -> None:
             # Written at once, the server reads them in 256 KiB gulps (app/serving.py).
             frames = b"".join(
-                Frame(Opcode.TEXT, b'{"type":"presence","cursor":%d}' % n).serialize(
-                    mask=True, extensions=[]
-                )
-                for n in range(20_000)
+                masked(Opcode.TEXT, b'{"type":"presence","cursor":%d}' % n) for n in range(20_000)
             )
             small.transport.write(frames)
             await small.send('{"type": "ping", "at": 2}')
@@ -112,21 +108,10 @@ async def test_no_hostile_message_holds_the_event_loop_for_50_ms(app: FastAPI) -
         async def ping_flood() -> None:
             # A raw client: what the server answers (a pong per ping) is read in bulk, so
             # none of its parsing lands on this loop.
-            host, port = url.removeprefix("http://").split(":")
-            reader, writer = await asyncio.open_connection(host, int(port))
-            writer.write(
-                b"GET /ws/small HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                b"Sec-WebSocket-Version: 13\r\n\r\n"
-                % (host.encode(), base64.b64encode(os.urandom(16)))
-            )
-            assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
-            join = b'{"type":"join","client":"pinger"}'
-            writer.write(Frame(Opcode.TEXT, join).serialize(mask=True, extensions=[]))
-            ping = Frame(Opcode.PING, b"").serialize(mask=True, extensions=[])
-            writer.write(ping * 40_000)
-            done = b'{"type":"ping","at":3}'
-            writer.write(Frame(Opcode.TEXT, done).serialize(mask=True, extensions=[]))
+            reader, writer = await raw_websocket(url, "/ws/small")
+            writer.write(masked(Opcode.TEXT, b'{"type":"join","client":"pinger"}'))
+            writer.write(masked(Opcode.PING, b"") * 40_000)
+            writer.write(masked(Opcode.TEXT, b'{"type":"ping","at":3}'))
             received = b""
             async with asyncio.timeout(30):
                 while b'"pong"' not in received:
