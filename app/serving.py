@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import struct
+from asyncio import BaseTransport
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -33,19 +34,13 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.protocol import State
 
 from app.core.members import SEND_MANY_EXTENSION, SEND_NOW_EXTENSION
+from sdk.sliced_reads import SlicedReads
 
 # The text frame's first byte: FIN and opcode 1. Server frames are not masked (RFC 6455 5.1).
 _TEXT = 0x81
 _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
 _OPEN = State.OPEN
-
-# One read brings up to 256 KiB (uvloop's buffer), and the websockets library parses all of
-# it at once: of small frames that is thousands of messages in one callback (5,000 cursor
-# updates, 209 KB, took 38 ms on a slow machine; 256 KiB of empty frames would take about
-# 300 ms), holding every other document's work. A slice this size parses in a few ms; the
-# next slice waits one turn of the loop, with reading paused so the bytes keep their order.
-PARSE_SLICE_BYTES = 4 * 1024
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -60,56 +55,41 @@ def text_frame(payload: bytes) -> bytes:
 
 class FramingProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol, plus ``send_many`` (see the module docstring),
-    parsing what it reads a slice at a time (``PARSE_SLICE_BYTES``)."""
+    parsing what it reads a slice at a time (``sdk/sliced_reads.py``), and nothing while
+    its peer does not read what it writes."""
 
-    # What was read and is not parsed yet (reading is paused meanwhile), and whether a turn
-    # of the loop is booked to parse on.
-    _unparsed = b""
-    _parse_booked = False
+    _reads: SlicedReads | None = None
+
+    def connection_made(self, transport: BaseTransport) -> None:
+        super().connection_made(transport)
+        self._reads = SlicedReads()
+        self._reads.connected(self.transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._unparsed:
-            # uvicorn resumed reading (its queue ran empty) before the slices were done:
-            # these bytes come after them.
-            self._unparsed += data
-            self.transport.pause_reading()
-            return
-        self._parse(data)
+        assert self._reads is not None  # connection_made came first
+        self._reads.feed(self, data)
 
-    def _parse(self, data: bytes) -> None:
-        if not self.writable.is_set():
-            # The peer is not reading what we write (answers to its pings included): read
-            # no more from it until it does, or its pings would grow our buffer without end.
-            self._unparsed = data
-            self.transport.pause_reading()
-            return  # resume_writing parses on
-        if len(data) > PARSE_SLICE_BYTES:
-            self._unparsed = data[PARSE_SLICE_BYTES:]
-            data = data[:PARSE_SLICE_BYTES]
-            self.transport.pause_reading()
-            self._book_parse()
+    # -- SliceParser --------------------------------------------------------------------------
+
+    def parse_slice(self, data: bytes) -> None:
         super().data_received(data)
         self._write_pongs()
 
-    def _book_parse(self) -> None:
-        if not self._parse_booked:
-            self._parse_booked = True
-            self.loop.call_soon(self._parse_more)
+    def parsing_blocked(self) -> bool:
+        # The peer is not reading what we write (answers to its pings included): read no
+        # more from it until it does, or its pings would grow our buffer without end.
+        return not self.writable.is_set()
 
-    def _parse_more(self) -> None:
-        self._parse_booked = False
-        rest, self._unparsed = self._unparsed, b""
-        if self.disconnected or self.transport.is_closing() or self.conn.parser_exc is not None:
-            return  # the connection is over, or its stream is broken: the rest means nothing
-        if rest:
-            self._parse(rest)
-        if not self._unparsed and not self.read_paused:
-            self.transport.resume_reading()  # else uvicorn resumes once its queue is empty
+    def stream_over(self) -> bool:
+        return self.disconnected or self.conn.parser_exc is not None
+
+    def may_resume_reading(self) -> bool:
+        return not self.read_paused  # else uvicorn resumes once its queue is empty
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        if self._unparsed:
-            self._book_parse()
+        if self._reads is not None:
+            self._reads.wake(self)
 
     def handle_ping(self) -> None:
         # The library queues the pong itself; uvicorn wrote each at once, a system call per

@@ -18,13 +18,14 @@ import enum
 import logging
 import time
 import xml.etree.ElementTree as ET
-from asyncio import BaseTransport
+from asyncio import BaseTransport, Transport
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from slixmpp import ClientXMPP
 
 from sdk.backoff import Backoff
+from sdk.sliced_reads import SlicedReads
 from sdk.xmpp.wire import FastHandler, RawIqs
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,6 @@ SessionHook = Callable[[], Awaitable[None]]
 XMPP_BACKOFF = Backoff(initial=0.2, maximum=3.0, jitter=0.5)
 # From the TCP connection to an established session (authenticated, resource bound).
 SESSION_TIMEOUT_SECONDS = 10.0
-# slixmpp parses all that one read of the socket brings, and handles every stanza in it, in
-# one callback. Any account on the server can send us messages back to back: 5,000 of them
-# held the event loop 314 ms (Prosody) and 505 ms (ejabberd). A slice this size is a few
-# dozen small stanzas; the next waits a turn of the loop, with reading paused meanwhile.
-PARSE_SLICE_BYTES = 4 * 1024
 
 
 class XmppState(enum.Enum):
@@ -58,45 +54,36 @@ class _Client(ClientXMPP):
         self._next_delay = next_delay
         self.fast_handlers: list[FastHandler] = []
 
-    # What was read and is not parsed yet, and whether a turn of the loop is booked for it.
-    _unparsed = b""
-    _parse_booked = False
+    # slixmpp parses all that one read brings, and handles every stanza in it, in one
+    # callback; any account on the server can send us messages back to back (5,000 held the
+    # loop 314 ms on Prosody, 505 ms on ejabberd). Read a slice at a time instead.
+    _reads: SlicedReads | None = None
 
     def connection_made(self, transport: BaseTransport, send_event: bool = True) -> None:
-        # A new connection (or the same one after STARTTLS, whose <proceed/> is the last
-        # thing read before it): nothing read before belongs to it.
-        self._unparsed = b""
+        if self._reads is None:
+            self._reads = SlicedReads()
+        self._reads.connected(cast(Transport, transport))
         super().connection_made(transport, send_event)
 
     def data_received(self, data: bytes | str) -> None:
-        if isinstance(data, str):  # not from a socket; slixmpp takes it as it is
+        if isinstance(data, str) or self._reads is None:  # not from a socket: taken as it is
             super().data_received(data)
             return
-        if self._unparsed:
-            self._unparsed += data  # read before the slices were done: it comes after them
-            return
-        self._parse(data)
+        self._reads.feed(self, data)
 
-    def _parse(self, data: bytes) -> None:
-        if len(data) > PARSE_SLICE_BYTES:
-            self._unparsed = data[PARSE_SLICE_BYTES:]
-            data = data[:PARSE_SLICE_BYTES]
-            if self.transport is not None:
-                self.transport.pause_reading()
-            if not self._parse_booked:
-                self._parse_booked = True
-                asyncio.get_running_loop().call_soon(self._parse_more)
+    # -- SliceParser --------------------------------------------------------------------------
+
+    def parse_slice(self, data: bytes) -> None:
         super().data_received(data)
 
-    def _parse_more(self) -> None:
-        self._parse_booked = False
-        rest, self._unparsed = self._unparsed, b""
-        transport = self.transport
-        if transport is None or transport.is_closing() or self.parser is None:
-            return  # the stream is gone: the rest belongs to nothing
-        self._parse(rest)
-        if not self._unparsed:
-            transport.resume_reading()
+    def parsing_blocked(self) -> bool:
+        return False
+
+    def stream_over(self) -> bool:
+        return self.parser is None
+
+    def may_resume_reading(self) -> bool:
+        return True
 
     def _spawn_event(self, xml: ET.Element) -> None:
         for handler in self.fast_handlers:

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from app.serving import PARSE_SLICE_BYTES, FramingProtocol, text_frame, uvicorn_options
+from app.serving import FramingProtocol, text_frame, uvicorn_options
+from sdk.sliced_reads import SLICE_BYTES
 from tests.app.conftest import serve
 from tests.app.live import masked, raw_websocket, server_frames
 
@@ -57,7 +58,7 @@ async def created(url: str, doc_id: str) -> None:
 
 @pytest.mark.anyio
 async def test_a_burst_in_one_write_is_read_whole_and_in_order(app: FastAPI) -> None:
-    # Far more than one slice (PARSE_SLICE_BYTES) and more than one read of the socket:
+    # Far more than one slice (SLICE_BYTES) and more than one read of the socket:
     # every message and every WebSocket ping answered, in the order sent.
     async with serve(app) as url:
         await created(url, "burst")
@@ -68,7 +69,7 @@ async def test_a_burst_in_one_write_is_read_whole_and_in_order(app: FastAPI) -> 
             if n % 10 == 0:
                 burst.append(masked(Opcode.PING, b"%d" % n))
         data = b"".join(burst)
-        assert len(data) > 16 * PARSE_SLICE_BYTES
+        assert len(data) > 16 * SLICE_BYTES
         writer.write(data)
         received = b""
         async with asyncio.timeout(30):
