@@ -24,6 +24,7 @@ gone, and raises ``ClientDisconnected`` then, as ``send`` does.
 from __future__ import annotations
 
 import importlib.util
+import socket
 import struct
 from asyncio import BaseTransport
 from typing import Any
@@ -183,6 +184,23 @@ class UpgradingHttpToolsProtocol(HttpToolsProtocol):
         # Nothing reads it again: data_received returns right after the upgrade, and later
         # data goes to the WebSocket protocol.
         self.parser = None  # type: ignore[assignment]
+
+
+def inherited_socket(fd: int) -> socket.socket:
+    """The TCP socket a parent process bound and handed down as ``fd`` (``collab serve
+    --fd``): its port was ours from the moment it was chosen, where a port found free and
+    bound later may be taken by someone else in between. ValueError if it is not one."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise ValueError(f"file descriptor {fd} is not an open socket ({exc.strerror})") from None
+    if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        sock.detach()  # not ours to close
+        raise ValueError(f"file descriptor {fd} is not a TCP socket")
+    if sock.getsockname()[1] == 0:
+        sock.detach()
+        raise ValueError(f"the socket of file descriptor {fd} is not bound to a port")
+    return sock
 
 
 def uvicorn_options() -> dict[str, Any]:

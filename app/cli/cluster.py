@@ -5,8 +5,9 @@ It starts, in order, and stops in reverse order when interrupted (Ctrl-C or SIGT
 1. the database: a PostgreSQL database (created if missing) that every instance shares;
 2. one XMPP server for all instances (Prosody, or ejabberd with ``--xmpp ejabberd``), run
    here on a loopback port, with the app's service account;
-3. N instances (``collab serve``), each on its own port, data directory and XMPP resource,
-   connected to that server in external mode, and each waited for until ``/ready``;
+3. N instances (``collab serve --fd``), each on its own port (bound here and handed down,
+   so nothing else can take it meanwhile), data directory and XMPP resource, connected to
+   that server in external mode, and each waited for until ``/ready``;
 4. HAProxy in front (``collab proxy-config``), routing by document.
 
 What it started, with process ids and addresses, is written to ``<data dir>/cluster.json``
@@ -24,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,7 +39,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from app.buses.xmpp.ejabberd import ManagedEjabberd
-from app.buses.xmpp.prosody import ManagedProsody, XmppAccount, die_with_parent, free_port
+from app.buses.xmpp.prosody import ManagedProsody, XmppAccount, die_with_parent
 from app.cli.proxy import ProxyConfig, render
 
 log = logging.getLogger(__name__)
@@ -97,7 +99,12 @@ class LocalCluster:
 
     def _start_instance(self, number: int, database: str, service: XmppAccount) -> None:
         name = f"instance{number}"
-        port = free_port(self.host)
+        # Bound here and handed down (``collab serve --fd``): a port found free and bound by
+        # the instance a moment later could be taken in between, and then another server
+        # would answer this instance's /ready (seen in CI, with two clusters starting at once).
+        listening = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        listening.bind((self.host, 0))
+        port = listening.getsockname()[1]
         # Other COLLAB_* settings (accounts, allowed hosts, limits) apply to every instance.
         environment = dict(os.environ)
         environment.update(
@@ -115,21 +122,13 @@ class LocalCluster:
             }
         )
         (self.data_dir / name).mkdir(exist_ok=True)
-        with (self.data_dir / f"{name}.log").open("ab") as output:
+        with listening, (self.data_dir / f"{name}.log").open("ab") as output:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "app.cli",
-                    "serve",
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(port),
-                ],
+                [sys.executable, "-m", "app.cli", "serve", "--fd", str(listening.fileno())],
                 env=environment,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                pass_fds=(listening.fileno(),),  # the instance's copy; ours closes here
                 start_new_session=True,  # Ctrl-C reaches us; we stop the instances in order
                 preexec_fn=die_with_parent,
             )

@@ -55,26 +55,60 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="critical, error, warning, info, debug or trace.")
     ] = None,
+    fd: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve on this inherited TCP socket (bound by whoever started us, as "
+            "`collab cluster up` does) instead of binding --host and --port.",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Run the server (default http://127.0.0.1:8000; see COLLAB_HOST, COLLAB_PORT)."""
     import uvicorn
 
     from app.config import get_settings
-    from app.serving import uvicorn_options
+    from app.serving import inherited_socket, uvicorn_options
 
     settings = get_settings()
+    if fd is not None and (reload or host is not None or port is not None):
+        fail("--fd serves on the socket it names: it goes with neither --host, --port nor --reload")
+    listening = None
+    if fd is not None:  # (the exec below keeps it open: it was handed down inheritable)
+        try:
+            listening = inherited_socket(fd)
+        except ValueError as exc:
+            fail(str(exc))
     if settings.release_memory and "PYTHONMALLOC" not in os.environ and not reload:
         # Once more, under glibc's allocator for every object, so that what a peak of
         # connections took goes back to the system when they close (app/memory.py).
         os.environ["PYTHONMALLOC"] = "malloc"
         os.execv(sys.executable, [sys.executable, "-m", "app.cli", *sys.argv[1:]])
+    level = (log_level or settings.log_level).lower()
+    if listening is not None:
+        # The socket was bound before we started, so its port cannot be taken meanwhile;
+        # host and port are only what uvicorn's "running on" line says.
+        bound_host, bound_port = listening.getsockname()[:2]
+        config = uvicorn.Config(
+            "app.main:create_app",
+            factory=True,
+            host=bound_host,
+            port=bound_port,
+            log_level=level,
+            **uvicorn_options(),
+        )
+        server = uvicorn.Server(config)
+        server.run(sockets=[listening])
+        if not server.started:  # as uvicorn.run ends when the app cannot start
+            sys.exit(3)
+        return
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,
-        log_level=(log_level or settings.log_level).lower(),
+        log_level=level,
         **uvicorn_options(),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -41,18 +42,21 @@ def collab_script() -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``collab serve`` on a free port with a fresh data directory; yields its URL."""
+    """``collab serve`` with a fresh data directory, on a socket bound here and handed down
+    (``--fd``, as ``collab cluster up`` starts instances); yields its URL."""
     home = tmp_path_factory.mktemp("cli-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = (home / "server.log").open("wb")
-    process = subprocess.Popen(
-        [*collab_script(), "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=home,  # no stray .env
-        env=clean_env(home / "data"),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        process = subprocess.Popen(
+            [*collab_script(), "serve", "--fd", str(listening.fileno()), "--log-level", "warning"],
+            cwd=home,  # no stray .env
+            env=clean_env(home / "data"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(listening.fileno(),),
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -120,8 +124,32 @@ def test_help_reads_well() -> None:
     for command in ("list", "create", "show", "export", "import", "delete", "COLLAB_SERVER"):
         assert command in docs_help
     serve_help = runner.invoke(cli.app, ["serve", "--help"]).stdout
-    for option in ("--host", "--port", "--reload", "--log-level"):
+    for option in ("--host", "--port", "--reload", "--log-level", "--fd"):
         assert option in serve_help
+
+
+def test_serve_refuses_an_fd_with_a_port_or_that_is_no_bound_tcp_socket() -> None:
+    # Refused before anything starts (and before serve would run itself again).
+    both = runner.invoke(cli.app, ["serve", "--fd", "3", "--port", "8000"])
+    assert both.exit_code == 1
+    assert "neither --host, --port nor --reload" in both.stderr
+    read_end, write_end = os.pipe()
+    try:
+        pipe = runner.invoke(cli.app, ["serve", "--fd", str(read_end)])
+        assert pipe.exit_code == 1
+        assert f"file descriptor {read_end} is not an open socket" in pipe.stderr
+        with socket.socket(socket.AF_UNIX) as unix:
+            other = runner.invoke(cli.app, ["serve", "--fd", str(unix.fileno())])
+            assert other.exit_code == 1
+            assert "is not a TCP socket" in other.stderr
+        with socket.socket() as unbound:
+            loose = runner.invoke(cli.app, ["serve", "--fd", str(unbound.fileno())])
+            assert loose.exit_code == 1
+            assert "is not bound to a port" in loose.stderr
+            os.fstat(unbound.fileno())  # still open: serve did not close what it refused
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 def test_no_arguments_shows_help() -> None:
