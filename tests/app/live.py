@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,6 +43,18 @@ def free_port() -> int:
         return port
 
 
+def bound_socket(port: int) -> socket.socket:
+    """A TCP socket bound to 127.0.0.1:``port`` (0: any free port), not yet listening."""
+    sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class LiveServer:
     """One server process; ``settings`` become ``COLLAB_<NAME>`` environment variables.
 
@@ -55,7 +68,12 @@ class LiveServer:
         # Accounts are off unless a test turns them on (auth="on"): most of these servers test
         # editing, not access.
         self.settings: dict[str, object] = {"xmpp_mode": "off", "auth": "off", **settings}
-        self.port = free_port()
+        # The port is bound now and handed to the server when it starts (``collab serve
+        # --fd``): a port merely found free could be taken before the server binds it (by
+        # another test worker's server, which would then answer this one's health check).
+        self._reserved: socket.socket | None = bound_socket(0)
+        weakref.finalize(self, self._reserved.close)  # if it is never started
+        self.port: int = self._reserved.getsockname()[1]
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
         self._log: TextIO | None = None
@@ -78,27 +96,29 @@ class LiveServer:
     def start(self) -> None:
         if self.process is not None:
             raise RuntimeError(f"the server on port {self.port} is already running")
+        # Started again after a stop, it binds the same port anew.
+        listening, self._reserved = self._reserved or bound_socket(self.port), None
         self._log = self.log_path.open("a")
-        self.process = subprocess.Popen(
-            # `collab serve`: the very server and uvicorn options that run in production.
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            env=self.environment(),
-            cwd=self.data_dir,  # no stray .env file from the repository
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so kill() can take it all
-        )
+        with listening:  # the server's copy is its own; ours closes once it has started
+            self.process = subprocess.Popen(
+                # `collab serve`: the very server and uvicorn options that run in production.
+                [
+                    sys.executable,
+                    "-m",
+                    "app.cli",
+                    "serve",
+                    "--fd",
+                    str(listening.fileno()),
+                    "--log-level",
+                    "warning",
+                ],
+                env=self.environment(),
+                cwd=self.data_dir,  # no stray .env file from the repository
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(listening.fileno(),),
+                start_new_session=True,  # its own process group, so kill() can take it all
+            )
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
