@@ -56,16 +56,21 @@ run: system-deps install frontend
 # Two workers (pytest-xdist): run one at a time, the suite keeps about one core busy (much of
 # it waits on the servers it starts), and took 27 minutes on a slow 2-core machine, against
 # 19 with two. Each worker starts its own XMPP servers. TEST_WORKERS=0 runs them in one process.
+# Tests marked `alone` time something against the wall clock: they run afterwards, by
+# themselves, so that the other worker's load cannot move what they measure.
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS)
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not alone"
+PYTEST_ALONE := $(PY) -m pytest -q -p no:xdist -m "alone and not slow"
 
 test: system-deps install frontend lint
 	@bash .ci/system-deps.sh --browser
 	COLLAB_SCREENSHOTS=1 $(PYTEST) --durations=30
+	$(PYTEST_ALONE)
 	cd frontend && node --test
 
 test-py: install frontend
 	$(PYTEST)
+	$(PYTEST_ALONE)
 
 test-js: frontend/node_modules/.installed
 	cd frontend && node --test
