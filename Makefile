@@ -59,8 +59,10 @@ run: system-deps install frontend
 # Tests marked `alone` time something against the wall clock: they run afterwards, by
 # themselves, so that the other worker's load cannot move what they measure.
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not alone"
-PYTEST_ALONE := $(PY) -m pytest -q -p no:xdist -m "alone and not slow"
+# Short tracebacks: CI keeps the start and the end of what a run prints, and a long traceback
+# pushed a failure's assertion out of both.
+PYTEST := $(PY) -m pytest -q --tb=short -n $(TEST_WORKERS) -m "not slow and not alone"
+PYTEST_ALONE := $(PY) -m pytest -q --tb=short -p no:xdist -m "alone and not slow"
 
 test: system-deps install frontend lint
 	@bash .ci/system-deps.sh --browser
