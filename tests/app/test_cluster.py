@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.buses.xmpp.listeners import listens
 from sdk.websocket import WSClient
 from sync.client import SyncClient
 from tests.app.live import free_port
@@ -69,28 +69,6 @@ def cluster_up(tmp_path: Path, database: str, *options: str) -> subprocess.Popen
     )
 
 
-def listener_of(address: str) -> str:
-    """The inode of the socket listening on ``address`` (IPv4), from /proc/net/tcp."""
-    host, port = address.rsplit(":", 1)
-    wanted = f"{socket.inet_aton(host)[::-1].hex().upper()}:{int(port):04X}"
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == wanted and fields[3] == "0A":  # LISTEN
-            return fields[9]
-    raise AssertionError(f"nothing listens on {address}")
-
-
-def sockets_of(pid: int) -> set[str]:
-    """The inodes of the sockets process ``pid`` holds open."""
-    found = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            target = os.readlink(fd)
-            if target.startswith("socket:["):
-                found.add(target[len("socket:[") : -1])
-    return found
-
-
 async def type_and_see(first_url: str, second_url: str, doc_id: str) -> tuple[str, str]:
     """A person on each instance, connected directly: each sees the other's text."""
     one = WSClient(first_url, doc_id, SyncClient("on-one"), name="One")
@@ -131,9 +109,8 @@ def test_cluster_up_serves_through_the_proxy_and_stops_everything(
         assert all(alive(pid) for pid in pids)
         for name in ("instance1", "instance2"):
             entry = state["processes"][name]
-            assert listener_of(entry["address"]) in sockets_of(entry["pid"]), (
-                f"{name}'s address is not served by its process"
-            )
+            host, port = entry["address"].rsplit(":", 1)
+            assert listens(entry["pid"], host, int(port)), f"{name}'s port is another's"
 
         with httpx.Client(base_url=f"http://{proxy}", trust_env=False, timeout=10) as http:
             created = http.post("/api/documents", json={"id": "shared", "title": "Shared"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +40,28 @@ def test_restart_keeps_the_service_account(tmp_path: Path) -> None:
         assert oct((tmp_path / "prosody" / "connection.json").stat().st_mode)[-3:] == "600"
 
     asyncio.run(scenario())
+
+
+def test_a_port_another_program_holds_is_a_clear_error_and_nothing_runs(tmp_path: Path) -> None:
+    # Prosody does not exit when its port is taken: it logs so and runs on, serving nothing,
+    # while connections to the port reach the other program (which answers them).
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+
+        async def scenario() -> None:
+            server = ManagedProsody(tmp_path, port=port)
+            with pytest.raises(
+                ProsodyError, match=f"port {port} on 127.0.0.1 is in use by another"
+            ):
+                await server.start()
+            assert server.process is None
+            pidfile = tmp_path / "prosody" / "prosody.pid"
+            if pidfile.exists():
+                assert not Path(f"/proc/{pidfile.read_text().strip()}").exists()
+
+        asyncio.run(scenario())
 
 
 def test_prosodys_database_is_in_wal_mode_and_its_stanzas_go_at_once(tmp_path: Path) -> None:
