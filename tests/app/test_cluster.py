@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.buses.xmpp.listeners import listens
+from app.buses.xmpp.listeners import Listener, who_listens
 from sdk.websocket import WSClient
 from sync.client import SyncClient
 from tests.app.live import free_port
@@ -110,7 +110,8 @@ def test_cluster_up_serves_through_the_proxy_and_stops_everything(
         for name in ("instance1", "instance2"):
             entry = state["processes"][name]
             host, port = entry["address"].rsplit(":", 1)
-            assert listens(entry["pid"], host, int(port)), f"{name}'s port is another's"
+            owner = who_listens(entry["pid"], host, int(port))
+            assert owner is Listener.OURS, f"{name}'s port: {owner}"
 
         with httpx.Client(base_url=f"http://{proxy}", trust_env=False, timeout=10) as http:
             created = http.post("/api/documents", json={"id": "shared", "title": "Shared"})

@@ -42,6 +42,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from app.buses.xmpp.listeners import Listener, who_listens
 from app.buses.xmpp.prosody import (
     XmppAccount,
     die_with_parent,
@@ -296,11 +297,28 @@ class ManagedEjabberd:
         while time.monotonic() < deadline:
             if self.process is None or self.process.returncode is not None:
                 raise EjabberdError(f"ejabberd exited while starting:\n{self._log_tail()}")
-            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
-                if "is running" in await self._api("status", {}):
-                    return
+            # A port another program listens on is one this node can never have: it would
+            # answer for it (another ejabberd says "is running" just the same), or take our
+            # connections, while ejabberd runs on without it.
+            pid = self.process.pid
+            ports = ((self.api_port, "API"), (self.port, "client"))
+            owners = {port: who_listens(pid, "127.0.0.1", port) for port, _ in ports}
+            for port, what in ports:
+                if owners[port] is Listener.OTHER:
+                    raise self._port_taken(port, what)
+            # (UNKNOWN where /proc cannot tell: then the status alone decides.)
+            if Listener.NONE not in owners.values():
+                with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+                    if "is running" in await self._api("status", {}):
+                        return
             await asyncio.sleep(0.2)
         raise EjabberdError(f"ejabberd did not start in {START_TIMEOUT_SECONDS:g}s")
+
+    def _port_taken(self, port: int, what: str) -> EjabberdError:
+        return EjabberdError(
+            f"port {port} on 127.0.0.1 (ejabberd's {what} port) is in use by another program, "
+            f"so ejabberd could not listen there. Its log: {self.log_path}"
+        )
 
     def _log_tail(self) -> str:
         texts = []

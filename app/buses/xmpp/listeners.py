@@ -7,6 +7,7 @@ other program. Connecting is not proof that ours listens; the socket's owner is.
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import os
 from pathlib import Path
@@ -71,11 +72,19 @@ def _socket_inodes(pid: int) -> set[str] | None:
     return inodes
 
 
-def listens(pid: int, host: str, port: int) -> bool | None:
-    """Whether process ``pid`` holds a socket listening on ``host:port``; None if this
-    system cannot tell (no /proc, or the process's descriptors cannot be read)."""
+class Listener(enum.Enum):
+    OURS = "ours"  # the process holds the listening socket
+    OTHER = "other"  # something listens there, and it is not the process
+    NONE = "none"  # nothing listens there
+    UNKNOWN = "unknown"  # this system cannot tell (no /proc, or the process is gone)
+
+
+def who_listens(pid: int, host: str, port: int) -> Listener:
+    """Who listens on ``host:port``: process ``pid``, another, or nobody."""
     listening = _listening_inodes(host, port)
     held = _socket_inodes(pid)
     if listening is None or held is None:
-        return None
-    return bool(listening & held)
+        return Listener.UNKNOWN
+    if not listening:
+        return Listener.NONE
+    return Listener.OURS if listening & held else Listener.OTHER

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from app.buses.xmpp.listeners import listens
+from app.buses.xmpp.listeners import Listener, who_listens
 from sdk.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -483,7 +483,7 @@ Component {_lua(self.muc_service)} "muc"
                 await writer.wait_closed()
             # Something answers; Prosody, if the port was free. If another program holds it,
             # Prosody logs so and runs on serving nothing, and we would talk to the other.
-            if listens(self.process.pid, self.host, self.port) is False:
+            if who_listens(self.process.pid, self.host, self.port) is Listener.OTHER:
                 raise ProsodyError(  # (_launch stops the process)
                     f"port {self.port} on {self.host} is in use by another program, so Prosody "
                     "could not listen there; choose another (COLLAB_XMPP_MANAGED_PORT, or 0 "

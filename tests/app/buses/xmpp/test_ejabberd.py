@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from app.buses.xmpp.ejabberd import ManagedEjabberd, ejabberd_config, main
+from app.buses.xmpp.ejabberd import EjabberdError, ManagedEjabberd, ejabberd_config, main
 from app.buses.xmpp.prosody import free_port
 from sdk.websocket import WSClient
 from sdk.xmpp.connection import XmppConnection
@@ -42,6 +43,23 @@ def test_the_printed_configuration_names_the_certificates(
     printed = capsys.readouterr().out
     assert 'certfiles:\n  - "/etc/ejabberd/example.pem"' in printed
     assert '  - "example.org"' in printed
+
+
+@pytest.mark.parametrize("which", ["client", "API"])
+def test_a_port_another_program_holds_is_a_clear_error(tmp_path: Path, which: str) -> None:
+    # ejabberd runs on without a listener it could not open; another ejabberd on its API
+    # port would even answer its "status" for it.
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        held = other.getsockname()[1]
+        ports = (held, free_port()) if which == "client" else (free_port(), held)
+        server = ManagedEjabberd(tmp_path / "ejabberd", port=ports[0], api_port=ports[1])
+        with pytest.raises(
+            EjabberdError, match=rf"port {held} on 127.0.0.1 \(ejabberd's {which} port\) is in use"
+        ):
+            asyncio.run(server.start())
+        assert server.process is None  # stopped, not left running
 
 
 def test_every_socket_of_the_managed_ejabberd_sends_without_delay(tmp_path: Path) -> None:
