@@ -299,7 +299,7 @@ class ManagedEjabberd:
                 raise EjabberdError(f"ejabberd exited while starting:\n{self._log_tail()}")
             # A port another program listens on is one this node can never have: it would
             # answer for it (another ejabberd says "is running" just the same), or take our
-            # connections, while ejabberd runs on without it.
+            # connections.
             pid = self.process.pid
             ports = ((self.api_port, "API"), (self.port, "client"))
             owners = {port: who_listens(pid, "127.0.0.1", port) for port, _ in ports}
