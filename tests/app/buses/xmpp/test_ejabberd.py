@@ -47,8 +47,8 @@ def test_the_printed_configuration_names_the_certificates(
 
 @pytest.mark.parametrize("which", ["client", "API"])
 def test_a_port_another_program_holds_is_a_clear_error(tmp_path: Path, which: str) -> None:
-    # ejabberd runs on without a listener it could not open; another ejabberd on its API
-    # port would even answer its "status" for it.
+    # Another program on a port the node needs: found before anything answers for it
+    # (another ejabberd on the API port would answer its "status" just the same).
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()
