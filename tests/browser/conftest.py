@@ -161,13 +161,45 @@ class People:
             context.close()
         self.contexts.clear()
 
+    def describe(self) -> str:
+        """Where each page was and what it showed: printed when a test fails, since a
+        failure in CI leaves only its output behind."""
+        lines = []
+        for number, context in enumerate(self.contexts):
+            for page in context.pages:
+                try:
+                    shown = page.evaluate(
+                        "() => [document.title, (document.body?.innerText ?? '').slice(0, 300),"
+                        " String(window.collab?.synced?.()), window.collab?.text?.() ?? null]"
+                    )
+                except Exception as exc:  # a page that crashed or navigated away meanwhile
+                    shown = [f"(could not be read: {exc})"]
+                lines.append(f"person {number}, {page.url}: {json.dumps(shown)[:800]}")
+        lines += [f"console error: {error}" for error in self.console_errors]
+        return "\n".join(lines)
+
+
+FAILED_CALL = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call" and report.failed:
+        item.stash[FAILED_CALL] = True
+
 
 @pytest.fixture
-def people(browser: Browser, server: LiveServer) -> Iterator[People]:
+def people(
+    browser: Browser, server: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[People]:
     crowd = People(browser, server)
     try:
         yield crowd
     finally:
+        if request.node.stash.get(FAILED_CALL, False):
+            print(f"The pages when the test failed:\n{crowd.describe()}")
         crowd.close()
     assert crowd.page_errors == [], f"uncaught errors in the pages: {crowd.page_errors}"
     assert crowd.violations == [], f"Content-Security-Policy violations: {crowd.violations}"
