@@ -186,6 +186,20 @@ class UpgradingHttpToolsProtocol(HttpToolsProtocol):
         self.parser = None  # type: ignore[assignment]
 
 
+def bound_socket(host: str, port: int = 0) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: any free port), not yet listening: what a
+    parent binds and hands to ``collab serve --fd``, so that nobody can take its port
+    between the choice and the server's start."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def inherited_socket(fd: int) -> socket.socket:
     """The TCP socket a parent process bound and handed down as ``fd`` (``collab serve
     --fd``): its port was ours from the moment it was chosen, where a port found free and

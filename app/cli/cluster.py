@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -102,8 +101,9 @@ class LocalCluster:
         # Bound here and handed down (``collab serve --fd``): a port found free and bound by
         # the instance a moment later could be taken in between, and then another server
         # would answer this instance's /ready (seen in CI, with two clusters starting at once).
-        listening = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        listening.bind((self.host, 0))
+        from app.serving import bound_socket  # here: every `collab` command imports this module
+
+        listening = bound_socket(self.host)
         port = listening.getsockname()[1]
         # Other COLLAB_* settings (accounts, allowed hosts, limits) apply to every instance.
         environment = dict(os.environ)

@@ -84,32 +84,28 @@ def serve(
         # connections took goes back to the system when they close (app/memory.py).
         os.environ["PYTHONMALLOC"] = "malloc"
         os.execv(sys.executable, [sys.executable, "-m", "app.cli", *sys.argv[1:]])
-    level = (log_level or settings.log_level).lower()
+    options = {
+        "factory": True,
+        "log_level": (log_level or settings.log_level).lower(),
+        **uvicorn_options(),
+    }
     if listening is not None:
         # The socket was bound before we started, so its port cannot be taken meanwhile;
         # host and port are only what uvicorn's "running on" line says.
         bound_host, bound_port = listening.getsockname()[:2]
-        config = uvicorn.Config(
-            "app.main:create_app",
-            factory=True,
-            host=bound_host,
-            port=bound_port,
-            log_level=level,
-            **uvicorn_options(),
+        server = uvicorn.Server(
+            uvicorn.Config("app.main:create_app", host=bound_host, port=bound_port, **options)
         )
-        server = uvicorn.Server(config)
         server.run(sockets=[listening])
         if not server.started:  # as uvicorn.run ends when the app cannot start
             sys.exit(3)
         return
     uvicorn.run(
         "app.main:create_app",
-        factory=True,
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,
-        log_level=level,
-        **uvicorn_options(),
+        **options,
     )
 
 

@@ -31,6 +31,7 @@ from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
 from app.buses.xmpp.prosody import XmppAccount
+from app.serving import bound_socket
 
 START_TIMEOUT_SECONDS = 60.0
 WAIT_SECONDS = 20.0  # generous: a loaded CI machine must not turn slowness into failures
@@ -41,18 +42,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def bound_socket(port: int) -> socket.socket:
-    """A TCP socket bound to 127.0.0.1:``port`` (0: any free port), not yet listening."""
-    sock = socket.socket()
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        sock.bind(("127.0.0.1", port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class LiveServer:
@@ -71,7 +60,7 @@ class LiveServer:
         # The port is bound now and handed to the server when it starts (``collab serve
         # --fd``): a port merely found free could be taken before the server binds it (by
         # another test worker's server, which would then answer this one's health check).
-        self._reserved: socket.socket | None = bound_socket(0)
+        self._reserved: socket.socket | None = bound_socket("127.0.0.1")
         weakref.finalize(self, self._reserved.close)  # if it is never started
         self.port: int = self._reserved.getsockname()[1]
         self.process: subprocess.Popen[bytes] | None = None
@@ -97,7 +86,7 @@ class LiveServer:
         if self.process is not None:
             raise RuntimeError(f"the server on port {self.port} is already running")
         # Started again after a stop, it binds the same port anew.
-        listening, self._reserved = self._reserved or bound_socket(self.port), None
+        listening, self._reserved = self._reserved or bound_socket("127.0.0.1", self.port), None
         self._log = self.log_path.open("a")
         with listening:  # the server's copy is its own; ours closes once it has started
             self.process = subprocess.Popen(

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from app import cli
 from app.cli.documents import default_server
 from app.config import get_settings
+from app.serving import bound_socket
 from tests.app.conftest import free_port
 
 runner = CliRunner()
@@ -46,8 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (``--fd``, as ``collab cluster up`` starts instances); yields its URL."""
     home = tmp_path_factory.mktemp("cli-server")
     log = (home / "server.log").open("wb")
-    with socket.socket() as listening:
-        listening.bind(("127.0.0.1", 0))
+    with bound_socket("127.0.0.1") as listening:
         url = f"http://127.0.0.1:{listening.getsockname()[1]}"
         process = subprocess.Popen(
             [*collab_script(), "serve", "--fd", str(listening.fileno()), "--log-level", "warning"],
