@@ -52,7 +52,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process = subprocess.Popen(
             [*collab_script(), "serve", "--fd", str(listening.fileno()), "--log-level", "warning"],
             cwd=home,  # no stray .env
-            env=clean_env(home / "data"),
+            # Its managed Prosody on a free port: the default one would be shared with this
+            # fixture in the other test worker (xdist may split the module), and a Prosody
+            # finding its port taken is a failed start.
+            env={**clean_env(home / "data"), "COLLAB_XMPP_MANAGED_PORT": "0"},
             stdout=log,
             stderr=subprocess.STDOUT,
             pass_fds=(listening.fileno(),),
