@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
 .PHONY: install lock system-deps frontend run test test-py test-js test-long fuzz lint bench \
-  bench-xmpp bench-peers bench-cluster bench-component bench-memory clean
+  bench-xmpp bench-peers bench-peers-js bench-cluster bench-component bench-memory clean
 
 install: $(STAMP)
 
@@ -108,6 +108,10 @@ bench-xmpp: system-deps install
 # (docs/benchmarks-peers.md, about 15 minutes). ARGS=--quick checks the harness (about 2).
 bench-peers: system-deps install
 	$(PY) -m bench.peers $(ARGS)
+
+# The same with the clients in JavaScript, what browsers run (docs/benchmarks-peers-js.md).
+bench-peers-js: system-deps install
+	$(PY) -m bench.peers --clients node $(ARGS)
 
 # One instance against three (PostgreSQL, one Prosody, HAProxy): docs/benchmarks-cluster.md.
 bench-cluster: system-deps install

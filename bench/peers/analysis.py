@@ -56,6 +56,10 @@ def markers(protocol: str, workers: list[dict[str, Any]], expected: int) -> dict
     errors = Counter(
         e.get("code", "?") for peer in peers for e in peer.get("errors", []) if isinstance(e, dict)
     )
+    if failures and errors:  # what the clients were told may say why
+        failures.append(
+            "the clients saw: " + ", ".join(f"{code} ({n})" for code, n in errors.most_common())
+        )
     return {
         "ok": not failures,
         "failure": "; ".join(failures) or None,

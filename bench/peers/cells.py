@@ -15,10 +15,11 @@ from typing import Any
 
 from bench.peers import analysis, servers
 from bench.peers.env import ROOT, PeersEnv
-from bench.peers.plan import now, schedule
+from bench.peers.plan import load_trace, now, position_fractions, schedule
 from bench.peers.procstat import MachineTimes, cpu_seconds, rss_bytes
 
 MiB = 1024 * 1024
+NODE_WORKER = ROOT / "bench" / "peers" / "node" / "worker.mjs"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Context:
     quiet_wait: float = 0.0  # at most this long
     quiet_sample: float = 1.0  # seconds per sample of the machine's load
     runs: int = 0
+    clients: str = "python"  # the client processes: bench.peers.worker, or node/worker.mjs
 
     def next_dir(self, name: str) -> Path:
         self.runs += 1
@@ -61,15 +63,18 @@ class Worker:
         self.job_path.write_text(json.dumps(job))
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, env: PeersEnv, ours_source: Path) -> None:
+    async def start(self, env: PeersEnv, ours_source: Path, clients: str = "python") -> None:
         environ = {k: v for k, v in os.environ.items() if not k.startswith("COLLAB_")}
-        environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(ours_source), str(ROOT)]))
+        if clients == "node":
+            environ["BENCH_NODE_DIR"] = str(env.node_dir)
+            environ["OURS_SOURCE"] = str(ours_source)  # the page's engine of the ours measured
+            command = [str(env.node), str(NODE_WORKER), str(self.job_path)]
+        else:
+            environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(ours_source), str(ROOT)]))
+            command = [str(env.python), "-m", "bench.peers.worker", str(self.job_path)]
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                str(env.python),
-                "-m",
-                "bench.peers.worker",
-                str(self.job_path),
+                *command,
                 # ``-m`` puts the working directory first on the path: our client code (sdk,
                 # sync) must come from ours_source, bench.peers from ROOT after it.
                 cwd=ours_source,
@@ -227,10 +232,10 @@ async def start_workers(workers: list[Worker], ctx: Context, timeout: float) -> 
     first, *others = workers
     first.job["open"] = True
     first.job_path.write_text(json.dumps(first.job))
-    await first.start(ctx.env, ctx.ours_source)
+    await first.start(ctx.env, ctx.ours_source, ctx.clients)
     await first.expect("opened", timeout)
     for worker in others:
-        await worker.start(ctx.env, ctx.ours_source)
+        await worker.start(ctx.env, ctx.ours_source, ctx.clients)
     await asyncio.gather(*(w.expect("ready", timeout) for w in workers))
 
 
@@ -243,6 +248,17 @@ def participants(cell: Cell) -> list[dict[str, Any]]:
     return [{"index": i, "rate": p["rate"]} for i in range(p["editors"])]
 
 
+def with_choices(everyone: list[dict[str, Any]], cell: Cell, seed: int) -> list[dict[str, Any]]:
+    """``everyone`` with each one's random choices drawn here, for the JavaScript clients
+    (the Python ones draw the same themselves): when each edit is made, and where."""
+    out = []
+    for x in everyone:
+        offsets = schedule(seed, x["index"], x["rate"], cell.params["seconds"])
+        fractions = position_fractions(seed, x["index"], len(offsets))
+        out.append({**x, "schedule": offsets, "positions": fractions})
+    return out
+
+
 def expected_markers(cell: Cell, seed: int) -> int:
     seconds = cell.params["seconds"]
     return sum(len(schedule(seed, x["index"], x["rate"], seconds)) for x in participants(cell))
@@ -253,6 +269,8 @@ async def _markers_cell(
 ) -> dict[str, Any]:
     p = cell.params
     everyone = participants(cell)
+    if ctx.clients == "node":
+        everyone = with_choices(everyone, cell, ctx.seed)
     count = max(1, min(p["workers"], len(everyone)))
     if cell.scenario == "S3":  # the writer in a process of its own, observers spread out
         groups = [everyone[:1]] + [everyone[1 + i :: count] for i in range(count)]
@@ -314,6 +332,11 @@ async def _trace_cell(
     server: servers.Server, cell: Cell, ctx: Context, directory: Path, workers: list[Worker]
 ) -> dict[str, Any]:
     p = cell.params
+    keystrokes_file = None
+    if ctx.clients == "node":  # the trace as plain JSON, for the JavaScript clients
+        trace = load_trace(ctx.trace, p.get("limit"))
+        keystrokes_file = directory / "keystrokes.json"
+        keystrokes_file.write_text(json.dumps({"keystrokes": trace.keystrokes, "end": trace.end}))
     for role in ("observer", "writer"):
         job = {
             "kind": "trace",
@@ -323,6 +346,7 @@ async def _trace_cell(
             "doc": "bench",
             "trace": str(ctx.trace),
             "limit": p.get("limit"),
+            "keystrokes": str(keystrokes_file) if keystrokes_file else None,
             "frame_ms": p["frame_ms"],
             "timeout": p["timeout"],
             "stall_timeout": p["stall_timeout"],

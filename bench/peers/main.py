@@ -97,6 +97,15 @@ def _chosen(cell: Cell, wanted: list[str]) -> bool:
     return any(f"{cell.scenario}:{cell.label}".startswith(w) for w in wanted)
 
 
+CLIENTS = {
+    "python": "Python (bench/peers/worker.py: pycrdt for Yjs, sdk.websocket for ours)",
+    "node": "JavaScript (bench/peers/node/worker.mjs: yjs for Yjs, the page's engine for ours)",
+}
+
+# What is taken of ours: the server, and the clients (the Python ones and the page's engine).
+OURS_PATHS = ("app", "sdk", "sync", "frontend/src")
+
+
 def snapshot(ref: str, target: Path) -> tuple[Path, str]:
     """Where ours is imported from, and what it is: commit ``ref`` extracted with
     ``git archive``, so that work in progress in the tree is not what gets measured, or with
@@ -109,10 +118,10 @@ def snapshot(ref: str, target: Path) -> tuple[Path, str]:
 
     commit = git("rev-parse", "--short", "HEAD" if ref == "worktree" else ref)
     if ref == "worktree":
-        changed = git("status", "--porcelain", "app", "sdk", "sync")
+        changed = git("status", "--porcelain", *OURS_PATHS)
         return env.ROOT, f"work tree at {commit}" + (" with uncommitted changes" if changed else "")
     target.mkdir(parents=True)
-    command = ["git", "archive", commit, "app", "sdk", "sync"]
+    command = ["git", "archive", commit, *OURS_PATHS]
     archive = subprocess.run(command, cwd=env.ROOT, capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
@@ -185,6 +194,8 @@ async def run(args: argparse.Namespace) -> int:
     versions["ours"] = ours_version
     ctx = Context(peers_env, workdir, trace_path, args.seed, ours_source)
     ctx.uvicorn_options = servers.uvicorn_options(ours_source)
+    ctx.clients = args.clients
+    versions["clients"] = CLIENTS[args.clients]
     versions["uvicorn options (ours, and pycrdt)"] = str(ctx.uvicorn_options or "defaults")
     ctx.quiet_below, ctx.quiet_wait = args.quiet_below, 0.0 if args.quick else args.quiet_wait
     ctx.quiet_sample = 0.3 if args.quick else 1.0
@@ -241,6 +252,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rounds", type=int, default=1, help="repeat the whole plan")
     parser.add_argument("--workers", type=int, default=2, help="client processes per cell")
+    parser.add_argument(
+        "--clients",
+        choices=sorted(CLIENTS),
+        default="python",
+        help="what the client processes run (the same for every server)",
+    )
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--no-probe", action="store_true", help="skip the search for ours' max K")
     parser.add_argument("--sustain-p99-ms", type=float, default=500.0)
@@ -276,5 +293,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.render:
         sys.exit(render(Path(args.render)))
     if args.output is None and not args.quick:
-        args.output = str(env.ROOT / "docs" / "benchmarks-peers")
+        name = "benchmarks-peers-js" if args.clients == "node" else "benchmarks-peers"
+        args.output = str(env.ROOT / "docs" / name)
     sys.exit(asyncio.run(run(args)))

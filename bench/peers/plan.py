@@ -42,6 +42,12 @@ def schedule(seed: int, editor: int, rate: float, seconds: float) -> list[float]
     return offsets
 
 
+def position_fractions(seed: int, editor: int, count: int) -> list[float]:
+    """Where one editor's ``count`` edits go, as fractions of the text (see ``boundary``)."""
+    rng = random.Random(f"{seed}:{editor}:positions")
+    return [rng.random() for _ in range(count)]
+
+
 def boundary(text: str, fraction: float) -> int:
     """A position where a marker starts (or the end), near ``fraction`` of the text."""
     found = text.find("<", int(fraction * len(text)))

@@ -69,6 +69,7 @@ def collect(
         "rounds": args.rounds,
         "seed": args.seed,
         "workers": args.workers,
+        "clients": getattr(args, "clients", "python"),
         "machine": _machine(),
         "versions": versions,
         "servers": names,
@@ -280,7 +281,11 @@ def markdown(doc: dict[str, Any]) -> str:
     machine = doc["machine"]
     versions = doc["versions"]
     probe = doc["probe"]
+    clients = doc.get("clients", "python")
     return template.substitute(
+        title=TITLES[clients],
+        raw=RAW[clients],
+        clients=CLIENTS[clients],
         date=doc["date"],
         command=doc["command"],
         machine=f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
@@ -292,6 +297,40 @@ def markdown(doc: dict[str, Any]) -> str:
         footnotes="\n".join(f"{i}. {n}" for i, n in enumerate(notes, 1)) or "None.",
         **parts,
     )
+
+
+TITLES = {
+    "python": "Benchmarks: our server next to the Yjs reference servers",
+    "node": "Benchmarks: our server next to the Yjs reference servers, with JavaScript clients",
+}
+RAW = {"python": "benchmarks-peers.json", "node": "benchmarks-peers-js.json"}
+CLIENTS = {
+    "python": """\
+`python -m bench.peers.worker` in the peers' venv, each running many clients in one asyncio loop
+(two processes by default; S3's writer has a third to itself). For the Yjs servers a client is a
+pycrdt `Doc` speaking the y-websocket sync protocol (SyncStep1/SyncStep2, then one Update message
+per local transaction) over the `websockets` library; for ours it is `sdk.websocket.WSClient`
+driving `sync.client.SyncClient`, which keeps one edit in flight and sends what was typed
+meanwhile as one edit when the acknowledgement comes. No client offers permessage-deflate. The
+clients are Python for every server (`--clients node` runs the JavaScript ones instead:
+[benchmarks-peers-js.md](benchmarks-peers-js.md)); what they cost is reported as "client CPU"
+(cores busy, of the machine's 2), and "machine busy" says how close to saturation the whole
+machine was.""",
+    "node": """\
+`node bench/peers/node/worker.mjs` (`--clients node`), each running many clients in one event
+loop (two processes by default; S3's writer has a third to itself): what browsers run. For the
+Yjs servers a client is a yjs `Doc` speaking the y-websocket sync protocol (SyncStep1/SyncStep2,
+then one Update message per local transaction, as y-websocket's browser provider sends them);
+for ours it is the page's own engine and connection (`frontend/src/sync`,
+`frontend/src/lib/connection.js`, from the snapshot of ours measured), which keeps one edit in
+flight and sends what was typed meanwhile as one edit when the acknowledgement comes. Both over
+the `ws` package, without permessage-deflate. The random choices (when each editor types, where
+it inserts) are drawn by the orchestrator with the Python clients' generator and seed, so both
+kinds of client make the same edits. The Python clients' run is
+[benchmarks-peers.md](benchmarks-peers.md). What the clients cost is reported as "client CPU"
+(cores busy, of the machine's 2), and "machine busy" says how close to saturation the whole
+machine was.""",
+}
 
 
 def _probe_line(probe: dict[str, Any]) -> str:

@@ -17,7 +17,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import random
 import resource
 import sys
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from typing import Any
 
 import sdk.websocket
 from bench.peers.oclient import OursPeer
-from bench.peers.plan import boundary, load_trace, marker, now, schedule
+from bench.peers.plan import boundary, load_trace, marker, now, position_fractions, schedule
 from bench.peers.yclient import YPeer
 
 Peer = YPeer | OursPeer
@@ -102,12 +101,13 @@ async def run_markers(job: Job, peers: list[Peer]) -> dict[str, Any]:
     async def edit(slot: int) -> None:
         index, rate = participants[slot]["index"], participants[slot]["rate"]
         peer, log = peers[slot], made[slot]
-        rng = random.Random(f"{job['seed']}:{index}:positions")
-        for number, offset in enumerate(schedule(job["seed"], index, rate, job["seconds"])):
+        offsets = schedule(job["seed"], index, rate, job["seconds"])
+        fractions = position_fractions(job["seed"], index, len(offsets))
+        for number, offset in enumerate(offsets):
             planned = t0 + offset
             await sleep_until(planned)
             name = marker(index, number)
-            position = boundary(peer.text, rng.random())
+            position = boundary(peer.text, fractions[number])
             stamp = now()
             ident = peer.insert(position, name)
             log.append([name, stamp, planned, ident])
