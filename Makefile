@@ -110,7 +110,7 @@ bench-peers: system-deps install
 	$(PY) -m bench.peers $(ARGS)
 
 # The same with the clients in JavaScript, what browsers run (docs/benchmarks-peers-js.md).
-bench-peers-js: system-deps install
+bench-peers-js: system-deps install frontend/node_modules/.installed
 	$(PY) -m bench.peers --clients node $(ARGS)
 
 # One instance against three (PostgreSQL, one Prosody, HAProxy): docs/benchmarks-cluster.md.

@@ -125,6 +125,9 @@ def snapshot(ref: str, target: Path) -> tuple[Path, str]:
     archive = subprocess.run(command, cwd=env.ROOT, capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
+    # The page's engine imports its npm packages (diff-match-patch): the project's own
+    # installation of them, at the versions of the work tree's frontend/package-lock.json.
+    (target / "frontend" / "node_modules").symlink_to(env.ROOT / "frontend" / "node_modules")
     return target, f"commit {commit}"
 
 

@@ -33,8 +33,15 @@ const decoding = require("lib0/decoding");
 
 const oursSource = process.env.OURS_SOURCE ?? ".";
 const frontend = (file) => pathToFileURL(path.join(oursSource, "frontend", "src", file)).href;
-const { SyncClient } = await import(frontend("sync/index.js"));
-const { Connection } = await import(frontend("lib/connection.js"));
+let SyncClient, Connection;
+try {
+  ({ SyncClient } = await import(frontend("sync/index.js")));
+  ({ Connection } = await import(frontend("lib/connection.js")));
+} catch (error) {
+  // One line, the last of the log: the orchestrator quotes it as the cell's failure.
+  process.stderr.write(`cannot load the page's engine from ${oursSource}: ${error.message}\n`);
+  process.exit(1);
+}
 
 const MARKER = /<(\d+):(\d+)>/g;
 
