@@ -5,8 +5,8 @@ local clusters.
 ejabberd (Debian's 23.01) gets wrong for it:
 
 * only the service account may create nodes (``access_createnode``), as on Prosody;
-* ``max_items_node`` raised to 10,000 (the default keeps 1,000 items per node at most), so a
-  document node holds a useful history;
+* ``max_items_node`` raised to 10,000 (the default caps every node at 1,000): room above the
+  1,000 items a revision node keeps (``sdk.xmpp.nodes.REVISION_MAX_ITEMS``);
 * ``itemreply: publisher`` in every node's default configuration, so that events name who
   published an item: the app answers a bot's failed edit to its publisher;
 * ``max_user_sessions`` raised (the default, 10 per account, made instances sharing the

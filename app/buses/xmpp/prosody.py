@@ -5,7 +5,8 @@ The app writes a config under ``<data_dir>/prosody/``, registers its service acc
 Prosody 0.12:
 
 * only accounts in ``admins`` may create pubsub nodes, so the service account is an admin;
-* ``pubsub_max_items`` defaults to 256; it is raised so a node can hold a useful history;
+* ``pubsub_max_items`` defaults to 256; it is raised above the 1,000 items a revision node
+  keeps (``sdk.xmpp.nodes.REVISION_MAX_ITEMS``);
 * ``storage = "internal"`` rewrites a node's whole item file per publish (24 to 300 publishes/s);
   SQL storage (``lua-dbi-sqlite3``) sustains several hundred, so it is used when available;
 * on SQLite, Prosody 0.12 keeps SQLite's rollback journal, whose every commit (one per

@@ -170,6 +170,36 @@ def test_snapshot_published_and_read(
     asyncio.run(scenario())
 
 
+def test_the_revision_node_keeps_only_its_newest_items(
+    accounts: tuple[XmppAccount, XmppAccount], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server trims a revision node to REVISION_MAX_ITEMS, and a node made with another
+    cap (by an earlier version: 10,000) gets this one when the app ensures it again."""
+
+    async def max_items(app: DocumentNodes, node: str) -> str:
+        iq = await app.pubsub.get_node_config(accounts[0].pubsub, node, timeout=10)
+        return str(iq["pubsub_owner"]["configure"]["form"].get_values()["pubsub#max_items"])
+
+    async def scenario() -> None:
+        async for app, bot, _ in pair(accounts, "as-text"):
+            node = document_node("n4")
+            monkeypatch.setattr(nodes, "REVISION_MAX_ITEMS", 50)
+            await app.ensure("n4")
+            assert await max_items(app, node) == "50"
+            monkeypatch.setattr(nodes, "REVISION_MAX_ITEMS", 4)
+            await app.ensure("n4")
+            assert await max_items(app, node) == "4"
+            revisions = history(*"abcdefg")
+            for revision in revisions:  # one item each
+                assert await app.publish_revisions("n4", [revision]) == 1
+            kept = await bot.item_ids(node)
+            assert sorted(kept, key=int) == ["4", "5", "6", "7"]
+            assert await bot.revisions_after("n4", 0) == revisions[3:]
+            await app.delete("n4")
+
+    asyncio.run(scenario())
+
+
 def recorder(events: asyncio.Queue[tuple[str, Message]], kind: str) -> Callable[[Message], None]:
     return lambda message: events.put_nowait((kind, message))
 
