@@ -3,6 +3,7 @@ import { test } from "node:test";
 
 import { ClientState, SyncClient } from "../src/sync/client.js";
 import { ChecksumMismatch, InvalidText, ProtocolViolation } from "../src/sync/errors.js";
+import * as ops from "../src/sync/ops.js";
 import { parsePatch } from "../src/sync/patches.js";
 import { checksum, codepointLength } from "../src/sync/text.js";
 import { TestSequencer } from "../test-support/helpers.js";
@@ -125,6 +126,30 @@ test("replaceRange takes an editor's UTF-16 offsets", () => {
   assert.throws(() => client.replaceRange(4, 3, ""), /ends before it starts/);
   assert.throws(() => client.replace(4, 2, ""), /outside the text \(5\)/);
   assert.equal(client.text, "a😀B𝄞c");
+});
+
+test("replace and replaceRange on a text without surrogate pairs, then with, then without", () => {
+  // Without a pair, positions are UTF-16 offsets and nothing walks the text; the engine must
+  // notice the text changing kind both ways.
+  const client = new SyncClient("ann", { text: "héllo" });
+  client.replaceRange(5, 5, "!");
+  client.replace(0, 1, "H");
+  assert.equal(client.text, "Héllo!");
+  assert.throws(() => client.replaceRange(6, 7, ""), /outside the text \(6\)/);
+  assert.throws(() => client.replace(2, 5, ""), /outside the text \(6\)/);
+  assert.throws(() => client.replace(-1, 0, "x"), /outside the text/);
+  assert.throws(() => client.replace(1.5, 0, "x"), /outside the text/);
+  client.replaceRange(1, 1, "😀"); // now with a pair: offsets and positions part ways
+  assert.equal(client.text, "H😀éllo!");
+  client.replaceRange(3, 4, "e"); // "é" is UTF-16 offset 3, code point 2
+  client.replace(3, 0, "_");
+  assert.equal(client.text, "H😀e_llo!");
+  assert.throws(() => client.replaceRange(2, 2, "x"), /splits the surrogate pair at 1/);
+  client.replace(1, 1, ""); // and without again
+  client.replaceRange(7, 7, "?");
+  assert.equal(client.text, "He_llo!?");
+  // Every change is in the buffer: applied to the starting text, it gives this one.
+  assert.equal(ops.apply("héllo", client.pending), client.text);
 });
 
 test("only one edit is in flight; later typing waits in the buffer", () => {

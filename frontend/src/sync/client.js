@@ -31,9 +31,9 @@ import * as ops from "./ops.js";
 import { patchText } from "./patches.js";
 import { edit, resync, validateClientId } from "./protocol.js";
 import {
-  advance,
   checksumMatches,
   codepointLength,
+  unitIndexer,
   utf16ToCodepoint,
   validateText,
 } from "./text.js";
@@ -221,10 +221,29 @@ export class SyncClient {
    * @param {ops.Op} op
    */
   edit(op) {
+    this.#edit(op, this.#length());
+  }
+
+  /**
+   * The local text's length in code points, without walking it: the buffer ends at the
+   * local text (every change to either keeps it so), and knows its length.
+   */
+  #length() {
+    return ops.targetLength(this.#buffer);
+  }
+
+  /**
+   * {@link SyncClient.edit}, given the local text's length and, if the caller has one, a
+   * `unitIndexer` of it: a keystroke then costs in proportion to the change, not the text.
+   * @param {ops.Op} op
+   * @param {number} length
+   * @param {(cp: number) => number} [at]
+   */
+  #edit(op, length, at = unitIndexer(this.text, length)) {
     for (const component of op) {
       if (ops.isInsert(component)) validateText(component.insert, { what: "inserted text" });
     }
-    const newText = ops.apply(this.text, op);
+    const newText = ops.apply(this.text, op, length, at);
     const { intent, run } = typed(this.#run, op);
     this.#run = run;
     if (intent !== null) {
@@ -248,24 +267,20 @@ export class SyncClient {
    * @returns {ops.Op}
    */
   replace(position, deleteCount, insert) {
-    const start =
-      Number.isInteger(position) && position >= 0 ? advance(this.text, 0, position) : -1;
+    const length = this.#length();
+    // Without a surrogate pair in the text (its UTF-16 length is its length in code
+    // points) this is index arithmetic; else a walk from the nearer known place.
+    const at = unitIndexer(this.text, length);
+    const start = Number.isInteger(position) && position >= 0 ? at(position) : -1;
     const end =
       start >= 0 && Number.isInteger(deleteCount) && deleteCount >= 0
-        ? advance(this.text, start, deleteCount)
+        ? at(position + deleteCount)
         : -1;
     if (end < 0) {
-      throw new RangeError(
-        `range ${position}+${deleteCount} outside the text (${codepointLength(this.text)})`,
-      );
+      throw new RangeError(`range ${position}+${deleteCount} outside the text (${length})`);
     }
-    const op = ops.replace(
-      codepointLength(this.text),
-      position,
-      this.text.slice(start, end),
-      insert,
-    );
-    this.edit(op);
+    const op = ops.replace(length, position, this.text.slice(start, end), insert);
+    this.#edit(op, length, at);
     return op;
   }
 
@@ -279,6 +294,11 @@ export class SyncClient {
    */
   replaceRange(from, to, insert) {
     if (to < from) throw new RangeError(`range ${from}..${to} ends before it starts`);
+    if (this.#length() === this.text.length && Number.isInteger(from) && Number.isInteger(to)) {
+      // No surrogate pair in the text: UTF-16 offsets are code point positions (and
+      // `replace` refuses those outside the text).
+      return this.replace(from, to - from, insert);
+    }
     const start = utf16ToCodepoint(this.text, from);
     return this.replace(start, utf16ToCodepoint(this.text, to) - start, insert);
   }
