@@ -152,6 +152,34 @@ test("replace and replaceRange on a text without surrogate pairs, then with, the
   assert.equal(ops.apply("héllo", client.pending), client.text);
 });
 
+test("typing here and there in a text with surrogate pairs lands where the editor says", () => {
+  // The engine walks from where the last keystroke ended: every direction and distance from
+  // it must give what slicing the UTF-16 string gives.
+  let state = 7;
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const pieces = ["a", "😀", "b", "𝄞", "\n", "é"];
+  let model = "x😀y𝄞z".repeat(20);
+  const client = new SyncClient("ann", { text: model });
+  /** A UTF-16 offset of `model` that does not split a pair. @param {number} at */
+  const boundary = (at) => (at > 0 && model.charCodeAt(at) >= 0xdc00 && model.charCodeAt(at) <= 0xdfff ? at - 1 : at);
+  for (let i = 0; i < 400; i++) {
+    const from = boundary(Math.floor(next() * (model.length + 1)));
+    const to = next() < 0.3 ? boundary(Math.min(model.length, from + Math.floor(next() * 5))) : from;
+    const insert = next() < 0.8 ? pieces[Math.floor(next() * pieces.length)] : "";
+    client.replaceRange(from, Math.max(from, to), insert);
+    model = model.slice(0, from) + insert + model.slice(Math.max(from, to));
+    assert.equal(client.text, model, `step ${i}`);
+    if (i % 50 === 49) {
+      // And again from a place just typed at.
+      const here = boundary(Math.min(model.length, from + insert.length));
+      client.replaceRange(here, here, "_");
+      model = model.slice(0, here) + "_" + model.slice(here);
+      assert.equal(client.text, model);
+    }
+  }
+  assert.equal(ops.apply("x😀y𝄞z".repeat(20), client.pending), client.text);
+});
+
 test("only one edit is in flight; later typing waits in the buffer", () => {
   const server = new TestSequencer();
   const client = connected("ann", server);

@@ -15,6 +15,7 @@ import {
   codepointToUtf16,
   findInvalid,
   updateChecksum,
+  unitIndexer,
   utf16ToCodepoint,
   validateText,
 } from "../src/sync/text.js";
@@ -163,6 +164,19 @@ test("UTF-16 offsets convert to code points and back", () => {
     [0, 1, 3, 4, 6].map((i) => utf16ToCodepoint(text, i)),
     [0, 1, 2, 3, 4],
   );
+});
+
+test("UTF-16 offsets convert from any known place, forwards and backwards", () => {
+  const text = "a😀b𝄞😀😀cd𝄞";
+  const units = [0, 1, 3, 4, 6, 8, 10, 11, 12, 14]; // the UTF-16 index of each code point
+  for (const [knownCp, knownUnit] of units.entries()) {
+    for (const [cp, unit] of units.entries()) {
+      assert.equal(utf16ToCodepoint(text, unit, [knownCp, knownUnit]), cp, `${unit} from ${knownUnit}`);
+      assert.equal(unitIndexer(text, units.length - 1, [knownCp, knownUnit])(cp), unit);
+    }
+  }
+  // Inside a pair is refused whatever the known place.
+  assert.throws(() => utf16ToCodepoint(text, 9, [7, 11]), /splits the surrogate pair at 5/);
 });
 
 test("UTF-16 conversion refuses offsets outside the text or inside a pair", () => {

@@ -99,6 +99,12 @@ export class SyncClient {
   #shadowChecksum = null;
   /** Where our latest insert is in the local text. @type {Run} */
   #run = null;
+  /**
+   * Where the last local change ended, in code points and UTF-16 units, and the text it
+   * made: see `#known`.
+   * @type {{text: string, cp: number, unit: number} | null}
+   */
+  #place = null;
   /** Whether that insert is in the buffer (not yet sent). */
   #runInBuffer = false;
   /** The intent the buffer will be sent with. @type {IntentValue} */
@@ -267,10 +273,33 @@ export class SyncClient {
    * @returns {ops.Op}
    */
   replace(position, deleteCount, insert) {
+    return this.#replace(position, deleteCount, insert, this.#known());
+  }
+
+  /**
+   * A place in the local text whose code point and UTF-16 indexes are both known: where the
+   * last local change ended, while the text is the one it made (else the start). Typing
+   * goes on near it, so that in a text with surrogate pairs the walk between the two kinds
+   * of index is short.
+   * @returns {[number, number]}
+   */
+  #known() {
+    const place = this.#place;
+    return place !== null && place.text === this.text ? [place.cp, place.unit] : [0, 0];
+  }
+
+  /**
+   * @param {number} position
+   * @param {number} deleteCount
+   * @param {string} insert
+   * @param {[number, number]} known  see `#known`
+   * @returns {ops.Op}
+   */
+  #replace(position, deleteCount, insert, known) {
     const length = this.#length();
     // Without a surrogate pair in the text (its UTF-16 length is its length in code
-    // points) this is index arithmetic; else a walk from the nearer known place.
-    const at = unitIndexer(this.text, length);
+    // points) this is index arithmetic; else a walk from the nearest known place.
+    const at = unitIndexer(this.text, length, known);
     const start = Number.isInteger(position) && position >= 0 ? at(position) : -1;
     const end =
       start >= 0 && Number.isInteger(deleteCount) && deleteCount >= 0
@@ -281,6 +310,8 @@ export class SyncClient {
     }
     const op = ops.replace(length, position, this.text.slice(start, end), insert);
     this.#edit(op, length, at);
+    const cp = position + codepointLength(insert);
+    this.#place = { text: this.text, cp, unit: start + insert.length };
     return op;
   }
 
@@ -299,8 +330,9 @@ export class SyncClient {
       // `replace` refuses those outside the text).
       return this.replace(from, to - from, insert);
     }
-    const start = utf16ToCodepoint(this.text, from);
-    return this.replace(start, utf16ToCodepoint(this.text, to) - start, insert);
+    const start = utf16ToCodepoint(this.text, from, this.#known());
+    const end = utf16ToCodepoint(this.text, to, [start, from]);
+    return this.#replace(start, end - start, insert, [start, from]);
   }
 
   /**

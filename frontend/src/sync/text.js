@@ -67,12 +67,14 @@ export function advance(text, from, count) {
  * `length` holds no surrogate pair, and needs no walking at all.
  * @param {string} text
  * @param {number} length  `text`'s length in code points (trusted)
+ * @param {[number, number]} [known]  a code point index and its UTF-16 index, to walk from
+ *   (trusted), such as where the last keystroke was
  * @returns {(cp: number) => number}  -1 for an index outside the text
  */
-export function unitIndexer(text, length) {
+export function unitIndexer(text, length, [knownCp, knownUnit] = [0, 0]) {
   if (length === text.length) return (cp) => (cp >= 0 && cp <= length ? cp : -1);
-  let lastCp = 0;
-  let lastUnit = 0;
+  let lastCp = knownCp;
+  let lastUnit = knownUnit;
   return (cp) => {
     if (!(cp >= 0 && cp <= length)) return -1;
     let fromCp = 0;
@@ -480,18 +482,31 @@ export function codepointToUtf16(text, index) {
  * it would split a character.
  * @param {string} text
  * @param {number} index
+ * @param {[number, number]} [known]  a code point index and its UTF-16 index in `text`
+ *   (trusted), to walk from instead of the start: a place near `index` makes this cheap
  * @returns {number}
  */
-export function utf16ToCodepoint(text, index) {
+export function utf16ToCodepoint(text, index, [knownCp, knownUnit] = [0, 0]) {
   if (!Number.isInteger(index)) throw new RangeError(`UTF-16 index ${index} is not an integer`);
   if (index < 0) throw new RangeError(`UTF-16 index ${index} is negative`);
   if (index > text.length) {
     throw new RangeError(`UTF-16 index ${index} outside 0..${text.length}`);
   }
-  const before = text.slice(0, index);
   if (isHigh(text.charCodeAt(index - 1)) && isLow(text.charCodeAt(index))) {
-    const position = codepointLength(before) - 1;
+    const position = codepointLength(text.slice(0, index)) - 1;
     throw new RangeError(`UTF-16 index ${index} splits the surrogate pair at ${position}`);
   }
-  return codepointLength(before);
+  // Walk from the known place (the start, unless told another) to `index`, counting a
+  // surrogate pair once; neither place is inside a pair.
+  let cp = knownCp;
+  if (index >= knownUnit) {
+    for (let unit = knownUnit; unit < index; unit++, cp++) {
+      if (isHigh(text.charCodeAt(unit)) && isLow(text.charCodeAt(unit + 1))) unit++;
+    }
+  } else {
+    for (let unit = knownUnit; unit > index; unit--, cp--) {
+      if (isLow(text.charCodeAt(unit - 1)) && isHigh(text.charCodeAt(unit - 2))) unit--;
+    }
+  }
+  return cp;
 }
