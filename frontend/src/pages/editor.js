@@ -61,7 +61,7 @@ import { RevisionLog, toLocalPosition, toShadowPosition } from "../lib/presence.
 import { removeRemoteCursor, remoteCursorsField, safeColor, setRemoteCursor } from "../lib/remote-cursors.js";
 import { parseMarkdown, renderMarkdown } from "../lib/markdown.js";
 import { statusText } from "../lib/status.js";
-import { clearUnsent, loadUnsent, saveUnsent } from "../lib/unsent.js";
+import { clearUnsent, loadUnsent, sameSavedState, saveUnsent } from "../lib/unsent.js";
 import { bindThemeSelect, followTheme } from "../lib/theme.js";
 
 const PRESENCE_THROTTLE_MS = 80;
@@ -194,12 +194,18 @@ function start(id, saved) {
 
   /** Keep the unconfirmed edits where a closed page finds them; forget them once confirmed. */
   let keptUnsent = client.hasUnconfirmed;
+  /** @type {import("../sync/client.js").SavedClient | null} */
+  let lastKept = null;
   function keepUnsent() {
     if (client.hasUnconfirmed) {
       keptUnsent = true;
-      void saveUnsent(id, client.saveState());
+      const state = client.saveState();
+      if (lastKept !== null && sameSavedState(lastKept, state)) return; // nothing new to keep
+      lastKept = state;
+      void saveUnsent(id, state);
     } else if (keptUnsent) {
       keptUnsent = false;
+      lastKept = null;
       void clearUnsent(id);
     }
   }
