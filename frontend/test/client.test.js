@@ -180,6 +180,24 @@ test("typing here and there in a text with surrogate pairs lands where the edito
   assert.equal(ops.apply("x😀y𝄞z".repeat(20), client.pending), client.text);
 });
 
+test("codepointOf and unitOf convert an editor's offsets in the local text, both kinds", () => {
+  for (const text of ["plain text", "a😀b𝄞c😀"]) {
+    const client = new SyncClient("ann", { text });
+    client.replace(2, 0, "é"); // a known place in the middle
+    const local = client.text;
+    for (let position = 0, unit = 0; position <= codepointLength(local); position++) {
+      assert.equal(client.unitOf(position), unit, `${text}: unitOf(${position})`);
+      assert.equal(client.codepointOf(unit), position, `${text}: codepointOf(${unit})`);
+      unit += unit < local.length && local.codePointAt(unit) > 0xffff ? 2 : 1;
+    }
+    assert.throws(() => client.unitOf(codepointLength(local) + 1), /outside 0\.\./);
+    assert.throws(() => client.unitOf(-1), RangeError);
+    assert.throws(() => client.codepointOf(local.length + 1), /outside 0\.\./);
+  }
+  const client = new SyncClient("ann", { text: "a😀b" });
+  assert.throws(() => client.codepointOf(2), /splits the surrogate pair at 1/);
+});
+
 test("only one edit is in flight; later typing waits in the buffer", () => {
   const server = new TestSequencer();
   const client = connected("ann", server);

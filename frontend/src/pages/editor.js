@@ -29,13 +29,7 @@ import {
   placeholder,
 } from "@codemirror/view";
 
-import {
-  ClientState,
-  SyncClient,
-  changesBetween,
-  codepointToUtf16,
-  utf16ToCodepoint,
-} from "../sync/index.js";
+import { ClientState, SyncClient, changesBetween } from "../sync/index.js";
 import { Attribution, runsToUtf16 } from "../sync/authorship.js";
 import { docIdFromPath, editorUrl, exportUrl, historyUrl } from "../lib/api.js";
 import {
@@ -446,12 +440,11 @@ function start(id, saved) {
 
   function sendPresence() {
     const { head, anchor } = view.state.selection.main;
-    const text = client.text;
     const pending = client.pending; // in the text at client.rev, as others can place it
     presenceRev = client.rev;
     connection.setPresence({
-      cursor: toShadowPosition(utf16ToCodepoint(text, head), pending),
-      anchor: toShadowPosition(utf16ToCodepoint(text, anchor), pending),
+      cursor: toShadowPosition(client.codepointOf(head), pending),
+      anchor: toShadowPosition(client.codepointOf(anchor), pending),
       rev: client.rev,
     });
   }
@@ -472,14 +465,13 @@ function start(id, saved) {
       return;
     }
     deferred.delete(person.session);
-    const text = client.text;
     view.dispatch({
       effects: setRemoteCursor.of({
         session: person.session,
         name: person.name,
         color: colorOf(authorOfPerson(person)),
-        head: codepointToUtf16(text, head),
-        anchor: codepointToUtf16(text, anchor),
+        head: client.unitOf(head),
+        anchor: client.unitOf(anchor),
       }),
     });
   }

@@ -336,6 +336,33 @@ export class SyncClient {
   }
 
   /**
+   * The code point position of UTF-16 offset `unit` in the local text (an editor's caret,
+   * say), without walking the text when it has no surrogate pair, and else from where the
+   * last local change ended. Throws RangeError as `utf16ToCodepoint` does.
+   * @param {number} unit
+   * @returns {number}
+   */
+  codepointOf(unit) {
+    const known = this.#length() === this.text.length ? [unit, unit] : this.#known();
+    return utf16ToCodepoint(this.text, unit, /** @type {[number, number]} */ (known));
+  }
+
+  /**
+   * The UTF-16 offset of code point position `position` in the local text: the inverse of
+   * {@link SyncClient#codepointOf}, as cheap. Throws RangeError outside the text.
+   * @param {number} position
+   * @returns {number}
+   */
+  unitOf(position) {
+    const length = this.#length();
+    const unit = Number.isInteger(position)
+      ? unitIndexer(this.text, length, this.#known())(position)
+      : -1;
+    if (unit < 0) throw new RangeError(`code point index ${position} outside 0..${length}`);
+    return unit;
+  }
+
+  /**
    * Make the local text `newText`, finding the change by diffing.
    * @param {string} newText
    * @returns {ops.Op}
