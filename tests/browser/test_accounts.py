@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from tests.app.live import LiveServer, serving
 from tests.browser.conftest import FRONTEND, People
@@ -170,6 +170,54 @@ def test_sharing_with_a_second_person_who_edits(server: LiveServer, people: Peop
     page_text = ann_page.evaluate("window.collab.text()")
     assert page_text == "Plan: from Bob"
     assert ann_api.last_author(doc_id) == bob[0]  # his account, whatever name his page shows
+
+
+def held(page: Page, pattern: str) -> list[Route]:
+    """The next request of ``page`` to ``pattern``, held unanswered until the test lets it go
+    (``route.continue_()``): a slow network, on cue."""
+    waiting: list[Route] = []
+
+    def hold(route: Route) -> None:
+        waiting.append(route)
+
+    page.route(pattern, hold, times=1)
+    return waiting
+
+
+def test_the_share_form_appears_once_the_page_can_take_it(
+    server: LiveServer, people: People
+) -> None:
+    # Submitted before the page's script had taken it over, the form reloaded the page and
+    # what was typed was lost (seen in CI: the test typed and clicked while the page still
+    # read the document).
+    ann = make_account(server, "ann")
+    doc_id, _ = owned_document(server, ann, "x")
+    _, page = sign_in(people, *ann)
+    waiting = held(page, f"**/api/documents/{doc_id}")
+    page.goto(f"/d/{doc_id}/share")
+    expect(page.locator("#doc-title")).to_be_attached()
+    page.wait_for_timeout(300)  # the script runs, and waits for the document
+    expect(page.locator("#share-form")).to_be_hidden()
+    assert len(waiting) == 1
+    waiting[0].continue_()
+    expect(page.locator("#share-form")).to_be_visible()
+
+
+def test_the_account_page_takes_a_form_before_it_has_loaded(
+    server: LiveServer, people: People
+) -> None:
+    ann = make_account(server, "ann")
+    _, page = sign_in(people, *ann, path="/account")
+    waiting = held(page, "**/api/auth/me")
+    page.reload()
+    page.wait_for_timeout(300)  # the script runs, and waits for the account
+    assert len(waiting) == 1
+    page.fill("#token-name", "early")
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#new-token-value")).not_to_be_empty()
+    assert page.url == f"{server.http_url}/account"  # not reloaded by a native submission
+    waiting[0].continue_()
+    expect(page.locator("#account-name")).to_have_text(ann[0])
 
 
 def test_a_viewer_sees_a_read_only_page(server: LiveServer, people: People) -> None:

@@ -213,13 +213,8 @@ function xmppSection(initial) {
 }
 
 async function main() {
-  const who = await me();
-  byId("who").textContent = who.account.display_name;
-  byId("account-name").textContent = who.account.name;
-  byId("admin").hidden = !who.account.admin;
-  xmppSection(jidOf(who.account));
-  await renderTokens();
-
+  // The handlers before anything is awaited: a form submitted before its handler is there
+  // reloads the page, losing what was typed.
   byId("logout").addEventListener("click", () =>
     signOut().then(() => location.assign("/login"), fail),
   );
@@ -254,6 +249,13 @@ async function main() {
       })
       .catch(fail),
   );
+
+  const who = await me();
+  byId("who").textContent = who.account.display_name;
+  byId("account-name").textContent = who.account.name;
+  byId("admin").hidden = !who.account.admin;
+  xmppSection(jidOf(who.account));
+  await renderTokens();
 }
 
 main().catch(fail);

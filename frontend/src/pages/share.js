@@ -98,15 +98,16 @@ async function render() {
 }
 
 async function main() {
-  const doc = await readDocument(id);
-  byId("doc-title").textContent = doc.title;
-  byId("back").setAttribute("href", editorUrl(id));
+  // Before anything is awaited: from here on, submitting cannot reload the page.
   byId("share-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const name = /** @type {HTMLInputElement} */ (byId("share-name")).value.trim().toLowerCase();
     const role = /** @type {"editor" | "viewer"} */ (/** @type {HTMLSelectElement} */ (byId("share-role")).value);
     then(() => share(id, name, role), `Shared with ${name} as ${role}.`);
   });
+  const doc = await readDocument(id);
+  byId("doc-title").textContent = doc.title;
+  byId("back").setAttribute("href", editorUrl(id));
   await render();
 }
 
