@@ -325,12 +325,7 @@ export class SyncClient {
    */
   replaceRange(from, to, insert) {
     if (to < from) throw new RangeError(`range ${from}..${to} ends before it starts`);
-    if (this.#length() === this.text.length && Number.isInteger(from) && Number.isInteger(to)) {
-      // No surrogate pair in the text: UTF-16 offsets are code point positions (and
-      // `replace` refuses those outside the text).
-      return this.replace(from, to - from, insert);
-    }
-    const start = utf16ToCodepoint(this.text, from, this.#known());
+    const start = this.codepointOf(from);
     const end = utf16ToCodepoint(this.text, to, [start, from]);
     return this.#replace(start, end - start, insert, [start, from]);
   }
