@@ -71,12 +71,12 @@ class Worker:
             command = [str(env.node), str(NODE_WORKER), str(self.job_path)]
         else:
             environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(ours_source), str(ROOT)]))
+            # ``-m`` puts the working directory first on the path: our client code (sdk,
+            # sync) must come from ours_source, bench.peers from ROOT after it.
             command = [str(env.python), "-m", "bench.peers.worker", str(self.job_path)]
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 *command,
-                # ``-m`` puts the working directory first on the path: our client code (sdk,
-                # sync) must come from ours_source, bench.peers from ROOT after it.
                 cwd=ours_source,
                 env=environ,
                 stdin=asyncio.subprocess.PIPE,
@@ -328,15 +328,20 @@ async def _markers_cell(
     }
 
 
+def keystrokes_json(ctx: Context, limit: int | None) -> Path:
+    """The trace as plain JSON, for the JavaScript clients: written once per run."""
+    path = ctx.workdir / f"keystrokes-{limit}.json"
+    if not path.exists():
+        trace = load_trace(ctx.trace, limit)
+        path.write_text(json.dumps({"keystrokes": trace.keystrokes, "end": trace.end}))
+    return path
+
+
 async def _trace_cell(
     server: servers.Server, cell: Cell, ctx: Context, directory: Path, workers: list[Worker]
 ) -> dict[str, Any]:
     p = cell.params
-    keystrokes_file = None
-    if ctx.clients == "node":  # the trace as plain JSON, for the JavaScript clients
-        trace = load_trace(ctx.trace, p.get("limit"))
-        keystrokes_file = directory / "keystrokes.json"
-        keystrokes_file.write_text(json.dumps({"keystrokes": trace.keystrokes, "end": trace.end}))
+    keystrokes_file = keystrokes_json(ctx, p.get("limit")) if ctx.clients == "node" else None
     for role in ("observer", "writer"):
         job = {
             "kind": "trace",
