@@ -2,6 +2,8 @@
 // a test file): a seeded random source, random texts and operations, and a tiny sequencer
 // that plays the server's part.
 import {
+  ClientState,
+  SyncClient,
   ops,
   parsePatch,
   opFromPatch,
@@ -179,4 +181,18 @@ export class TestSequencer {
     const revisions = this.history.slice(since - this.oldestBase).map((h) => h.revision);
     return [...revisions, { type: "synced", rev: this.rev }];
   }
+}
+
+/**
+ * A client connected to `server` and caught up (throws if the engine did not get there).
+ * @param {string} id
+ * @param {TestSequencer} server
+ */
+export function connected(id, server) {
+  const client = new SyncClient(id, { text: server.text, rev: server.rev });
+  const [request] = client.connect();
+  if (client.state !== ClientState.SYNCING) throw new Error(`connecting left ${client.state}`);
+  for (const message of server.catchUp(/** @type {any} */ (request))) client.receive(message);
+  if (client.state !== ClientState.READY) throw new Error(`catching up left ${client.state}`);
+  return client;
 }

@@ -6,24 +6,10 @@ import { ChecksumMismatch, InvalidText, ProtocolViolation } from "../src/sync/er
 import * as ops from "../src/sync/ops.js";
 import { parsePatch } from "../src/sync/patches.js";
 import { checksum, codepointLength } from "../src/sync/text.js";
-import { TestSequencer } from "../test-support/helpers.js";
+import { TestSequencer, connected } from "../test-support/helpers.js";
 
 /** @typedef {import("../src/sync/protocol.js").ClientMessage} ClientMessage */
 /** @typedef {import("../src/sync/protocol.js").ServerMessage} ServerMessage */
-
-/**
- * A client connected to `server` and caught up.
- * @param {string} id
- * @param {TestSequencer} server
- */
-function connected(id, server) {
-  const client = new SyncClient(id, { text: server.text, rev: server.rev });
-  const [request] = client.connect();
-  assert.equal(client.state, ClientState.SYNCING);
-  for (const message of server.catchUp(/** @type {any} */ (request))) client.receive(message);
-  assert.equal(client.state, ClientState.READY);
-  return client;
-}
 
 /**
  * The server sequences `message`; returns what it broadcasts (or answers).

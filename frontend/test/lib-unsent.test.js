@@ -3,18 +3,7 @@ import { test } from "node:test";
 
 import { sameSavedState } from "../src/lib/unsent.js";
 import { SyncClient } from "../src/sync/client.js";
-import { TestSequencer } from "../test-support/helpers.js";
-
-/**
- * @param {string} id
- * @param {TestSequencer} server
- */
-function connected(id, server) {
-  const client = new SyncClient(id, { text: server.text, rev: server.rev });
-  const [request] = client.connect();
-  for (const message of server.catchUp(/** @type {any} */ (request))) client.receive(message);
-  return client;
-}
+import { TestSequencer, connected } from "../test-support/helpers.js";
 
 /**
  * @param {TestSequencer} server
